@@ -1,0 +1,1 @@
+"""Intake Gateway: email and voicemail intake for customer service teams."""
