@@ -16,14 +16,20 @@ def classify(
 
 
 def test_ordinary_mail_is_not_automatic() -> None:
-    assert classify([("Subject", "Printer broken"), ("Auto-Submitted", "no")]) == (frozenset(), None)
+    assert classify([("Subject", "Printer broken"), ("Auto-Submitted", "no")]) == (
+        frozenset(),
+        None,
+    )
 
 
 @pytest.mark.parametrize(
     ("header", "reason"),
     [
         (("Auto-Submitted", "auto-replied"), "Auto-Submitted: auto-replied"),
-        (("Auto-Submitted", "auto-generated; type=ooo"), "Auto-Submitted: auto-generated; type=ooo"),
+        (
+            ("Auto-Submitted", "auto-generated; type=ooo"),
+            "Auto-Submitted: auto-generated; type=ooo",
+        ),
         (("Precedence", "bulk"), "Precedence: bulk"),
         (("Precedence", "junk"), "Precedence: junk"),
         (("X-Autoreply", "yes"), "x-autoreply header"),
@@ -56,7 +62,10 @@ def test_precedence_list_flags_list() -> None:
 
 
 def test_empty_return_path_is_automatic() -> None:
-    assert classify([], return_path="<>") == (frozenset({MessageFlag.AUTO_REPLY}), "empty Return-Path")
+    assert classify([], return_path="<>") == (
+        frozenset({MessageFlag.AUTO_REPLY}),
+        "empty Return-Path",
+    )
 
 
 def test_delivery_status_report_is_a_bounce() -> None:

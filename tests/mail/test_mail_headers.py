@@ -79,7 +79,11 @@ def test_message_ids_are_returned_without_brackets_and_deduplicated() -> None:
 
 
 def test_dates_become_aware_utc_and_bad_dates_become_none() -> None:
-    assert parse_date("Tue, 1 Jul 2003 10:52:37 +0200") == datetime(2003, 7, 1, 8, 52, 37, tzinfo=UTC)
-    assert parse_date("Tue, 1 Jul 2003 10:52:37 -0000") == datetime(2003, 7, 1, 10, 52, 37, tzinfo=UTC)
+    assert parse_date("Tue, 1 Jul 2003 10:52:37 +0200") == datetime(
+        2003, 7, 1, 8, 52, 37, tzinfo=UTC
+    )
+    assert parse_date("Tue, 1 Jul 2003 10:52:37 -0000") == datetime(
+        2003, 7, 1, 10, 52, 37, tzinfo=UTC
+    )
     assert parse_date("yesterday afternoon") is None
     assert parse_date("Tue, 1 Jul 99999 10:52:37 +0200") is None

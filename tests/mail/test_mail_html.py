@@ -1,7 +1,7 @@
 from intake.mail.html import html_to_text, sanitize_html
 
 HOSTILE = (
-    '<html><head><style>body{background:url(http://t.example/x)}</style></head>'
+    "<html><head><style>body{background:url(http://t.example/x)}</style></head>"
     '<body onload="steal()"><p onclick="x()">Hi</p>'
     "<script>alert(1)</script>"
     '<img src="https://tracker.example/pixel.gif" onerror="alert(2)">'

@@ -28,5 +28,7 @@ def test_subject_without_ticket_tag_has_none() -> None:
         ("  ", ""),
     ],
 )
-def test_normalize_subject_strips_reply_prefixes_and_ticket_tags(subject: str, expected: str) -> None:
+def test_normalize_subject_strips_reply_prefixes_and_ticket_tags(
+    subject: str, expected: str
+) -> None:
     assert normalize_subject(subject) == expected
