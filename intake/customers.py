@@ -1,0 +1,76 @@
+"""Find or create the Customer behind an email address or phone number."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import phonenumbers
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from intake.db.models import Customer, Ticket
+
+
+def normalize_email(address: str) -> str:
+    return address.strip().lower()
+
+
+def normalize_phone(raw: str, default_region: str | None = "US") -> str | None:
+    """E.164 form of a caller number, or None when it is not a phone number (e.g. 'anonymous')."""
+    candidate = raw.strip()
+    if not candidate or not any(ch.isdigit() for ch in candidate):
+        return None
+    if candidate.startswith("00"):
+        candidate = "+" + candidate[2:]
+    try:
+        number = phonenumbers.parse(
+            candidate, None if candidate.startswith("+") else default_region
+        )
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _get_or_create(session: Session, column: str, value: str, name: str, at: datetime) -> Customer:
+    attribute = getattr(Customer, column)
+    customer = session.scalar(select(Customer).where(attribute == value))
+    if customer is None:
+        # A concurrent job may create the same customer: the savepoint lets us recover.
+        try:
+            with session.begin_nested():
+                customer = Customer(name=name, first_contact_at=at, last_contact_at=at)
+                setattr(customer, column, value)
+                session.add(customer)
+        except IntegrityError:
+            customer = session.scalar(select(Customer).where(attribute == value))
+            assert customer is not None
+    if name and not customer.name:
+        customer.name = name
+    if at > customer.last_contact_at:
+        customer.last_contact_at = at
+    if at < customer.first_contact_at:
+        customer.first_contact_at = at
+    return customer
+
+
+def customer_for_email(session: Session, address: str, name: str, at: datetime) -> Customer:
+    return _get_or_create(session, "email", normalize_email(address), name, at)
+
+
+def customer_for_phone(session: Session, e164: str, name: str, at: datetime) -> Customer:
+    return _get_or_create(session, "phone", e164, name, at)
+
+
+def ticket_count(session: Session, customer_id: int) -> int:
+    """Customer requests so far (auto-replies and bounces are not requests)."""
+    return (
+        session.scalar(
+            select(func.count(Ticket.id)).where(
+                Ticket.customer_id == customer_id, Ticket.automatic.is_(False)
+            )
+        )
+        or 0
+    )

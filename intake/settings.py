@@ -1,0 +1,169 @@
+"""Configuration, read once from ``INTAKE_*`` environment variables into a frozen object.
+
+Nothing else in the code base reads ``os.environ``: every process calls :func:`load_settings`
+once at start and passes the result down. Helpers fail loudly on malformed values so a typo in a
+deployment is caught at start rather than at the first message.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from intake.errors import ConfigError
+
+PREFIX = "INTAKE_"
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
+    """Return ``INTAKE_<name>`` or the contents of the file named by ``INTAKE_<name>_FILE``."""
+    key = PREFIX + name
+    file_key = key + "_FILE"
+    if key in env and file_key in env:
+        raise ConfigError(f"set only one of {key} and {file_key}")
+    if file_key in env:
+        try:
+            return Path(env[file_key]).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{file_key}: cannot read {env[file_key]!r}: {exc}") from exc
+    value = env.get(key)
+    return None if value is None or value == "" else value
+
+
+def env_str(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _raw(env, name)
+    return default if value is None else value
+
+
+def env_optional(env: Mapping[str, str], name: str) -> str | None:
+    return _raw(env, name)
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{PREFIX}{name} must be >= {minimum}, got {number}")
+    return number
+
+
+def env_float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name} must be a number, got {value!r}") from None
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _raw(env, name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true"):
+        return True
+    if value.lower() in ("0", "false"):
+        return False
+    raise ConfigError(f"{PREFIX}{name} must be true/false/1/0, got {value!r}")
+
+
+def env_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    value = _raw(env, name)
+    if value is None:
+        return ()
+    return tuple(
+        item.strip().lower() for item in value.replace(";", ",").split(",") if item.strip()
+    )
+
+
+@dataclass(frozen=True)
+class WhisperSettings:
+    model: str = "tiny.en"
+    device: str = "cpu"
+    compute_type: str = "default"
+    beam_size: int = 5
+    language: str | None = None
+    cpu_threads: int = 0
+    vad: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str | None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 2525
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    accept_domains: tuple[str, ...] = ()
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_audio_bytes: int = 200 * 1024 * 1024
+    workers: int = 1
+    job_retries: int = 5
+    sweep_seconds: int = 15
+    voicemail_spool: Path | None = None
+    twilio_auth_token: str | None = None
+    recording_hosts: tuple[str, ...] = ()
+    outbound_smtp_url: str | None = None
+    base_url: str | None = None
+    whisper: WhisperSettings = field(default_factory=WhisperSettings)
+    log_level: str = "INFO"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(env_str(env, "DATA_DIR", "./data")).expanduser().resolve()
+    default_db = f"sqlite:///{data_dir / 'intake.sqlite3'}"
+    voicemail_spool = env_optional(env, "VOICEMAIL_SPOOL")
+    language = env_optional(env, "WHISPER_LANGUAGE")
+    device = env_str(env, "WHISPER_DEVICE", "cpu")
+    if device not in ("cpu", "cuda", "auto"):
+        raise ConfigError(f"INTAKE_WHISPER_DEVICE must be cpu, cuda or auto, got {device!r}")
+    return Settings(
+        data_dir=data_dir,
+        database_url=env_str(env, "DATABASE_URL", default_db),
+        redis_url=env_optional(env, "REDIS_URL"),
+        secret_key=env_optional(env, "SECRET_KEY"),
+        smtp_host=env_str(env, "SMTP_HOST", "127.0.0.1"),
+        smtp_port=env_int(env, "SMTP_PORT", 2525),
+        web_host=env_str(env, "WEB_HOST", "127.0.0.1"),
+        web_port=env_int(env, "WEB_PORT", 8080),
+        accept_domains=env_list(env, "ACCEPT_DOMAINS"),
+        max_message_bytes=env_int(env, "MAX_MESSAGE_BYTES", 25 * 1024 * 1024, minimum=1024),
+        max_audio_bytes=env_int(env, "MAX_AUDIO_BYTES", 200 * 1024 * 1024, minimum=1024),
+        workers=env_int(env, "WORKERS", 1, minimum=1),
+        job_retries=env_int(env, "JOB_RETRIES", 5, minimum=1),
+        sweep_seconds=env_int(env, "SWEEP_SECONDS", 15, minimum=1),
+        voicemail_spool=Path(voicemail_spool).expanduser().resolve() if voicemail_spool else None,
+        twilio_auth_token=env_optional(env, "TWILIO_AUTH_TOKEN"),
+        recording_hosts=env_list(env, "RECORDING_HOSTS"),
+        outbound_smtp_url=env_optional(env, "OUTBOUND_SMTP_URL"),
+        base_url=env_optional(env, "BASE_URL"),
+        whisper=WhisperSettings(
+            model=env_str(env, "WHISPER_MODEL", "tiny.en"),
+            device=device,
+            compute_type=env_str(env, "WHISPER_COMPUTE_TYPE", "default"),
+            beam_size=env_int(env, "WHISPER_BEAM_SIZE", 5, minimum=1),
+            language=language,
+            cpu_threads=env_int(env, "WHISPER_CPU_THREADS", 0),
+            vad=env_bool(env, "WHISPER_VAD", True),
+        ),
+        log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
+    )

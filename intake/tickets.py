@@ -1,0 +1,108 @@
+"""Changes people make to tickets, with agents' corrections kept as training data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from classify.taxonomy import Priority
+from intake.db.models import Category, Correction, SetBy, Ticket, TicketStatus, User, utcnow
+from intake.errors import RejectedError
+from intake.sla import first_response_due
+
+EDITABLE = ("status", "category", "priority", "assignee", "group", "tags")
+
+
+def active_categories(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Category.key).where(Category.retired.is_(False)).order_by(Category.position)
+        )
+    )
+
+
+def ticket_training_text(ticket: Ticket) -> str:
+    first = next((m for m in ticket.messages if m.direction == "inbound"), None)
+    body = (first.new_text or first.text or "") if first is not None else ""
+    return f"{ticket.subject}\n{body}".strip()
+
+
+def update_ticket(
+    session: Session, ticket: Ticket, changes: Mapping[str, Any], user: User | None
+) -> list[str]:
+    """Apply validated changes; returns the names of fields that changed."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise RejectedError(f"cannot change {', '.join(sorted(unknown))}")
+    changed: list[str] = []
+    if "status" in changes:
+        status = str(changes["status"])
+        if status not in {s.value for s in TicketStatus}:
+            raise RejectedError(f"unknown status {status!r}")
+        if status != ticket.status:
+            ticket.status = status
+            ticket.resolved_at = utcnow() if status == TicketStatus.RESOLVED.value else None
+            changed.append("status")
+    if "category" in changes:
+        category = str(changes["category"])
+        if category not in active_categories(session):
+            raise RejectedError(f"unknown category {category!r}")
+        if category != ticket.category:
+            _record_correction(session, ticket, "category", ticket.category, category, user)
+            ticket.category = category
+            changed.append("category")
+        ticket.category_set_by = SetBy.AGENT.value
+    if "priority" in changes:
+        try:
+            priority = Priority(str(changes["priority"]))
+        except ValueError:
+            raise RejectedError(f"unknown priority {changes['priority']!r}") from None
+        if priority.value != ticket.priority:
+            _record_correction(session, ticket, "priority", ticket.priority, priority.value, user)
+            ticket.priority = priority.value
+            ticket.priority_rank = priority.rank
+            ticket.priority_reasons = [f"set by {user.email if user else 'an agent'}"]
+            ticket.sla_due_at = first_response_due(session, priority.value, ticket.created_at)
+            changed.append("priority")
+        ticket.priority_set_by = SetBy.AGENT.value
+    if "assignee" in changes:
+        ticket.assignee_id = _assignee_id(session, changes["assignee"])
+        changed.append("assignee")
+    if "group" in changes:
+        ticket.group = str(changes["group"]) or None
+        changed.append("group")
+    if "tags" in changes:
+        tags = changes["tags"]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise RejectedError("tags must be a list of strings")
+        ticket.tags = sorted({t.strip() for t in tags if t.strip()})
+        changed.append("tags")
+    ticket.updated_at = utcnow()
+    return changed
+
+
+def _assignee_id(session: Session, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    user = session.scalar(select(User).where(User.email == str(value).strip().lower()))
+    if user is None:
+        raise RejectedError(f"no user {value!r}")
+    return user.id
+
+
+def _record_correction(
+    session: Session, ticket: Ticket, field: str, old: str | None, new: str, user: User | None
+) -> None:
+    session.add(
+        Correction(
+            ticket_id=ticket.id,
+            field=field,
+            old_value=old,
+            new_value=new,
+            text=ticket_training_text(ticket),
+            user_id=user.id if user else None,
+        )
+    )

@@ -1,0 +1,41 @@
+"""Admin pages: intake problems (failed or stuck items) with retry."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from intake.accept import enqueue_processing
+from intake.db.models import Message, MessageState
+from web.auth import admin_required
+from web.context import db, get_runtime
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/intake")
+@admin_required
+def intake_problems() -> str:
+    rows = db().scalars(
+        select(Message)
+        .where(Message.state != MessageState.PROCESSED.value)
+        .order_by(Message.received_at.desc())
+        .limit(500)
+    )
+    return render_template("admin/intake.html", messages=list(rows))
+
+
+@bp.post("/intake/<int:message_id>/retry")
+@admin_required
+def retry_message(message_id: int) -> Response:
+    message = db().get(Message, message_id)
+    if message is not None and message.state == MessageState.FAILED.value:
+        message.state = MessageState.RECEIVED.value
+        message.attempts = 0
+        db().commit()
+        if enqueue_processing(get_runtime(), message_id):
+            flash(f"Message {message_id} queued again.", "ok")
+        else:
+            flash("Queue unavailable; the sweeper will retry the message.", "error")
+    return redirect(url_for("admin.intake_problems"))

@@ -1,0 +1,129 @@
+"""JSON shapes of the API (documented in README and ../shared/DESIGN.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from classify.customer import customer_type
+from intake.db.models import Attachment, Customer, Message, Ticket, Transcript, utcnow
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def ticket_counts(session: Session, customer_ids: Iterable[int | None]) -> dict[int, int]:
+    ids = {i for i in customer_ids if i is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Ticket.customer_id, func.count(Ticket.id))
+        .where(Ticket.customer_id.in_(ids), Ticket.automatic.is_(False))
+        .group_by(Ticket.customer_id)
+    )
+    return {customer_id: count for customer_id, count in rows if customer_id is not None}
+
+
+def customer_json(customer: Customer | None, count: int) -> dict[str, Any] | None:
+    if customer is None:
+        return None
+    return {
+        "id": customer.id,
+        "email": customer.email,
+        "phone": customer.phone,
+        "name": customer.name,
+        "type": customer_type(count, customer.first_contact_at, utcnow()).value,
+        "tier": customer.tier,
+        "tickets": count,
+    }
+
+
+def ticket_json(ticket: Ticket, counts: dict[int, int]) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "subject": ticket.subject,
+        "channel": ticket.channel,
+        "status": ticket.status,
+        "category": ticket.category,
+        "priority": ticket.priority,
+        "priority_reasons": list(ticket.priority_reasons),
+        "sentiment": ticket.sentiment,
+        "sentiment_score": ticket.sentiment_score,
+        "customer": customer_json(ticket.customer, counts.get(ticket.customer_id or 0, 0)),
+        "language": ticket.language,
+        "confidence": ticket.confidence,
+        "needs_review": ticket.needs_review,
+        "automatic": ticket.automatic,
+        "assignee": ticket.assignee.email if ticket.assignee else None,
+        "group": ticket.group,
+        "tags": list(ticket.tags),
+        "sla_due_at": iso(ticket.sla_due_at),
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
+    }
+
+
+def tickets_json(session: Session, tickets: Sequence[Ticket]) -> list[dict[str, Any]]:
+    counts = ticket_counts(session, (t.customer_id for t in tickets))
+    return [ticket_json(t, counts) for t in tickets]
+
+
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "inline": attachment.inline,
+        "url": url_for("views.attachment", attachment_id=attachment.id),
+    }
+
+
+def transcript_json(transcript: Transcript | None) -> dict[str, Any] | None:
+    if transcript is None:
+        return None
+    return {
+        "status": transcript.state,
+        "text": transcript.text,
+        "language": transcript.language,
+        "language_probability": transcript.language_probability,
+        "duration": transcript.duration,
+        "segments": list(transcript.segments),
+        "model": transcript.model,
+        "low_confidence": transcript.low_confidence,
+        "error": transcript.error,
+        "audio_url": url_for("views.message_audio", message_id=transcript.message_id),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "channel": message.channel,
+        "direction": message.direction,
+        "source": message.source,
+        "state": message.state,
+        "from": message.from_addr or message.caller_number,
+        "from_name": message.from_name or message.caller_name,
+        "to": list(message.to_addrs) or list(message.envelope_to),
+        "cc": list(message.cc_addrs),
+        "subject": message.subject,
+        "text": message.text,
+        "new_text": message.new_text,
+        "has_html": bool(message.html),
+        "message_id": message.message_id_header,
+        "received_at": iso(message.received_at),
+        "sent_at": iso(message.sent_at),
+        "flags": list(message.flags),
+        "auto_reason": message.auto_reason,
+        "error": message.error,
+        "attachments": [attachment_json(a) for a in message.attachments],
+        "transcript": transcript_json(message.transcript),
+        "raw_url": url_for("views.message_raw", message_id=message.id),
+    }

@@ -1,0 +1,154 @@
+"""Agent-facing pages: the unified queue, a ticket with its thread, downloads."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from intake.db.models import Attachment, Message, TicketStatus, User
+from intake.errors import NotFoundError, RejectedError
+from intake.mail.html import sanitize_html
+from intake.tickets import active_categories, update_ticket
+from web.auth import login_required
+from web.context import db, get_runtime
+from web.queries import QueueFilter, list_tickets, load_ticket
+from web.serialize import ticket_counts, tickets_json
+
+bp = Blueprint("views", __name__)
+
+PRIORITIES = ("urgent", "high", "medium", "low")
+_CID_SRC = re.compile(r'src="cid:([^"]+)"', re.IGNORECASE)
+
+
+@bp.get("/")
+@login_required
+def queue() -> str:
+    flt = QueueFilter.from_args(request.args)
+    tickets = list_tickets(db(), flt, limit=200)
+    return render_template(
+        "queue.html",
+        tickets=tickets_json(db(), tickets),
+        flt=flt,
+        statuses=[s.value for s in TicketStatus],
+        priorities=PRIORITIES,
+        categories=active_categories(db()),
+    )
+
+
+def message_html(message: Message) -> Markup | None:
+    """Sanitized HTML with cid: images pointed at their stored attachments."""
+    if not message.html:
+        return None
+    by_cid = {a.content_id.strip("<>"): a.id for a in message.attachments if a.content_id}
+
+    def to_url(match: re.Match[str]) -> str:
+        attachment_id = by_cid.get(match.group(1).strip("<>"))
+        if attachment_id is None:
+            return 'src=""'
+        return f'src="{url_for("views.attachment", attachment_id=attachment_id)}"'
+
+    return Markup(_CID_SRC.sub(to_url, sanitize_html(message.html)))  # noqa: S704 - sanitized
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@login_required
+def ticket(ticket_id: int) -> str:
+    row = load_ticket(db(), ticket_id)
+    if row is None:
+        abort(404)
+    data = tickets_json(db(), [row])[0]
+    return render_template(
+        "ticket.html",
+        ticket=data,
+        row=row,
+        messages=row.messages,
+        message_html=message_html,
+        statuses=[s.value for s in TicketStatus],
+        priorities=PRIORITIES,
+        categories=active_categories(db()),
+        agents=db().scalars(select(User).where(User.active.is_(True)).order_by(User.email)).all(),
+        customer_tickets=ticket_counts(db(), [row.customer_id]).get(row.customer_id or 0, 0),
+    )
+
+
+@bp.post("/tickets/<int:ticket_id>")
+@login_required
+def edit_ticket(ticket_id: int) -> Response:
+    row = load_ticket(db(), ticket_id)
+    if row is None:
+        abort(404)
+    changes: dict[str, object] = {}
+    for field in ("status", "category", "priority", "assignee"):
+        value = request.form.get(field)
+        if value is not None and value != (getattr(row, field, None) or ""):
+            changes[field] = value
+    if changes.get("assignee") == (row.assignee.email if row.assignee else ""):
+        changes.pop("assignee")
+    try:
+        update_ticket(db(), row, changes, db().get(User, current_user.id))
+        db().commit()
+        flash("Ticket updated.", "ok")
+    except RejectedError as exc:
+        db().rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("views.ticket", ticket_id=ticket_id))
+
+
+def _blob_response(digest: str, mimetype: str, filename: str, inline: bool) -> Response:
+    try:
+        path = get_runtime().blobs.path(digest)
+    except NotFoundError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=mimetype,
+        as_attachment=not inline,
+        download_name=filename,
+        conditional=True,  # Range requests, so the audio player can seek
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    return response
+
+
+@bp.get("/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int) -> Response:
+    row = db().get(Attachment, attachment_id)
+    if row is None:
+        abort(404)
+    # Only images and audio are shown inline; everything else downloads, never renders as HTML.
+    inline = row.content_type.startswith(("image/", "audio/")) and "svg" not in row.content_type
+    return _blob_response(row.sha256, row.content_type, row.filename, inline)
+
+
+@bp.get("/messages/<int:message_id>/raw")
+@login_required
+def message_raw(message_id: int) -> Response:
+    row = db().get(Message, message_id)
+    if row is None:
+        abort(404)
+    extension = "eml" if row.raw_content_type == "message/rfc822" else "bin"
+    return _blob_response(
+        row.raw_sha256, row.raw_content_type, f"message-{row.id}.{extension}", inline=False
+    )
+
+
+@bp.get("/messages/<int:message_id>/audio")
+@login_required
+def message_audio(message_id: int) -> Response:
+    row = db().get(Message, message_id)
+    if row is None or row.transcript is None:
+        abort(404)
+    transcript = row.transcript
+    return _blob_response(
+        transcript.audio_sha256, transcript.audio_content_type, transcript.audio_filename, True
+    )

@@ -1,0 +1,38 @@
+"""RQ job entry points. Each takes only ids, claims its row, and is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from intake import runtime as runtime_module
+from intake.db.models import Message, MessageState, utcnow
+from intake.mail.parse import parse_email
+from workers.claims import claim_message, release_after_failure
+from workers.ingest import apply_parsed, attach_to_ticket
+
+log = logging.getLogger(__name__)
+
+
+def process_message(message_id: int) -> str:
+    """Parse, thread and link one inbound email (queue ``intake``)."""
+    runtime = runtime_module.current()
+    if not claim_message(runtime, message_id):
+        return "skipped: already processed or being processed"
+    try:
+        with runtime.db.session() as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                return "skipped: message deleted"
+            parsed = parse_email(runtime.blobs.get(message.raw_sha256))
+            apply_parsed(message, parsed, runtime.blobs)
+            ticket = attach_to_ticket(session, message, parsed)
+            message.state = MessageState.PROCESSED.value
+            message.processed_at = utcnow()
+            message.error = None
+            session.flush()
+            ticket_id = ticket.id
+    except Exception as exc:
+        release_after_failure(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
+        raise
+    log.info("message %s is on ticket %s", message_id, ticket_id)
+    return f"ticket {ticket_id}"
