@@ -67,8 +67,19 @@ def parse_email(raw: bytes) -> ParsedEmail:
     raw = bytes(raw)
     try:
         return _parse(raw)
-    except Exception:  # noqa: BLE001 - last line of defence; the raw bytes are kept by the caller
-        log.exception("mail could not be parsed (%d bytes); keeping it as unparseable", len(raw))
+    except RecursionError:
+        # Pathological MIME nesting overflows the stdlib parser; headers and body text still help.
+        log.warning(
+            "MIME structure too deep (%d bytes); reading headers and raw body only", len(raw)
+        )
+    except Exception:  # noqa: BLE001 - the raw bytes are kept by the caller; log and degrade
+        log.exception("mail could not be parsed (%d bytes); reading headers only", len(raw))
+    try:
+        return _parse(raw, headers_only=True)
+    except Exception:  # noqa: BLE001 - last line of defence
+        log.exception(
+            "mail could not be parsed at all (%d bytes); keeping it as unparseable", len(raw)
+        )
         return _unparseable(raw)
 
 
@@ -131,10 +142,12 @@ def _with_obsolete_header_syntax_fixed(raw: bytes) -> bytes:
     return _OBSOLETE_FIELD.sub(rb"\1:", head) + body
 
 
-def _parse(raw: bytes) -> ParsedEmail:
-    message = BytesParser(policy=RAW_POLICY).parsebytes(raw)
+def _parse(raw: bytes, headers_only: bool = False) -> ParsedEmail:
+    message = BytesParser(policy=RAW_POLICY).parsebytes(raw, headersonly=headers_only)
     if not message.keys() and _OBSOLETE_FIELD.match(raw):
-        fixed = BytesParser(policy=RAW_POLICY).parsebytes(_with_obsolete_header_syntax_fixed(raw))
+        fixed = BytesParser(policy=RAW_POLICY).parsebytes(
+            _with_obsolete_header_syntax_fixed(raw), headersonly=headers_only
+        )
         if fixed.keys():
             message = fixed
     hints = _charset_hints(message)
@@ -152,6 +165,8 @@ def _parse(raw: bytes) -> ParsedEmail:
     date_values = _get_all(message, "date")
 
     collected = collect(message)
+    if headers_only:
+        collected.defects.insert(0, "MIME structure could not be parsed; body kept as raw text")
     text = _clean_text("\n\n".join(t.strip("\r\n") for t in collected.texts if t.strip()))
     html = "\n".join(collected.htmls) if collected.htmls else None
     flags: set[MessageFlag] = set()

@@ -380,3 +380,12 @@ def test_bundled_sisimai_postfix_bounce_is_a_bounce() -> None:
     parsed = parse_email((DATA / "sisimai-lhost-postfix-01.eml").read_bytes())
     assert MessageFlag.BOUNCE in parsed.flags
     assert any(a.content_type == "message/rfc822" for a in parsed.attachments)
+
+
+def test_nesting_too_deep_for_the_stdlib_parser_still_keeps_headers_and_bytes() -> None:
+    raw = b"Subject: deep\r\n" + b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"hi"
+    parsed = parse_email(raw)
+    assert parsed.subject == "deep"
+    assert MessageFlag.UNPARSEABLE not in parsed.flags
+    assert MessageFlag.DEFECTS in parsed.flags
+    assert parsed.attachments and parsed.attachments[0].data.endswith(b"hi")
