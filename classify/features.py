@@ -1,0 +1,89 @@
+"""Turning a message into sparse features: word and character n-grams, Chinese-aware.
+
+One analyzer serves both languages. Latin-script text gives words (lower-cased, digits folded,
+with a light suffix-stripped variant so "refunds"/"refunded" share evidence) and character
+n-grams inside word boundaries; Chinese text, which has no spaces, gives character 1–3-grams of
+each run of Han characters (optionally also jieba words). Traditional characters are mapped to
+Simplified first so a model trained on one script serves both.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from classify.language import is_han, to_simplified
+
+_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[^\W_]+(?:'[^\W\d_]+)?")
+_DIGITS = re.compile(r"\d")
+_SUFFIX = re.compile(r"(?<=\w{3})(?:ing|ed|es|s|ly)$")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """How text becomes features; stored with each model so it is rebuilt the same way."""
+
+    word_ngrams: int = 2
+    char_min: int = 1
+    char_max: int = 4
+    han_min: int = 1
+    han_max: int = 3
+    jieba: bool = False
+    word_min_df: int = 1
+    char_min_df: int = 2
+    max_features: int | None = 300_000
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
+        return cls(**data)
+
+
+def normalize(text: str) -> str:
+    return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
+
+
+def analyze_words(text: str, spec: FeatureSpec) -> list[str]:
+    """Word 1..n-grams plus suffix-stripped variants; Chinese runs give jieba words or bigrams."""
+    words: list[str] = []
+    for match in _TOKEN.finditer(normalize(text)):
+        token = match.group()
+        if is_han(token[0]):
+            words.extend(_jieba_words(token) if spec.jieba else _han_grams(token, 2, 2))
+        else:
+            words.append(_DIGITS.sub("0", token))
+    features = list(words)
+    features.extend(stem for w in words if (stem := _SUFFIX.sub("", w)) != w)
+    for n in range(2, spec.word_ngrams + 1):
+        features.extend(" ".join(words[i : i + n]) for i in range(len(words) - n + 1))
+    return features
+
+
+def analyze_chars(text: str, spec: FeatureSpec) -> list[str]:
+    """Character n-grams within word boundaries; for Chinese runs, Han character n-grams."""
+    features: list[str] = []
+    for match in _TOKEN.finditer(normalize(text)):
+        token = match.group()
+        if is_han(token[0]):
+            features.extend(_han_grams(token, spec.han_min, spec.han_max))
+            continue
+        padded = f" {_DIGITS.sub('0', token)} "
+        for n in range(spec.char_min, spec.char_max + 1):
+            features.extend(padded[i : i + n] for i in range(len(padded) - n + 1))
+    return features
+
+
+def _han_grams(run: str, low: int, high: int) -> list[str]:
+    if len(run) < low:
+        return [run]
+    return [run[i : i + n] for n in range(low, high + 1) for i in range(len(run) - n + 1)]
+
+
+def _jieba_words(run: str) -> list[str]:
+    import jieba  # imported lazily: loading its dictionary costs about a second
+
+    return [w for w in jieba.lcut(run, HMM=False) if w.strip()]
