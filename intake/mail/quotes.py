@@ -72,19 +72,29 @@ def _trailing_quote_start(lines: list[str]) -> int | None:
     return start
 
 
+def _starts_history(lines: list[str], index: int) -> bool:
+    line = lines[index]
+    if _SEPARATOR.match(line) or _ATTRIBUTION.match(line) or _is_outlook_block(lines, index):
+        return True
+    if index + 1 < len(lines) and line.strip() and lines[index + 1].strip():
+        joined = line.rstrip() + " " + lines[index + 1].strip()
+        return bool(_ATTRIBUTION.match(joined)) and not _QUOTED.match(line)
+    return False
+
+
+def _only_history_after(lines: list[str], index: int) -> bool:
+    """True when nothing but blank lines separates ``index`` from the end or from history."""
+    for later in range(index + 1, len(lines)):
+        if lines[later].strip():
+            return bool(_QUOTED.match(lines[later])) or _starts_history(lines, later)
+    return True
+
+
 def _cut_index(lines: list[str]) -> int | None:
     for index, line in enumerate(lines):
-        if _SEPARATOR.match(line) or _ATTRIBUTION.match(line) or _is_outlook_block(lines, index):
+        if _starts_history(lines, index) or _SIGNATURE.match(line):
             return index
-        if index + 1 < len(lines) and line.strip() and lines[index + 1].strip():
-            joined = line.rstrip() + " " + lines[index + 1].strip()
-            if _ATTRIBUTION.match(joined) and not _QUOTED.match(line):
-                return index
-        if _SIGNATURE.match(line):
-            return index
-        if _MOBILE_SIGNATURE.match(line) and not any(
-            ln.strip() and not _QUOTED.match(ln) for ln in lines[index + 1 : index + 3]
-        ):
+        if _MOBILE_SIGNATURE.match(line) and _only_history_after(lines, index):
             return index
     return None
 

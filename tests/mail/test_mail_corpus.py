@@ -132,3 +132,8 @@ def test_obsolete_header_syntax_message_is_read() -> None:
     mail = one("imap_tools/messages/rfc2822/example13.eml")
     assert mail.from_addr is not None and mail.from_addr.email == "jdoe@machine.example"
     assert MessageFlag.UNPARSEABLE not in mail.flags
+
+
+@pytest.mark.parametrize("client", ["aol", "comcast", "gmail", "hotmail", "iphone"])
+def test_talon_standard_replies_reduce_to_the_new_text(client: str) -> None:
+    assert one(f"talon/standard_replies/{client}.eml").new_text == "Hello"

@@ -55,3 +55,15 @@ def test_message_that_is_only_a_quote_has_empty_new_text() -> None:
 def test_empty_and_crlf_text_is_handled() -> None:
     assert split_reply("") == ("", "")
     assert split_reply("new\r\n-- \r\nsig") == ("new", "-- \nsig")
+
+
+def test_mobile_signature_right_above_the_quoted_history_is_split_off() -> None:
+    text = (
+        "Hello\n\nSent from my iPhone\n\nOn Apr 3, 2012, at 4:19 PM, bob <b@x.example> wrote:\n> Hi"
+    )
+    assert split_reply(text)[0] == "Hello"
+
+
+def test_mobile_signature_phrase_followed_by_more_writing_is_kept() -> None:
+    text = "Hi\n\nSent from my iPhone\nbut more text follows"
+    assert split_reply(text) == (text, "")
