@@ -8,6 +8,7 @@ from intake import runtime as runtime_module
 from intake.db.models import Message, MessageState, utcnow
 from intake.mail.parse import parse_email
 from workers.claims import claim_message, release_after_failure
+from workers.enqueue import enqueue_classification
 from workers.ingest import apply_parsed, attach_to_ticket
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,11 @@ def process_message(message_id: int) -> str:
             message.error = None
             session.flush()
             ticket_id = ticket.id
+            customer_wrote = not ticket.automatic and message.direction == "inbound"
     except Exception as exc:
         release_after_failure(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
         raise
     log.info("message %s is on ticket %s", message_id, ticket_id)
+    if customer_wrote:
+        enqueue_classification(runtime, ticket_id)
     return f"ticket {ticket_id}"

@@ -1,0 +1,15 @@
+"""Follow-up jobs, each with an id derived from its row so enqueueing twice is harmless."""
+
+from __future__ import annotations
+
+from intake.queue import QueueName
+from intake.runtime import Runtime
+
+
+def enqueue_classification(runtime: Runtime, ticket_id: int) -> bool:
+    return runtime.queues.enqueue(
+        QueueName.CLASSIFY,
+        "workers.classification.classify_ticket",
+        ticket_id,
+        job_id=f"classify-ticket-{ticket_id}",
+    )
