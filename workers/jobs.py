@@ -9,7 +9,7 @@ from intake.db.models import Message, MessageState, utcnow
 from intake.mail.parse import parse_email
 from workers.claims import claim_message, release_after_failure
 from workers.enqueue import enqueue_classification
-from workers.ingest import apply_parsed, attach_to_ticket
+from workers.ingest import apply_parsed, attach_to_ticket, is_automatic
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def process_message(message_id: int) -> str:
             message.error = None
             session.flush()
             ticket_id = ticket.id
-            customer_wrote = not ticket.automatic and message.direction == "inbound"
+            customer_wrote = not is_automatic(message)
     except Exception as exc:
         release_after_failure(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
         raise
