@@ -14,6 +14,16 @@ import re
 # mailers emit for circled digits, "No." and the like. Python has no codec for it.
 ISO2022JP_MS = "iso2022jp-ms"
 
+# 8-bit text labelled ISO-2022-JP is EUC-JP or Shift_JIS that a gateway forgot to convert.
+_ISO2022JP_CHAIN = (
+    "iso2022_jp_2",
+    ISO2022JP_MS,
+    "iso2022_jp_ext",
+    "utf-8",
+    "euc_jis_2004",
+    "cp932",
+)
+
 # Keys are labels with everything but letters and digits removed, lower-cased.
 _SUPERSETS: dict[str, tuple[str, ...]] = {
     "gb2312": ("gb18030",),
@@ -40,8 +50,8 @@ _SUPERSETS: dict[str, tuple[str, ...]] = {
     "cp932": ("cp932",),
     "eucjp": ("euc_jis_2004", "euc_jp"),
     "xeucjp": ("euc_jis_2004", "euc_jp"),
-    "iso2022jp": ("iso2022_jp_2", ISO2022JP_MS, "iso2022_jp_ext"),
-    "csiso2022jp": ("iso2022_jp_2", ISO2022JP_MS, "iso2022_jp_ext"),
+    "iso2022jp": _ISO2022JP_CHAIN,
+    "csiso2022jp": _ISO2022JP_CHAIN,
     "euckr": ("cp949",),
     "ksc56011987": ("cp949",),
     "ksc5601": ("cp949",),

@@ -70,3 +70,7 @@ def test_undecodable_multibyte_text_keeps_declared_codec_with_replacement() -> N
 def test_guess_uses_hints_before_cp1252() -> None:
     assert decode_guess("中文".encode("gbk"), ("gb2312",)) == "中文"
     assert decode_guess(b"caf\xe9") == "café"
+
+
+def test_8bit_euc_jp_mislabelled_as_iso_2022_jp_decodes() -> None:
+    assert decode_bytes("日本語のテキスト".encode("euc_jp"), "iso-2022-jp")[0] == "日本語のテキスト"
