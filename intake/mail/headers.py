@@ -36,6 +36,7 @@ _FOLD = re.compile(r"\r?\n[ \t]*")
 _ONLY_SPACE = re.compile(r"^[ \t\r\n]*$")
 _SPACES = re.compile(r"[ \t]+")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
+_BARE_ID = re.compile(r"(?<![^\s,;<])([^\s<>,;\"'@]+@[^\s<>,;\"'@]+)")
 
 
 def unsurrogate(value: str, hints: tuple[str, ...] = ()) -> str:
@@ -150,7 +151,7 @@ def parse_message_ids(value: str | None) -> tuple[str, ...]:
     ids = _ANGLE_ID.findall(value)
     if not ids:
         # Some mailers omit the brackets; a bare token with an "@" is still an id.
-        ids = [tok.strip("<>,;\"'") for tok in value.split() if "@" in tok]
+        ids = _BARE_ID.findall(value)
     seen: dict[str, None] = {}
     for one in ids:
         if one and len(one) <= 998:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 from email.message import Message
-from email.parser import BytesHeaderParser, BytesParser
+from email.parser import BytesParser
 
 from intake.mail.autoreply import classify_automatic
 from intake.mail.charset import decode_guess
@@ -56,7 +56,7 @@ def peek_message_id(raw: bytes) -> str:
     """The Message-ID (without <>) from the headers alone, or the synthetic sha256 id."""
     raw = bytes(raw)
     try:
-        headers = BytesHeaderParser(policy=RAW_POLICY).parsebytes(raw)
+        headers = _read_message(raw, headers_only=True)
     except Exception:  # noqa: BLE001 - undecodable input still gets a stable id
         return synthetic_message_id(raw)
     return _message_id(headers, raw)[0]
@@ -142,14 +142,22 @@ def _with_obsolete_header_syntax_fixed(raw: bytes) -> bytes:
     return _OBSOLETE_FIELD.sub(rb"\1:", head) + body
 
 
-def _parse(raw: bytes, headers_only: bool = False) -> ParsedEmail:
+def _read_message(raw: bytes, headers_only: bool) -> Message:
+    """The stdlib parse, retried with obsolete header syntax repaired when it found no header.
+
+    peek_message_id and parse_email both read through here so that they agree on the id."""
     message = BytesParser(policy=RAW_POLICY).parsebytes(raw, headersonly=headers_only)
     if not message.keys() and _OBSOLETE_FIELD.match(raw):
         fixed = BytesParser(policy=RAW_POLICY).parsebytes(
             _with_obsolete_header_syntax_fixed(raw), headersonly=headers_only
         )
         if fixed.keys():
-            message = fixed
+            return fixed
+    return message
+
+
+def _parse(raw: bytes, headers_only: bool = False) -> ParsedEmail:
+    message = _read_message(raw, headers_only)
     hints = _charset_hints(message)
     headers = tuple(
         (unsurrogate(str(name)).strip(), decode_header_value(value, hints))

@@ -76,6 +76,7 @@ def test_message_ids_are_returned_without_brackets_and_deduplicated() -> None:
     assert parse_message_ids("<a@x> <b@y>\r\n <a@x>") == ("a@x", "b@y")
     assert parse_message_ids("bare@id.example") == ("bare@id.example",)
     assert parse_message_ids("") == ()
+    assert parse_message_ids("<1234   @   local(blah)  .machine .example>") == ()
 
 
 def test_dates_become_aware_utc_and_bad_dates_become_none() -> None:

@@ -322,9 +322,12 @@ def test_bounce_with_returned_message_pasted_as_text_finds_its_message_id() -> N
 
 
 def test_obsolete_space_before_colon_header_syntax_is_accepted() -> None:
-    raw = msg("Subject : old style\nFrom  : a@example.com\n\nbody\n")
+    raw = msg(
+        "Subject : old style\nFrom  : a@example.com\nMessage-ID : <old@example.com>\n\nbody\n"
+    )
     parsed = parse_email(raw)
     assert parsed.subject == "old style"
+    assert parsed.message_id == peek_message_id(raw) == "old@example.com"
     assert parsed.from_addr == Address(name="", email="a@example.com")
 
 
