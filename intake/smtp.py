@@ -105,11 +105,28 @@ class IntakeHandler:
         return "250 2.0.0 Message accepted"
 
 
+class IntakeController(Controller):  # type: ignore[misc]
+    """aiosmtpd's controller with a tolerant line-length limit.
+
+    RFC 5321 caps lines at 1000 octets, but real senders emit longer ones (unwrapped base64,
+    HTML on one line) and refusing them would lose customer mail; the size limit still applies.
+    """
+
+    def __init__(self, runtime: Runtime, host: str, port: int) -> None:
+        # SMTP reads the limit as a class attribute while building its stream reader.
+        self.server_class = type(
+            "IntakeSMTP", (SMTP,), {"line_length_limit": runtime.settings.max_message_bytes}
+        )
+        smtp_options: dict[str, Any] = {
+            "data_size_limit": runtime.settings.max_message_bytes,
+            "enable_SMTPUTF8": True,
+            "ident": "Intake Gateway ESMTP",
+        }
+        super().__init__(IntakeHandler(runtime), hostname=host, port=port, **smtp_options)
+
+    def factory(self) -> SMTP:
+        return self.server_class(self.handler, **self.SMTP_kwargs)
+
+
 def make_controller(runtime: Runtime, host: str, port: int) -> Controller:
-    settings = runtime.settings
-    smtp_options: dict[str, Any] = {
-        "data_size_limit": settings.max_message_bytes,
-        "enable_SMTPUTF8": True,
-        "ident": "Intake Gateway ESMTP",
-    }
-    return Controller(IntakeHandler(runtime), hostname=host, port=port, **smtp_options)
+    return IntakeController(runtime, host, port)

@@ -164,11 +164,28 @@ def sqlite_runtime(tmp_path: Path, sqlite_url: str, redis_url: str) -> Iterator[
     rt.close()
 
 
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
+def make_app(runtime: Runtime, **config: object) -> Flask:
     from web import create_app
 
-    return create_app(runtime, {"TESTING": True})
+    return create_app(runtime, {"TESTING": True, **config})
+
+
+def add_person(runtime: Runtime, email: str, role: Role = Role.AGENT) -> str:
+    """Create a user whose password is the email followed by '-pw'; returns an API token."""
+    with runtime.db.session() as session:
+        add_user(session, email, role, f"{email}-pw")
+        return create_token(session, email)
+
+
+def login(client: FlaskClient, email: str) -> None:
+    """Log in through the real form; needs an app built with WTF_CSRF_ENABLED=False."""
+    response = client.post("/login", data={"email": email, "password": f"{email}-pw"})
+    assert response.status_code == 302, response.data
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    return make_app(runtime)
 
 
 @pytest.fixture
@@ -178,9 +195,7 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def api_token(runtime: Runtime) -> str:
-    with runtime.db.session() as session:
-        add_user(session, "agent@example.com", Role.AGENT, "agent-password")
-        return create_token(session, "agent@example.com")
+    return add_person(runtime, "agent@example.com")
 
 
 @pytest.fixture

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
 
 
 def make_mail(
@@ -29,4 +30,4 @@ def make_mail(
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)

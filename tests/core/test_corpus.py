@@ -1,0 +1,81 @@
+"""Every real message of the shared corpus is accepted over SMTP and shows up as a ticket."""
+
+from __future__ import annotations
+
+import csv
+import re
+import smtplib
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from intake.db.models import Message, MessageState, Ticket
+from intake.runtime import Runtime
+from intake.smtp import make_controller
+from tests.conftest import add_person, login, make_app, run_jobs
+from tests.core.test_smtp import free_port
+
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def corpus_files(shared_data: Path) -> list[Path]:
+    root = shared_data / "email"
+    with (root / "INDEX.tsv").open(encoding="utf-8") as index:
+        return [
+            root / row["path"]
+            for row in csv.DictReader(index, delimiter="\t")
+            if row["kind"] == "message"
+        ]
+
+
+def as_smtp_data(raw: bytes) -> bytes:
+    # A sending MTA puts CRLF on the wire whatever the file used (sisimai has mac/ and dos/ copies).
+    data = _LINE_END.sub(b"\r\n", raw)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+def test_every_corpus_message_is_accepted_over_smtp_and_shown(
+    sqlite_runtime: Runtime, shared_data: Path
+) -> None:
+    runtime = sqlite_runtime
+    agent_headers = {"Authorization": f"Bearer {add_person(runtime, 'agent@example.com')}"}
+    client_for = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
+    login(client_for, "agent@example.com")
+    files = corpus_files(shared_data)
+    assert len(files) > 1000
+    port = free_port()
+    controller = make_controller(runtime, "127.0.0.1", port)
+    controller.start()
+    refused: list[str] = []
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            for path in files:
+                try:
+                    smtp.sendmail(
+                        "sender@corpus.test",
+                        ["support@example.com"],
+                        as_smtp_data(path.read_bytes()),
+                    )
+                except smtplib.SMTPException as exc:
+                    refused.append(f"{path}: {exc}")
+                    smtp.rset()
+    finally:
+        controller.stop()
+    assert refused == []
+    run_jobs(runtime, "intake")
+    with runtime.db.session() as session:
+        states = dict(
+            session.execute(select(Message.state, func.count()).group_by(Message.state)).all()
+        )
+        assert set(states) == {MessageState.PROCESSED.value}, states
+        assert session.scalar(select(func.count()).where(Message.ticket_id.is_(None))) == 0
+        ticket_ids = list(session.scalars(select(Ticket.id)))
+    listed = client_for.get("/api/tickets?automatic=1&limit=1000", headers=agent_headers).json[
+        "tickets"
+    ]
+    assert len(listed) == min(1000, len(ticket_ids))
+    for ticket_id in ticket_ids[::25]:
+        detail = client_for.get(f"/api/tickets/{ticket_id}", headers=agent_headers)
+        assert detail.status_code == 200 and detail.json["messages"]
+        page = client_for.get(f"/tickets/{ticket_id}")
+        assert page.status_code == 200

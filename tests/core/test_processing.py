@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from intake.accept import accept_email
+from intake.db.models import Customer, Message, MessageState, Source, Ticket, TicketStatus
+from intake.errors import NotFoundError
+from intake.runtime import Runtime
+from tests.conftest import run_jobs
+from tests.mailfactory import make_mail
+from workers.jobs import process_message
+
+
+def deliver(runtime: Runtime, raw: bytes) -> Message:
+    accepted = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
+    )
+    run_jobs(runtime, "intake")
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        return message
+
+
+def ticket_of(runtime: Runtime, message: Message) -> Ticket:
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, message.ticket_id)
+        assert ticket is not None
+        return ticket
+
+
+def test_new_mail_opens_a_ticket_linked_to_a_new_customer(runtime: Runtime) -> None:
+    message = deliver(runtime, make_mail())
+    assert message.state == MessageState.PROCESSED.value
+    ticket = ticket_of(runtime, message)
+    assert ticket.subject == "Order 1234 has not arrived"
+    assert ticket.status == TicketStatus.NEW.value and not ticket.automatic
+    with runtime.db.session() as session:
+        customer = session.get(Customer, ticket.customer_id)
+        assert customer is not None and customer.email == "alice@customer.org"
+        assert customer.name == "Alice Customer"
+
+
+def test_reply_with_in_reply_to_joins_the_open_ticket(runtime: Runtime) -> None:
+    first = deliver(runtime, make_mail(message_id="<first@customer.org>"))
+    reply = deliver(
+        runtime,
+        make_mail(subject="Re: Order 1234 has not arrived", in_reply_to="<first@customer.org>"),
+    )
+    assert reply.ticket_id == first.ticket_id
+
+
+def test_subject_tag_from_a_sender_on_the_ticket_joins_it(runtime: Runtime) -> None:
+    first = deliver(runtime, make_mail())
+    tagged = deliver(runtime, make_mail(subject=f"Still waiting [#{first.ticket_id}]"))
+    assert tagged.ticket_id == first.ticket_id
+
+
+def test_subject_tag_from_a_stranger_opens_a_new_ticket(runtime: Runtime) -> None:
+    first = deliver(runtime, make_mail())
+    stranger = deliver(
+        runtime,
+        make_mail(sender="mallory@evil.test", subject=f"Hijack [#{first.ticket_id}]"),
+    )
+    assert stranger.ticket_id != first.ticket_id
+
+
+def test_customer_reply_reopens_a_resolved_ticket(runtime: Runtime) -> None:
+    first = deliver(runtime, make_mail(message_id="<orig@customer.org>"))
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, first.ticket_id)
+        assert ticket is not None
+        ticket.status = TicketStatus.RESOLVED.value
+    deliver(runtime, make_mail(subject="Re: thanks, but", in_reply_to="<orig@customer.org>"))
+    assert ticket_of(runtime, first).status == TicketStatus.OPEN.value
+
+
+def test_out_of_office_reply_is_flagged_attached_and_does_not_reopen(runtime: Runtime) -> None:
+    first = deliver(runtime, make_mail(message_id="<ask@customer.org>"))
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, first.ticket_id)
+        assert ticket is not None
+        ticket.status = TicketStatus.RESOLVED.value
+    auto = deliver(
+        runtime,
+        make_mail(
+            subject="Out of office",
+            in_reply_to="<ask@customer.org>",
+            headers={"Auto-Submitted": "auto-replied"},
+        ),
+    )
+    assert "auto_reply" in auto.flags
+    assert auto.ticket_id == first.ticket_id
+    assert ticket_of(runtime, first).status == TicketStatus.RESOLVED.value
+
+
+def test_unthreaded_auto_reply_is_a_hidden_automatic_ticket(runtime: Runtime) -> None:
+    auto = deliver(runtime, make_mail(subject="Auto: away", headers={"Precedence": "bulk"}))
+    assert ticket_of(runtime, auto).automatic
+
+
+def test_unparseable_bytes_still_become_a_flagged_ticket(runtime: Runtime) -> None:
+    message = deliver(runtime, b"\x00\xff\xfe garbage \x00 with no headers at all\r\n")
+    assert message.state == MessageState.PROCESSED.value
+    assert message.ticket_id is not None
+
+
+def test_processing_the_same_message_twice_creates_one_ticket(runtime: Runtime) -> None:
+    message = deliver(runtime, make_mail())
+    assert process_message(message.id).startswith("skipped")
+    with runtime.db.session() as session:
+        assert session.scalar(select(func.count(Ticket.id))) == 1
+
+
+def test_missing_raw_blob_fails_after_the_last_attempt_and_keeps_the_error(
+    runtime: Runtime,
+) -> None:
+    accepted = accept_email(
+        runtime, make_mail(), source=Source.SMTP, envelope_from=None, recipients=["a@example.com"]
+    )
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        runtime.blobs.path(message.raw_sha256).unlink()
+        message.attempts = runtime.settings.job_retries  # this run is the last one
+    with pytest.raises(NotFoundError, match="missing"):
+        process_message(accepted.message_id)
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        assert message.state == MessageState.FAILED.value
+        assert message.error and "missing" in message.error
