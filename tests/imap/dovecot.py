@@ -1,0 +1,206 @@
+"""A throwaway Dovecot for tests: own config dir, passwd-file users, maildirs in a temp dir.
+
+Nothing outside the temp dir is touched. As root, Dovecot's own unprivileged accounts run the
+login and mail processes (it refuses to serve mail as root); as any other user, that user runs
+everything. IMAP APPEND through :meth:`Dovecot.client` delivers test mail.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imapclient import IMAPClient
+
+# Dovecot 2.3's post-login capabilities without IDLE, for the polling-fallback server.
+CAPABILITIES_WITHOUT_IDLE = (
+    "IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE SORT SORT=DISPLAY THREAD=REFERENCES "
+    "THREAD=REFS THREAD=ORDEREDSUBJECT MULTIAPPEND URL-PARTIAL CATENATE UNSELECT CHILDREN "
+    "NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE QRESYNC ESEARCH ESORT SEARCHRES "
+    "WITHIN CONTEXT=SEARCH LIST-STATUS BINARY MOVE SNIPPET=FUZZY PREVIEW=FUZZY LITERAL+ "
+    "NOTIFY SPECIAL-USE"
+)
+
+
+def dovecot_binary() -> str | None:
+    return shutil.which("dovecot") or (
+        "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Dovecot:
+    root: Path
+    port: int
+    users: dict[str, str]
+    idle: bool = True
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "dovecot.log"
+
+    def _accounts(self) -> tuple[str, str, int, int]:
+        if os.geteuid() == 0:
+            mail = pwd.getpwnam("dovecot")
+            return "dovecot", "dovenull", mail.pw_uid, mail.pw_gid
+        me = pwd.getpwuid(os.geteuid())
+        return me.pw_name, me.pw_name, me.pw_uid, me.pw_gid
+
+    def write_config(self) -> Path:
+        internal, login, uid, gid = self._accounts()
+        for sub in ("run", "state", "mail"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        (self.root / "passwd").write_text(
+            "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items())
+        )
+        capability = "" if self.idle else f'imap_capability = "{CAPABILITIES_WITHOUT_IDLE}"\n'
+        config = self.root / "dovecot.conf"
+        config.write_text(
+            f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+instance_name = intake-test-{self.port}
+log_path = {self.log_path}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_internal_user = {internal}
+default_login_user = {login}
+first_valid_uid = {uid}
+first_valid_gid = {gid}
+mail_location = maildir:{self.root}/mail/%u
+mail_max_userip_connections = 200
+{capability}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={self.root}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service imap-login {{
+  chroot =
+}}
+protocol imap {{
+  imap_idle_notify_interval = 1 secs
+}}
+"""
+        )
+        # The mail processes run as the mail account: give it the tree.
+        for path in (self.root, self.root / "mail", self.root / "passwd"):
+            os.chown(path, uid if path != self.root / "passwd" else os.geteuid(), gid)
+        os.chmod(self.root, 0o755)
+        os.chmod(self.root / "passwd", 0o644)
+        return config
+
+    def start(self) -> None:
+        binary = dovecot_binary()
+        assert binary is not None
+        config = self.write_config()
+        self.process = subprocess.Popen(
+            [binary, "-F", "-c", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.root / "stderr.log", "ab"),  # noqa: SIM115
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dovecot exited: {self.logs()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    if sock.recv(100).startswith(b"* OK"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"dovecot did not start: {self.logs()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        # Children (imap, auth) exit on their own once the master is gone; wait for the port.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                time.sleep(0.05)
+            except OSError:
+                return
+
+    def logs(self) -> str:
+        parts = []
+        for name in ("dovecot.log", "stderr.log"):
+            path = self.root / name
+            if path.exists():
+                parts.append(path.read_text(errors="replace")[-4000:])
+        return "\n".join(parts)
+
+    @contextmanager
+    def client(self, user: str | None = None) -> Iterator[IMAPClient]:
+        user = user or next(iter(self.users))
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
+        client.login(user, self.users[user])
+        try:
+            yield client
+        finally:
+            client.logout()
+
+    def append(
+        self, raw: bytes, folder: str = "INBOX", user: str | None = None, seen: bool = False
+    ) -> None:
+        with self.client(user) as client:
+            if not client.folder_exists(folder):
+                client.create_folder(folder)
+            client.append(folder, raw, flags=[b"\\Seen"] if seen else [])
+
+
+@contextmanager
+def running_dovecot(users: dict[str, str], *, idle: bool = True) -> Iterator[Dovecot]:
+    root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
+    server = Dovecot(root=root, port=free_port(), users=users, idle=idle)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
