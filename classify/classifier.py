@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from classify.language import detect_language
-from classify.model import ModelFormatError, TextModel
+from classify.model import ModelFormatError, TextModel, Tokens
 from classify.priority import PriorityInput, PriorityPolicy, prioritize
 from classify.rules import Rule, RuleFields, apply_rules
 from classify.taxonomy import FALLBACK_CATEGORY, CustomerType, Priority, Sentiment
@@ -131,8 +131,11 @@ class Classifier:
             ),
         )
         if text:
-            category, category_confidence = self._category(text, categories)
-            sentiment, sentiment_score = self._sentiment(text)
+            tokens = self.category_model.tokens(text)
+            category, category_confidence = self._category(tokens, categories)
+            if self.sentiment_model.spec != self.category_model.spec:
+                tokens = self.sentiment_model.tokens(text)
+            sentiment, sentiment_score = self._sentiment(tokens)
         else:
             category, category_confidence = _fallback(categories), 0.0
             sentiment, sentiment_score = Sentiment.NEUTRAL, 0.0
@@ -171,8 +174,8 @@ class Classifier:
             rule_names=outcome.rule_names,
         )
 
-    def _category(self, text: str, categories: Sequence[str] | None) -> tuple[str, float]:
-        probs = self.category_model.predict_proba([text])[0]
+    def _category(self, tokens: Tokens, categories: Sequence[str] | None) -> tuple[str, float]:
+        probs = self.category_model.proba_tokens(tokens)
         labels = self.category_model.labels
         allowed = set(categories) if categories is not None else set(labels)
         for i in np.argsort(-probs):
@@ -180,8 +183,8 @@ class Classifier:
                 return labels[i], float(probs[i])
         return _fallback(categories), 0.0
 
-    def _sentiment(self, text: str) -> tuple[Sentiment, float]:
-        probs = self.sentiment_model.predict_proba([text])[0]
+    def _sentiment(self, tokens: Tokens) -> tuple[Sentiment, float]:
+        probs = self.sentiment_model.proba_tokens(tokens)
         label = self.sentiment_model.labels[int(probs.argmax())]
         score = float(probs[self._positive] - probs[self._negative])
         return Sentiment(label), max(-1.0, min(1.0, score))

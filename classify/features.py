@@ -47,10 +47,25 @@ def normalize(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
 
 
+def analyze(text: str, spec: FeatureSpec) -> tuple[list[str], list[str]]:
+    """Both blocks at once, normalizing the text only once."""
+    folded = normalize(text)
+    return _words(folded, spec), _chars(folded, spec)
+
+
 def analyze_words(text: str, spec: FeatureSpec) -> list[str]:
     """Word 1..n-grams plus suffix-stripped variants; Chinese runs give jieba words or bigrams."""
+    return _words(normalize(text), spec)
+
+
+def analyze_chars(text: str, spec: FeatureSpec) -> list[str]:
+    """Character n-grams within word boundaries; for Chinese runs, Han character n-grams."""
+    return _chars(normalize(text), spec)
+
+
+def _words(folded: str, spec: FeatureSpec) -> list[str]:
     words: list[str] = []
-    for match in _TOKEN.finditer(normalize(text)):
+    for match in _TOKEN.finditer(folded):
         token = match.group()
         if is_han(token[0]):
             words.extend(_jieba_words(token) if spec.jieba else _han_grams(token, 2, 2))
@@ -63,10 +78,9 @@ def analyze_words(text: str, spec: FeatureSpec) -> list[str]:
     return features
 
 
-def analyze_chars(text: str, spec: FeatureSpec) -> list[str]:
-    """Character n-grams within word boundaries; for Chinese runs, Han character n-grams."""
+def _chars(folded: str, spec: FeatureSpec) -> list[str]:
     features: list[str] = []
-    for match in _TOKEN.finditer(normalize(text)):
+    for match in _TOKEN.finditer(folded):
         token = match.group()
         if is_han(token[0]):
             features.extend(_han_grams(token, spec.han_min, spec.han_max))

