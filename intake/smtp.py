@@ -105,7 +105,7 @@ class IntakeHandler:
         return "250 2.0.0 Message accepted"
 
 
-class IntakeController(Controller):  # type: ignore[misc]
+class IntakeController(Controller):
     """aiosmtpd's controller with a tolerant line-length limit.
 
     RFC 5321 caps lines at 1000 octets, but real senders emit longer ones (unwrapped base64,
@@ -125,7 +125,8 @@ class IntakeController(Controller):  # type: ignore[misc]
         super().__init__(IntakeHandler(runtime), hostname=host, port=port, **smtp_options)
 
     def factory(self) -> SMTP:
-        return self.server_class(self.handler, **self.SMTP_kwargs)
+        server: SMTP = self.server_class(self.handler, **self.SMTP_kwargs)
+        return server
 
 
 def make_controller(runtime: Runtime, host: str, port: int) -> Controller:

@@ -1,0 +1,103 @@
+"""``intake classify train|eval|versions|activate``: measure and improve the classifier."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from classify.training import Task, evaluate, read_labeled_csv, train_text_model
+from intake.blobs import BlobStore
+from intake.cli.accounts import open_database
+from intake.db.models import ModelVersion
+from intake.model_store import activate_version, active_model, retrain
+from intake.settings import Settings
+
+
+def register(commands: Any) -> None:
+    group = commands.add_parser("classify", help="train, evaluate and roll back classifier models")
+    actions = group.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
+    tasks = [t.value for t in Task]
+
+    train = actions.add_parser(
+        "train", help="train a new model version from a CSV (text,label); active if not worse"
+    )
+    train.add_argument("--data", required=True, help="CSV file with columns text,label")
+    train.add_argument("--task", choices=tasks, default=Task.CATEGORY.value)
+    train.set_defaults(handler=run_train)
+
+    ev = actions.add_parser("eval", help="evaluate on a CSV (text,label); prints JSON last")
+    ev.add_argument("--data", required=True, help="CSV file with columns text,label")
+    ev.add_argument("--train", help="fit a fresh model on this CSV instead (nothing is stored)")
+    ev.add_argument("--task", choices=tasks, default=Task.CATEGORY.value)
+    ev.set_defaults(handler=run_eval)
+
+    versions = actions.add_parser("versions", help="list stored model versions with scores")
+    versions.set_defaults(handler=run_versions)
+
+    activate = actions.add_parser("activate", help="make a stored version active (roll back)")
+    activate.add_argument("version", type=int)
+    activate.set_defaults(handler=run_activate)
+
+
+def run_train(args: argparse.Namespace, settings: Settings) -> int:
+    task = Task(args.task)
+    texts, labels = read_labeled_csv(args.data)
+    database = open_database(settings)
+    with database.session() as session:
+        result, version = retrain(
+            session,
+            BlobStore(settings.blob_dir),
+            task,
+            texts=texts,
+            labels=labels,
+            note=f"intake classify train --data {args.data}",
+        )
+        summary = {
+            "task": task.value,
+            "version": version.id,
+            "active": version.active,
+            "holdout": result.new_metrics,
+            "current_on_holdout": result.current_metrics,
+        }
+    database.dispose()
+    print(json.dumps(summary))
+    return 0
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    task = Task(args.task)
+    texts, labels = read_labeled_csv(args.data)
+    if args.train:
+        model = train_text_model(*read_labeled_csv(args.train), task=task)
+    else:
+        database = open_database(settings)
+        with database.session() as session:
+            model = active_model(session, BlobStore(settings.blob_dir), task)
+        database.dispose()
+    metrics = evaluate(model, texts, labels)
+    print(json.dumps({"task": task.value, **metrics}))
+    return 0
+
+
+def run_versions(args: argparse.Namespace, settings: Settings) -> int:
+    database = open_database(settings)
+    with database.session() as session:
+        for version in session.query(ModelVersion).order_by(ModelVersion.id):
+            holdout = version.metrics.get("holdout", {})
+            print(
+                f"{version.id:>4} {version.task:<9} {'active' if version.active else '      '} "
+                f"{version.created_at:%Y-%m-%d %H:%M} macro_f1={holdout.get('macro_f1')} "
+                f"{version.note}"
+            )
+    database.dispose()
+    return 0
+
+
+def run_activate(args: argparse.Namespace, settings: Settings) -> int:
+    database = open_database(settings)
+    with database.session() as session:
+        version = activate_version(session, args.version)
+        print(f"version {version.id} ({version.task}) is now active")
+    database.dispose()
+    return 0

@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from intake.accept import accept_email
+from intake.db.models import Customer, Message, Rule, Source, Ticket
+from intake.runtime import Runtime
+from tests.conftest import run_jobs
+from tests.mailfactory import make_mail
+
+
+def deliver(runtime: Runtime, raw: bytes) -> Ticket:
+    accepted = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
+    )
+    run_jobs(runtime, "intake", "classify")
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        ticket = session.get(Ticket, message.ticket_id)
+        assert ticket is not None
+        return ticket
+
+
+def test_a_safety_complaint_lands_urgent_with_readable_reasons(runtime: Runtime) -> None:
+    ticket = deliver(
+        runtime,
+        make_mail(
+            subject="Your heater caught fire",
+            body="The heater I bought last week started to smoke and caught fire in my "
+            "living room. This is unacceptable and dangerous. I want a full refund now.",
+        ),
+    )
+    assert ticket.priority == "urgent"
+    assert any("smoke" in r or "fire" in r for r in ticket.priority_reasons)
+    assert ticket.sentiment == "negative" and ticket.sentiment_score is not None
+    assert ticket.sentiment_score < 0
+    assert ticket.language == "en"
+    assert ticket.sla_due_at is not None
+    assert ticket.category_set_by == "model"
+
+
+def test_a_chinese_message_is_classified_in_chinese(runtime: Runtime) -> None:
+    ticket = deliver(
+        runtime,
+        make_mail(
+            subject="请问这款手机有现货吗",
+            body="你好，我想买这款手机，请问什么时候有货？价格是多少？",
+        ),
+    )
+    assert ticket.language in ("zh-Hans", "zh-Hant")
+    assert ticket.category == "inquiry"
+
+
+def test_an_admin_rule_overrides_the_model_and_is_shown_as_a_reason(runtime: Runtime) -> None:
+    with runtime.db.session() as session:
+        session.add(
+            Rule(
+                name="partners are high priority",
+                position=1,
+                definition={
+                    "name": "partners are high priority",
+                    "conditions": [
+                        {"field": "sender_domain", "op": "equals", "value": "customer.org"}
+                    ],
+                    "actions": {"set_priority": "high", "set_category": "other"},
+                    "stop": True,
+                },
+            )
+        )
+    ticket = deliver(runtime, make_mail(subject="Hello", body="Just saying thanks for the help!"))
+    assert ticket.priority == "high" and ticket.category == "other"
+    assert ticket.category_set_by == "rule"
+    assert "rule 'partners are high priority'" in ticket.priority_reasons
+
+
+def test_a_vip_customer_is_prioritized_with_the_tier_as_reason(runtime: Runtime) -> None:
+    with runtime.db.session() as session:
+        session.add(Customer(email="alice@customer.org", name="Alice", tier="vip"))
+    ticket = deliver(runtime, make_mail(body="How do I change my delivery address?"))
+    assert any("VIP" in reason for reason in ticket.priority_reasons)
+
+
+def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Runtime) -> None:
+    first = deliver(runtime, make_mail(message_id="<c1@customer.org>"))
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, first.id)
+        assert ticket is not None
+        ticket.category, ticket.category_set_by = "suggestion", "agent"
+    again = deliver(
+        runtime, make_mail(in_reply_to="<c1@customer.org>", body="Any news? This is urgent!")
+    )
+    assert again.id == first.id
+    assert again.category == "suggestion"
+    with runtime.db.session() as session:
+        assert session.scalars(select(Ticket)).one().category == "suggestion"

@@ -1,0 +1,138 @@
+"""Categorize and prioritize a ticket from its latest customer message (queue ``classify``).
+
+Recomputed from the store each time, so running it twice gives the same result; values an agent
+set by hand are never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from classify.classifier import Classification, TicketText
+from classify.customer import customer_type
+from classify.rules import Rule as ClassifierRule
+from classify.rules import RuleError
+from classify.taxonomy import CustomerType, Priority
+from intake import runtime as runtime_module
+from intake.customers import ticket_count
+from intake.db.models import Channel, Message, Rule, SetBy, Ticket, TranscriptState, utcnow
+from intake.model_store import classifier_cache
+from intake.sla import first_response_due
+from intake.tickets import active_categories
+from workers.ingest import is_automatic
+
+log = logging.getLogger(__name__)
+
+RECENT = timedelta(days=7)
+
+
+def load_rules(session: Session) -> list[ClassifierRule]:
+    rules = []
+    for row in session.scalars(select(Rule).where(Rule.enabled.is_(True)).order_by(Rule.position)):
+        try:
+            rules.append(ClassifierRule.from_dict(row.definition))
+        except (RuleError, ValueError, TypeError) as exc:
+            # Rules are validated when saved; one broken by hand must not stop classification.
+            log.error("skipping invalid rule %s (%s): %s", row.id, row.name, exc)
+    return rules
+
+
+def message_body(message: Message) -> str:
+    if message.channel == Channel.VOICEMAIL.value:
+        transcript = message.transcript
+        if transcript is not None and transcript.state == TranscriptState.DONE.value:
+            return transcript.text or ""
+        return ""
+    return message.new_text or message.text or ""
+
+
+def recent_contacts(session: Session, ticket: Ticket) -> int:
+    if ticket.customer_id is None:
+        return 1
+    since = utcnow() - RECENT
+    count = session.scalar(
+        select(func.count(Message.id))
+        .join(Ticket, Message.ticket_id == Ticket.id)
+        .where(
+            Ticket.customer_id == ticket.customer_id,
+            Message.direction == "inbound",
+            Message.received_at >= since,
+        )
+    )
+    return max(1, count or 0)
+
+
+def ticket_text(session: Session, ticket: Ticket, message: Message) -> TicketText:
+    customer = ticket.customer
+    kind = CustomerType.POTENTIAL
+    if customer is not None:
+        kind = customer_type(
+            ticket_count(session, customer.id), customer.first_contact_at, utcnow()
+        )
+    return TicketText(
+        subject=message.subject or ticket.subject or "",
+        body=message_body(message),
+        channel=message.channel,
+        sender=message.from_addr or message.caller_number or "",
+        mailbox=ticket.mailbox.name if ticket.mailbox else None,
+        customer_tier=customer.tier if customer else None,
+        customer_type=kind,
+        recent_contacts_7d=recent_contacts(session, ticket),
+        is_reply=bool(message.in_reply_to),
+    )
+
+
+def apply_classification(session: Session, ticket: Ticket, result: Classification) -> None:
+    by_rule = bool(result.rule_names)
+    if ticket.category_set_by != SetBy.AGENT.value:
+        ticket.category = result.category
+        ticket.category_set_by = SetBy.RULE.value if by_rule else SetBy.MODEL.value
+    if ticket.priority_set_by != SetBy.AGENT.value:
+        priority = Priority(result.priority)
+        if priority.value != ticket.priority or ticket.sla_due_at is None:
+            ticket.sla_due_at = first_response_due(session, priority.value, ticket.created_at)
+        ticket.priority = priority.value
+        ticket.priority_rank = priority.rank
+        ticket.priority_reasons = list(result.priority_reasons)
+        ticket.priority_set_by = SetBy.RULE.value if by_rule else SetBy.MODEL.value
+    ticket.sentiment = result.sentiment.value
+    ticket.sentiment_score = result.sentiment_score
+    ticket.language = result.language
+    ticket.confidence = result.confidence
+    ticket.needs_review = result.needs_review
+    if result.group and not ticket.group:
+        ticket.group = result.group
+    if result.tags:
+        ticket.tags = sorted(set(ticket.tags) | set(result.tags))
+    ticket.classified_at = utcnow()
+
+
+def classify_ticket(ticket_id: int) -> str:
+    runtime = runtime_module.current()
+    with runtime.db.session() as session:
+        ticket = session.scalar(
+            select(Ticket)
+            .where(Ticket.id == ticket_id)
+            .options(selectinload(Ticket.messages).selectinload(Message.transcript))
+        )
+        if ticket is None:
+            return "skipped: no such ticket"
+        customer_messages = [
+            m for m in ticket.messages if m.direction == "inbound" and not is_automatic(m)
+        ]
+        if not customer_messages:
+            return "skipped: no customer message"
+        message = customer_messages[-1]
+        classifier = classifier_cache.get(session, runtime.blobs)
+        result = classifier.classify(
+            ticket_text(session, ticket, message),
+            rules=load_rules(session),
+            categories=active_categories(session),
+        )
+        apply_classification(session, ticket, result)
+    log.info("ticket %s: %s, %s", ticket_id, result.category, result.priority.value)
+    return f"{result.category}/{result.priority.value}"
