@@ -17,10 +17,11 @@ from classify.customer import customer_type
 from classify.rules import Rule as ClassifierRule
 from classify.rules import RuleError
 from classify.taxonomy import CustomerType, Priority
+from classify.training import Task
 from intake import runtime as runtime_module
 from intake.customers import ticket_count
 from intake.db.models import Channel, Message, Rule, SetBy, Ticket, TranscriptState, utcnow
-from intake.model_store import classifier_cache
+from intake.model_store import classifier_cache, retrain
 from intake.sla import first_response_due
 from intake.tickets import active_categories
 from workers.ingest import is_automatic
@@ -136,3 +137,14 @@ def classify_ticket(ticket_id: int) -> str:
         apply_classification(session, ticket, result)
     log.info("ticket %s: %s, %s", ticket_id, result.category, result.priority.value)
     return f"{result.category}/{result.priority.value}"
+
+
+def retrain_category_model() -> str:
+    """Shipped data + agents' corrections → a new version, active if not worse."""
+
+    runtime = runtime_module.current()
+    with runtime.db.session() as session:
+        result, version = retrain(session, runtime.blobs, Task.CATEGORY, note="retrain")
+    return (
+        f"version {version.id}: macro_f1 {result.new_metrics['macro_f1']}, active={version.active}"
+    )

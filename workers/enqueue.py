@@ -13,3 +13,13 @@ def enqueue_classification(runtime: Runtime, ticket_id: int) -> bool:
         ticket_id,
         job_id=f"classify-ticket-{ticket_id}",
     )
+
+
+def enqueue_retrain(runtime: Runtime, run_key: str) -> bool:
+    """One retrain per ``run_key`` (e.g. a date for the nightly run, a timestamp for the button)."""
+    return runtime.queues.enqueue(
+        QueueName.CLASSIFY,
+        "workers.classification.retrain_category_model",
+        job_id=f"retrain-category-{run_key}",
+        timeout=3600,
+    )

@@ -1,0 +1,58 @@
+"""Admin page for classifier model versions: scores, retrain now, activate (roll back)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from sqlalchemy import func, select, update
+from werkzeug.wrappers import Response
+
+from classify.training import Task
+from intake.db.models import Correction, ModelVersion, utcnow
+from intake.errors import NotFoundError
+from intake.model_store import activate_version
+from web.auth import admin_required
+from web.context import db, get_runtime
+from workers.enqueue import enqueue_retrain
+
+bp = Blueprint("admin_models", __name__, url_prefix="/admin/models")
+
+
+@bp.get("/")
+@admin_required
+def versions() -> str:
+    rows = db().scalars(select(ModelVersion).order_by(ModelVersion.id.desc())).all()
+    corrections = db().scalar(select(func.count(Correction.id))) or 0
+    return render_template("admin/models.html", versions=rows, corrections=corrections)
+
+
+@bp.post("/retrain")
+@admin_required
+def retrain_now() -> Response:
+    if enqueue_retrain(get_runtime(), utcnow().strftime("%Y%m%d%H%M%S")):
+        flash("Retraining queued; the new version appears here when done.", "ok")
+    else:
+        flash("The queue is unavailable; try again later.", "error")
+    return redirect(url_for("admin_models.versions"))
+
+
+@bp.post("/<int:version_id>/activate")
+@admin_required
+def activate(version_id: int) -> Response:
+    try:
+        version = activate_version(db(), version_id)
+        db().commit()
+        flash(f"Version {version.id} ({version.task}) is active.", "ok")
+    except NotFoundError as exc:
+        flash(str(exc), "error")
+    return redirect(url_for("admin_models.versions"))
+
+
+@bp.post("/<task>/shipped")
+@admin_required
+def use_shipped(task: str) -> Response:
+    """Roll back to the model shipped with the gateway."""
+    task_value = Task(task).value
+    db().execute(update(ModelVersion).where(ModelVersion.task == task_value).values(active=False))
+    db().commit()
+    flash(f"The shipped {task_value} model is active.", "ok")
+    return redirect(url_for("admin_models.versions"))
