@@ -71,6 +71,8 @@ def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
         "sweeper": ["sweeper"],
         "web": ["web"],
     }
+    if settings.voicemail_spool is not None:
+        commands["voicemail-spool"] = ["voicemail-spool"]
     return [Child(name, service_argv(argv), env=env) for name, argv in commands.items()]
 
 

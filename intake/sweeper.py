@@ -12,9 +12,11 @@ from datetime import timedelta
 from sqlalchemy import or_, select
 
 from intake.accept import enqueue_processing
-from intake.db.models import Message, MessageState, utcnow
+from intake.db.models import Message, MessageState, Transcript, TranscriptState, utcnow
 from intake.runtime import Runtime
+from intake.voicemail.accept import enqueue_transcription
 from workers.claims import STALE_CLAIM
+from workers.transcription import STALE_TRANSCRIPT
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,31 @@ def sweep_once(runtime: Runtime) -> int:
     enqueued = sum(1 for message_id in ids if enqueue_processing(runtime, message_id))
     if ids:
         log.info("sweeper: %d of %d waiting messages enqueued", enqueued, len(ids))
+    return enqueued + sweep_transcripts(runtime)
+
+
+def sweep_transcripts(runtime: Runtime) -> int:
+    """Enqueue pending transcripts, and running ones whose worker died."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        ids = list(
+            session.scalars(
+                select(Transcript.message_id)
+                .where(
+                    or_(
+                        (Transcript.state == TranscriptState.PENDING.value)
+                        & (Transcript.updated_at < now - GRACE),
+                        (Transcript.state == TranscriptState.RUNNING.value)
+                        & (Transcript.updated_at < now - STALE_TRANSCRIPT),
+                    )
+                )
+                .order_by(Transcript.id)
+                .limit(BATCH)
+            )
+        )
+    enqueued = sum(1 for message_id in ids if enqueue_transcription(runtime, message_id))
+    if ids:
+        log.info("sweeper: %d of %d waiting transcripts enqueued", enqueued, len(ids))
     return enqueued
 
 

@@ -26,6 +26,11 @@ def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False
     except ValueError as exc:
         raise ConfigError(f"unknown queue: {exc}; known: {[q.value for q in QueueName]}") from None
     queues = [runtime.queues.queue(name) for name in names]
+    if QueueName.TRANSCRIBE in names:
+        from workers.transcription import preload
+
+        # Load the speech model once, before the first job, for every job of this process.
+        preload(runtime)
     worker = SimpleWorker(queues, connection=runtime.queues.connection)
     log.info("worker %s on queues %s", worker.name, ", ".join(n.value for n in names))
     # The scheduler moves retried jobs back onto their queue when their backoff expires.

@@ -29,6 +29,10 @@ def register(commands: Any) -> None:
     web.set_defaults(handler=run_web)
     sweeper = commands.add_parser("sweeper", help="re-enqueue stored items that are not queued")
     sweeper.set_defaults(handler=run_sweeper_command)
+    spool = commands.add_parser(
+        "voicemail-spool", help="ingest audio files dropped in INTAKE_VOICEMAIL_SPOOL"
+    )
+    spool.set_defaults(handler=run_voicemail_spool)
     migrate = commands.add_parser("migrate", help="apply database migrations")
     migrate.set_defaults(handler=run_migrate)
 
@@ -106,5 +110,18 @@ def run_sweeper_command(args: argparse.Namespace, settings: Settings) -> int:
     runtime = _runtime(settings)
     stop = wait_for_stop_signal()
     run_sweeper(runtime, stop)
+    runtime.close()
+    return 0
+
+
+def run_voicemail_spool(args: argparse.Namespace, settings: Settings) -> int:
+    from intake.errors import ConfigError
+    from intake.voicemail.spool import run_spool_watcher
+
+    if settings.voicemail_spool is None:
+        raise ConfigError("INTAKE_VOICEMAIL_SPOOL is not set")
+    runtime = _runtime(settings)
+    stop = wait_for_stop_signal()
+    run_spool_watcher(runtime, settings.voicemail_spool, stop)
     runtime.close()
     return 0

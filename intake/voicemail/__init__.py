@@ -1,0 +1,1 @@
+"""Voicemail intake: uploads, Twilio webhooks, PBX voicemail mail and a spool folder."""

@@ -1,0 +1,54 @@
+"""Voicemail fixtures: the real default speech model (loaded once per session) and audio clips."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from pathlib import Path
+
+import pytest
+
+from intake.settings import load_settings
+from transcribe import Transcriber
+
+# The default model ships inside a Python package; nothing may reach the Hugging Face hub.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+SHARED_AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "audio"
+SPEECH_CLIP = SHARED_AUDIO / "asterisk-core-sounds-en-8k" / "cannot-complete-as-dialed.wav"
+
+
+@pytest.fixture(scope="session")
+def speech_model() -> Transcriber:
+    """Loads tiny.en into the worker's per-process cache, so every job in the session reuses it."""
+    from workers.transcription import get_transcriber
+
+    return get_transcriber(load_settings({}))
+
+
+@pytest.fixture(scope="session")
+def speech_wav() -> bytes:
+    """2.6 s of 8 kHz telephone speech: "Your call cannot be completed as dialed."."""
+    if not SPEECH_CLIP.is_file():
+        pytest.skip(f"shared audio not found at {SPEECH_CLIP}")
+    return SPEECH_CLIP.read_bytes()
+
+
+def pcm_wav(samples: bytes, rate: int = 8000) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def silence_wav() -> bytes:
+    return pcm_wav(b"\x00\x00" * 8000 * 3)
+
+
+# A WAV header promising PCM data, followed by bytes that are no audio container at all.
+CORRUPT_AUDIO = b"RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00" + b"\x07garbage" * 64

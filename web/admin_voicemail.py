@@ -1,0 +1,84 @@
+"""Admin pages for voicemail: transcripts to retry, the speech vocabulary, voicemail senders."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from intake.db.models import AppSetting, Transcript, TranscriptState
+from intake.voicemail.link import VOICEMAIL_SENDERS_KEY, voicemail_senders
+from web.auth import admin_required
+from web.context import db, get_runtime
+from workers.transcription import VOCABULARY_KEY, retry_transcript
+
+bp = Blueprint("admin_voicemail", __name__, url_prefix="/admin")
+
+MAX_TERMS = 200
+
+
+def _lines(field: str) -> list[str]:
+    seen: dict[str, str] = {}
+    for line in request.form.get(field, "").splitlines():
+        term = " ".join(line.split())
+        if term and term.casefold() not in seen:
+            seen[term.casefold()] = term
+    return list(seen.values())[:MAX_TERMS]
+
+
+def _save(key: str, value: dict[str, list[str]]) -> None:
+    row = db().get(AppSetting, key)
+    if row is None:
+        db().add(AppSetting(key=key, value=value))
+    else:
+        row.value = value
+    db().commit()
+
+
+@bp.get("/voicemail")
+@admin_required
+def voicemail() -> str:
+    problems = db().scalars(
+        select(Transcript)
+        .where(Transcript.state != TranscriptState.DONE.value)
+        .order_by(Transcript.updated_at.desc())
+        .limit(500)
+    )
+    vocabulary = db().get(AppSetting, VOCABULARY_KEY)
+    return render_template(
+        "admin/voicemail.html",
+        transcripts=list(problems),
+        vocabulary="\n".join(vocabulary.value.get("terms", []) if vocabulary else []),
+        senders="\n".join(sorted(voicemail_senders(db()))),
+    )
+
+
+@bp.post("/voicemail/vocabulary")
+@admin_required
+def save_vocabulary() -> Response:
+    terms = _lines("terms")
+    _save(VOCABULARY_KEY, {"terms": terms})
+    flash(f"Speech vocabulary saved ({len(terms)} terms); it applies to new transcriptions.", "ok")
+    return redirect(url_for("admin_voicemail.voicemail"))
+
+
+@bp.post("/voicemail/senders")
+@admin_required
+def save_senders() -> Response:
+    senders = [s.lower() for s in _lines("senders")]
+    _save(VOICEMAIL_SENDERS_KEY, {"senders": senders})
+    flash(f"{len(senders)} voicemail sender(s) saved.", "ok")
+    return redirect(url_for("admin_voicemail.voicemail"))
+
+
+@bp.post("/transcripts/<int:message_id>/retry")
+@admin_required
+def retry(message_id: int) -> Response:
+    if retry_transcript(get_runtime(), message_id):
+        flash(f"Transcription of message {message_id} queued again.", "ok")
+    else:
+        flash("That transcript is running or does not exist.", "error")
+    target = request.form.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("admin_voicemail.voicemail")
+    return redirect(target)

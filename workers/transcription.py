@@ -1,0 +1,210 @@
+"""The ``transcribe`` queue's job: a voicemail's audio in, its transcript on the ticket.
+
+The speech model is loaded once per worker process (``run_worker`` preloads it) and reused by
+every job: the worker is a ``SimpleWorker``, so jobs run in this process.
+
+Bad audio (empty, damaged, too large or too long) is a property of the file, not a passing
+fault: the transcript is marked failed with the library's reason at once, without retries. Any
+other error (model files missing, database down) is retried by RQ with backoff; after the last
+attempt the transcript shows as failed with that error, and an admin can retry it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from intake import runtime as runtime_module
+from intake.db.models import AppSetting, Message, Transcript, TranscriptState, utcnow
+from intake.runtime import Runtime
+from intake.settings import Settings
+from transcribe import ModelLoadError, Transcriber, TranscriptionError, WhisperConfig
+from transcribe.audio import load_audio
+from transcribe.model import Transcript as SpeechTranscript
+from transcribe.model import TranscriptStatus
+from workers.enqueue import enqueue_classification
+
+log = logging.getLogger(__name__)
+
+VOCABULARY_KEY = "speech_vocabulary"
+# Longer than the job timeout: a running transcript older than this belongs to a dead worker.
+STALE_TRANSCRIPT = timedelta(hours=2, minutes=15)
+
+_models: dict[WhisperConfig, Transcriber] = {}
+_models_lock = threading.Lock()
+
+
+def whisper_config(settings: Settings) -> WhisperConfig:
+    w = settings.whisper
+    return WhisperConfig(
+        model=w.model,
+        device=w.device,
+        compute_type=w.compute_type,
+        beam_size=w.beam_size,
+        language=w.language,
+        cpu_threads=w.cpu_threads,
+        vad=w.vad,
+    )
+
+
+def get_transcriber(settings: Settings) -> Transcriber:
+    """The process's loaded model for these settings (loaded on first use)."""
+    config = whisper_config(settings)
+    with _models_lock:
+        transcriber = _models.get(config)
+        if transcriber is None:
+            transcriber = Transcriber(config)
+            _models[config] = transcriber
+        return transcriber
+
+
+def preload(runtime: Runtime) -> None:
+    """Load the model before the first job; a failure is logged and retried by the jobs."""
+    try:
+        get_transcriber(runtime.settings)
+    except TranscriptionError as exc:
+        log.error("speech model not loaded: %s", exc)
+
+
+def speech_vocabulary(runtime: Runtime) -> tuple[str, ...]:
+    with runtime.db.session() as session:
+        row = session.get(AppSetting, VOCABULARY_KEY)
+        terms = row.value.get("terms", []) if row is not None else []
+    return tuple(str(term) for term in terms if str(term).strip())
+
+
+def claim_transcript(runtime: Runtime, message_id: int) -> bool:
+    now = utcnow()
+    with runtime.db.session() as session:
+        result = session.execute(
+            update(Transcript)
+            .where(
+                Transcript.message_id == message_id,
+                or_(
+                    Transcript.state == TranscriptState.PENDING.value,
+                    (Transcript.state == TranscriptState.RUNNING.value)
+                    & (Transcript.updated_at < now - STALE_TRANSCRIPT),
+                ),
+            )
+            .values(
+                state=TranscriptState.RUNNING.value,
+                attempts=Transcript.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def transcribe_message(message_id: int) -> str:
+    """Transcribe one voicemail message's audio (queue ``transcribe``)."""
+    runtime = runtime_module.current()
+    if not claim_transcript(runtime, message_id):
+        return "skipped: no pending transcript"
+    try:
+        with runtime.db.session() as session:
+            transcript = session.scalars(
+                select(Transcript).where(Transcript.message_id == message_id)
+            ).one()
+            path = runtime.blobs.path(transcript.audio_sha256)
+        vocabulary = speech_vocabulary(runtime)
+        transcriber = get_transcriber(runtime.settings)
+        try:
+            audio = load_audio(
+                path,
+                max_bytes=runtime.settings.max_audio_bytes,
+                max_duration_s=transcriber.config.max_duration_s,
+            )
+            result: SpeechTranscript | TranscriptionError = transcriber.transcribe_array(
+                audio, vocabulary=vocabulary
+            )
+        except TranscriptionError as exc:
+            if isinstance(exc, ModelLoadError):
+                raise  # the deployment's fault, not the file's: retry
+            result = exc
+        ticket_id = _store(runtime, message_id, result)
+    except Exception as exc:
+        release_transcript(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
+        raise
+    if isinstance(result, TranscriptionError):
+        log.warning("voicemail %s not transcribed: %s", message_id, result)
+        return f"failed: {result}"
+    if ticket_id is not None and result.status is TranscriptStatus.DONE:
+        enqueue_classification(runtime, ticket_id)
+    return f"{result.status.value}: {len(result.text)} characters"
+
+
+def _store(
+    runtime: Runtime, message_id: int, result: SpeechTranscript | TranscriptionError
+) -> int | None:
+    with runtime.db.session() as session:
+        transcript = session.scalars(
+            select(Transcript).where(Transcript.message_id == message_id)
+        ).one()
+        message = session.get(Message, message_id)
+        assert message is not None
+        if isinstance(result, TranscriptionError):
+            transcript.state = TranscriptState.FAILED.value
+            transcript.error = str(result)
+        else:
+            _apply(transcript, result.to_dict())
+            transcript.state = (
+                TranscriptState.DONE.value
+                if result.status is TranscriptStatus.DONE
+                else TranscriptState.NO_SPEECH.value
+            )
+            transcript.error = None
+            # Search and classification read message text; never invent text for silence.
+            message.new_text = result.text or None
+            if message.raw_content_type != "message/rfc822":
+                message.text = result.text or None
+        if message.ticket is not None:
+            message.ticket.updated_at = utcnow()
+            if isinstance(result, SpeechTranscript) and result.language:
+                message.ticket.language = message.ticket.language or result.language
+        return message.ticket_id
+
+
+def _apply(transcript: Transcript, data: dict[str, Any]) -> None:
+    transcript.text = data["text"] or None
+    transcript.language = data["language"] or None
+    transcript.language_probability = data["language_probability"]
+    transcript.duration = data["duration"]
+    transcript.segments = data["segments"]
+    transcript.model = data["model"]
+    transcript.low_confidence = data["low_confidence"]
+
+
+def release_transcript(runtime: Runtime, message_id: int, error: str) -> None:
+    """After a failed attempt: pending again for RQ's retry, or failed after the last one."""
+    max_attempts = runtime.settings.job_retries + 1
+    with runtime.db.session() as session:
+        transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
+        if transcript is None:
+            return
+        transcript.error = error[:4000]
+        transcript.state = (
+            TranscriptState.FAILED.value
+            if transcript.attempts >= max_attempts
+            else TranscriptState.PENDING.value
+        )
+    log.warning("transcription of message %s failed: %s", message_id, error)
+
+
+def retry_transcript(runtime: Runtime, message_id: int) -> bool:
+    """Admin action: a failed (or stuck) transcript goes back to pending and is enqueued."""
+    from intake.voicemail.accept import enqueue_transcription
+
+    with runtime.db.session() as session:
+        transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
+        if transcript is None or transcript.state == TranscriptState.RUNNING.value:
+            return False
+        transcript.state = TranscriptState.PENDING.value
+        transcript.attempts = 0
+        transcript.error = None
+    enqueue_transcription(runtime, message_id)
+    return True
