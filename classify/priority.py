@@ -60,7 +60,13 @@ class _Terms:
         terms = list(terms)
         english = [t for t in terms if t.isascii()]
         self.chinese = [t for t in terms if not t.isascii()]
-        self.english = re.compile(r"\b(" + "|".join(english) + r")\b") if english else None
+        # ASCII boundaries rather than \b: in "打了12315投诉" the Chinese characters count as word
+        # characters for \b, yet the number stands on its own.
+        self.english = (
+            re.compile(r"(?<![a-z0-9])(" + "|".join(english) + r")(?![a-z0-9])")
+            if english
+            else None
+        )
 
     def first(self, folded: str) -> str | None:
         """The earliest term found in ``folded`` (text already passed through ``normalize``)."""

