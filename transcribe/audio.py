@@ -1,0 +1,273 @@
+"""Reading audio files with PyAV: cheap header checks first, then a bounded decode to 16 kHz mono.
+
+Every failure is turned into a :class:`~transcribe.errors.TranscriptionError` whose message can be
+shown to an agent; nothing here lets a PyAV exception escape.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from transcribe.errors import (
+    AudioTooLargeError,
+    AudioTooLongError,
+    CorruptAudioError,
+    EmptyAudioError,
+    TranscriptionError,
+    format_duration,
+    format_size,
+)
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+# Resampled frames are gathered into blocks of this many samples, so a long voicemail is held as
+# a short list of arrays rather than tens of thousands of tiny ones.
+_BLOCK_SAMPLES = 30 * SAMPLE_RATE
+
+StrPath = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What the container header says. ``duration`` is 0.0 when the header does not tell."""
+
+    duration: float
+    codec: str
+    sample_rate: int
+    channels: int
+    container: str
+
+
+def check_file_size(path: StrPath, max_bytes: int | None = None) -> int:
+    """Return the file size; raise before anything is decoded if it is empty or too big."""
+    try:
+        size = os.stat(path).st_size
+    except OSError as exc:
+        raise TranscriptionError(
+            f"The audio file could not be read ({exc.strerror or exc})."
+        ) from exc
+    if size == 0:
+        raise EmptyAudioError("The audio file is empty (0 bytes).")
+    if max_bytes is not None and size > max_bytes:
+        raise AudioTooLargeError(
+            f"The audio file is {format_size(size)}; the limit is {format_size(max_bytes)}."
+        )
+    return size
+
+
+def _open(path: StrPath) -> Any:
+    try:
+        return av.open(os.fspath(path), mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise CorruptAudioError(
+            "The audio could not be read: the file is damaged or not in a known audio format "
+            f"({_ffmpeg_reason(exc)})."
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptAudioError(f"The audio could not be read ({exc}).") from exc
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    strerror = getattr(exc, "strerror", None)
+    return str(strerror or exc).strip().rstrip(".")
+
+
+def _audio_stream(container: Any) -> Any:
+    if not container.streams.audio:
+        raise CorruptAudioError("The file contains no audio track.")
+    return container.streams.audio[0]
+
+
+def _header_duration(container: Any, stream: Any) -> float:
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / av.time_base
+    return 0.0
+
+
+def probe_audio(
+    path: StrPath, *, max_bytes: int | None = None, max_duration_s: float | None = None
+) -> AudioInfo:
+    """Read the header only; raise if the file is empty, unreadable, or over a limit."""
+    check_file_size(path, max_bytes)
+    with _open(path) as container:
+        stream = _audio_stream(container)
+        codec = stream.codec_context
+        info = AudioInfo(
+            duration=_header_duration(container, stream),
+            codec=str(codec.name),
+            sample_rate=int(codec.sample_rate or 0),
+            channels=int(codec.channels or 0),
+            container=str(container.format.name),
+        )
+    if max_duration_s is not None and info.duration > max_duration_s:
+        raise AudioTooLongError(_too_long_message(info.duration, max_duration_s))
+    return info
+
+
+def _too_long_message(duration: float, limit: float) -> str:
+    return (
+        f"The recording is {format_duration(duration)} long; the limit is "
+        f"{format_duration(limit)}."
+    )
+
+
+def load_audio(
+    path: StrPath, *, max_bytes: int | None = None, max_duration_s: float | None = None
+) -> npt.NDArray[np.float32]:
+    """Decode the first audio track to 16 kHz mono float32.
+
+    The header is checked first so an oversized file is refused without decoding it; the decode
+    itself also stops as soon as it passes ``max_duration_s``, for containers whose header lies or
+    says nothing. Damaged packets are skipped; a file cut short yields the audio before the cut.
+    """
+    info = probe_audio(path, max_bytes=max_bytes, max_duration_s=max_duration_s)
+    max_samples = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
+    blocks: list[npt.NDArray[np.float32]] = []
+    pending: list[npt.NDArray[np.float32]] = []
+    pending_samples = total = bad_packets = 0
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    try:
+        with _open(path) as container:
+            stream = _audio_stream(container)
+            for frame in _decoded_frames(container, stream, info):
+                if frame is None:
+                    bad_packets += 1
+                    continue
+                # Resampling is driven by sample counts; broken pts in the file must not stop it.
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    samples = _samples(out)
+                    pending.append(samples)
+                    pending_samples += samples.shape[0]
+                    total += samples.shape[0]
+                if max_samples is not None and total > max_samples:
+                    raise AudioTooLongError(
+                        _too_long_message(total / SAMPLE_RATE, float(max_duration_s or 0))
+                    )
+                if pending_samples >= _BLOCK_SAMPLES:
+                    blocks.append(np.concatenate(pending))
+                    pending, pending_samples = [], 0
+            for out in resampler.resample(None):
+                pending.append(_samples(out))
+    except av.FFmpegError as exc:
+        raise CorruptAudioError(
+            f"The audio could not be decoded ({_ffmpeg_reason(exc)})."
+        ) from exc
+    finally:
+        del resampler
+        # PyAV's resampler graph holds reference cycles; without a collection every job would
+        # leak a little memory in a long-running worker (faster-whisper issue #390).
+        gc.collect()
+    if pending:
+        blocks.append(np.concatenate(pending))
+    audio = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+    if audio.shape[0] == 0:
+        if bad_packets:
+            raise CorruptAudioError(
+                f"The audio could not be decoded: all {bad_packets} packets of the "
+                f"{info.codec} track are damaged."
+            )
+        raise EmptyAudioError("The audio file contains no sound samples.")
+    if bad_packets:
+        logger.warning("skipped %d undecodable packets in %s", bad_packets, path)
+    return audio.astype(np.float32, copy=False)
+
+
+def _samples(frame: Any) -> npt.NDArray[np.float32]:
+    return np.asarray(frame.to_ndarray(), dtype=np.float32).reshape(-1)
+
+
+def _decoded_frames(container: Any, stream: Any, info: AudioInfo) -> Any:
+    """Yield decoded frames, and ``None`` for each packet that would not decode."""
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except av.error.InvalidDataError:
+            # Demuxing stops making progress on a damaged container: keep what was read.
+            logger.warning("container of %s codec ends in damaged data", info.codec)
+            return
+        try:
+            frames = packet.decode()
+        except av.error.InvalidDataError:
+            yield None
+            continue
+        yield from frames
+
+
+_MAGIC: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"fLaC", "audio/flac"),
+    (0, b"OggS", "audio/ogg"),
+    (0, b"ID3", "audio/mpeg"),
+    (0, b"#!AMR", "audio/amr"),
+    (0, b".snd", "audio/basic"),
+    (0, b"\x1a\x45\xdf\xa3", "audio/webm"),
+    (0, b"caff", "audio/x-caf"),
+)
+
+_EXTENSIONS = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".opus": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".mp4": "audio/mp4",
+    ".aac": "audio/aac",
+    ".gsm": "audio/x-gsm",
+    ".amr": "audio/amr",
+    ".au": "audio/basic",
+    ".webm": "audio/webm",
+    ".aif": "audio/aiff",
+    ".aiff": "audio/aiff",
+}
+
+OCTET_STREAM = "application/octet-stream"
+
+
+def guess_audio_content_type(path_or_bytes: StrPath | bytes) -> str:
+    """The MIME type to serve stored audio with, from its leading bytes (name as a fallback)."""
+    if isinstance(path_or_bytes, bytes):
+        head, suffix = path_or_bytes[:64], ""
+    else:
+        suffix = Path(path_or_bytes).suffix.lower()
+        try:
+            with open(path_or_bytes, "rb") as handle:
+                head = handle.read(64)
+        except OSError:
+            head = b""
+    return _content_type_from_head(head) or _EXTENSIONS.get(suffix, OCTET_STREAM)
+
+
+def _content_type_from_head(head: bytes) -> str | None:
+    if len(head) >= 12 and head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if len(head) >= 12 and head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "audio/aiff"
+    if len(head) >= 12 and head[4:8] == b"ftyp":
+        return "audio/mp4"
+    for offset, magic, content_type in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            return content_type
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:
+            # MPEG-4/2 ADTS: sync word with layer bits 00.
+            return "audio/aac"
+        if head[1] & 0xE0 == 0xE0 and head[1] & 0x06 != 0:
+            return "audio/mpeg"
+    return None
