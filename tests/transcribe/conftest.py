@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from av.audio.stream import AudioStream
 
 from transcribe import Transcriber, WhisperConfig
 from transcribe.audio import SAMPLE_RATE, load_audio
@@ -61,7 +63,7 @@ def write_audio(
 ) -> Path:
     """Encode mono float samples (at 16 kHz) with PyAV, resampling to ``rate`` on the way."""
     with av.open(str(path), "w", format=container) as out:
-        stream = out.add_stream(codec, rate=rate, layout="mono")
+        stream = cast(AudioStream, out.add_stream(codec, rate=rate, layout="mono"))
         resampler = av.AudioResampler(
             format=stream.codec_context.format,
             layout="mono",
