@@ -5,11 +5,14 @@ from __future__ import annotations
 import io
 import os
 import wave
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from intake.runtime import Runtime, set_current
 from intake.settings import load_settings
+from tests.conftest import make_runtime
 from transcribe import Transcriber
 
 # The default model ships inside a Python package; nothing may reach the Hugging Face hub.
@@ -52,3 +55,22 @@ def silence_wav() -> bytes:
 
 # A WAV header promising PCM data, followed by bytes that are no audio container at all.
 CORRUPT_AUDIO = b"RIFF\xff\xff\xff\xffWAVEfmt \x10\x00\x00\x00" + b"\x07garbage" * 64
+
+
+@pytest.fixture
+def make_voicemail_runtime(
+    tmp_path: Path, sqlite_url: str, redis_url: str
+) -> Iterator[Callable[..., Runtime]]:
+    """Build a SQLite runtime with extra ``INTAKE_*`` settings, current for jobs run in-process."""
+    made: list[Runtime] = []
+
+    def build(**env: str) -> Runtime:
+        runtime = make_runtime(tmp_path, sqlite_url, redis_url, **env)
+        set_current(runtime)
+        made.append(runtime)
+        return runtime
+
+    yield build
+    set_current(None)
+    for runtime in made:
+        runtime.close()

@@ -1,21 +1,27 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from intake.db.models import Customer, Message, Transcript
 from intake.runtime import Runtime
-from tests.conftest import add_person, login, make_app, make_runtime, run_jobs
+from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import CORRUPT_AUDIO
 from transcribe import Transcriber
 
 
-def upload(
-    client: FlaskClient, headers: dict[str, str], audio: bytes, **form: str
-) -> Any:
+def body(response: TestResponse) -> dict[str, Any]:
+    data = response.get_json()
+    assert isinstance(data, dict), response.data
+    return data
+
+
+def upload(client: FlaskClient, headers: dict[str, str], audio: bytes, **form: str) -> Any:
     data: dict[str, Any] = {
         "audio": (io.BytesIO(audio), "voicemail.wav", "audio/wav"),
         "from": "(555) 201-0123",
@@ -34,15 +40,15 @@ def test_uploaded_voicemail_answers_201_with_a_ticket_whose_transcript_arrives_l
 ) -> None:
     response = upload(client, auth_headers, speech_wav, caller_name="Jane Doe")
     assert response.status_code == 201, response.json
-    ticket_id = response.json["id"]
-    before = client.get(f"/api/tickets/{ticket_id}", headers=auth_headers).json
+    ticket_id = body(response)["id"]
+    before = body(client.get(f"/api/tickets/{ticket_id}", headers=auth_headers))
     assert before["channel"] == "voicemail"
     assert before["customer"]["phone"] == "+15552010123"
     assert before["messages"][0]["transcript"]["status"] == "pending"
 
     run_jobs(runtime, "transcribe")
 
-    after = client.get(f"/api/tickets/{ticket_id}", headers=auth_headers).json
+    after = body(client.get(f"/api/tickets/{ticket_id}", headers=auth_headers))
     message = after["messages"][0]
     transcript = message["transcript"]
     assert transcript["status"] == "done"
@@ -59,7 +65,7 @@ def test_caller_is_matched_to_the_existing_customer_with_that_phone_number(
     with runtime.db.session() as session:
         session.add(Customer(phone="+15552010123", name="Known Caller", tier="vip"))
     response = upload(client, auth_headers, speech_wav, **{"from": "+1 555-201-0123"})
-    ticket = client.get(f"/api/tickets/{response.json['id']}", headers=auth_headers).json
+    ticket = body(client.get(f"/api/tickets/{body(response)['id']}", headers=auth_headers))
     assert ticket["customer"]["name"] == "Known Caller"
     assert ticket["customer"]["tier"] == "vip"
     with runtime.db.session() as session:
@@ -70,11 +76,11 @@ def test_upload_without_audio_or_caller_is_refused_with_a_clear_error(
     client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
     no_audio = client.post("/api/voicemail", data={"from": "+15552010123"}, headers=auth_headers)
-    assert no_audio.status_code == 400 and "audio" in no_audio.json["message"]
+    assert no_audio.status_code == 400 and "audio" in body(no_audio)["message"]
     no_caller = upload(client, auth_headers, b"RIFF", **{"from": ""})
-    assert no_caller.status_code == 400 and "from" in no_caller.json["message"]
+    assert no_caller.status_code == 400 and "from" in body(no_caller)["message"]
     bad_time = upload(client, auth_headers, b"RIFF", received_at="yesterday")
-    assert bad_time.status_code == 400 and "received_at" in bad_time.json["message"]
+    assert bad_time.status_code == 400 and "received_at" in body(bad_time)["message"]
 
 
 def test_upload_without_a_token_is_refused(client: FlaskClient, speech_wav: bytes) -> None:
@@ -88,21 +94,20 @@ def test_retried_upload_with_the_same_idempotency_key_returns_the_first_ticket(
     first = upload(client, headers, speech_wav)
     again = upload(client, headers, speech_wav)
     assert first.status_code == 201 and again.status_code == 200
-    assert again.json["id"] == first.json["id"] and again.json["duplicate"] is True
+    assert body(again)["id"] == body(first)["id"] and body(again)["duplicate"] is True
 
 
 def test_audio_larger_than_the_limit_is_refused_with_413_and_nothing_stored(
-    tmp_path: Any, sqlite_url: str, redis_url: str, speech_wav: bytes
+    make_voicemail_runtime: Callable[..., Runtime], speech_wav: bytes
 ) -> None:
-    runtime = make_runtime(tmp_path, sqlite_url, redis_url, INTAKE_MAX_AUDIO_BYTES="4096")
+    runtime = make_voicemail_runtime(INTAKE_MAX_AUDIO_BYTES="4096")
     token = add_person(runtime, "agent@example.com")
     client = make_app(runtime).test_client()
     response = upload(client, {"Authorization": f"Bearer {token}"}, speech_wav)
     assert response.status_code == 413
-    assert "4096" in response.json["message"]
+    assert "4096" in body(response)["message"]
     with runtime.db.session() as session:
         assert session.scalars(select(Message)).all() == []
-    runtime.close()
 
 
 def test_corrupt_audio_still_makes_a_ticket_with_the_audio_kept_and_a_failed_transcript(
@@ -114,7 +119,7 @@ def test_corrupt_audio_still_makes_a_ticket_with_the_audio_kept_and_a_failed_tra
     response = upload(client, auth_headers, CORRUPT_AUDIO)
     assert response.status_code == 201
     run_jobs(runtime, "transcribe")
-    ticket = client.get(f"/api/tickets/{response.json['id']}", headers=auth_headers).json
+    ticket = body(client.get(f"/api/tickets/{body(response)['id']}", headers=auth_headers))
     transcript = ticket["messages"][0]["transcript"]
     assert transcript["status"] == "failed"
     assert "could not be" in transcript["error"] and transcript["text"] is None
@@ -133,7 +138,7 @@ def test_empty_audio_gets_a_ticket_that_says_the_file_is_empty(
     response = upload(client, auth_headers, b"")
     assert response.status_code == 201
     run_jobs(runtime, "transcribe")
-    ticket = client.get(f"/api/tickets/{response.json['id']}", headers=auth_headers).json
+    ticket = body(client.get(f"/api/tickets/{body(response)['id']}", headers=auth_headers))
     transcript = ticket["messages"][0]["transcript"]
     assert transcript["status"] == "failed" and "empty" in transcript["error"]
 
@@ -147,7 +152,7 @@ def test_silence_is_marked_no_speech_without_any_text(
 ) -> None:
     response = upload(client, auth_headers, silence_wav)
     run_jobs(runtime, "transcribe")
-    ticket = client.get(f"/api/tickets/{response.json['id']}", headers=auth_headers).json
+    ticket = body(client.get(f"/api/tickets/{body(response)['id']}", headers=auth_headers))
     message = ticket["messages"][0]
     assert message["transcript"]["status"] == "no_speech"
     assert message["transcript"]["text"] is None and message["transcript"]["segments"] == []
@@ -163,7 +168,7 @@ def test_ticket_page_plays_the_audio_with_range_requests_and_links_the_caller(
     with runtime.db.session() as session:
         message_id = session.scalars(select(Message.id)).one()
     login(client, "agent@example.com")
-    page = client.get(f"/tickets/{response.json['id']}").get_data(as_text=True)
+    page = client.get(f"/tickets/{body(response)['id']}").get_data(as_text=True)
     assert f'src="/messages/{message_id}/audio"' in page
     assert 'href="tel:+15552010123"' in page
     assert "data-start=" in page and "dialed" in page.lower()
