@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import pytest
 
 from classify.classifier import Classification, Classifier
@@ -209,3 +212,20 @@ def test_default_classifier_is_loaded_once_and_survives_a_bytes_round_trip(
     copy = Classifier.from_bytes(*classifier.to_bytes())
     item = ticket("The parcel arrived damaged and the glass was broken.")
     assert copy.classify(item) == classifier.classify(item)
+
+
+def test_an_unloadable_shipped_model_is_rebuilt_from_the_shipped_data(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import classify.classifier as classifier_module
+    from classify import shipped
+
+    broken = tmp_path / "default_category.model"
+    broken.write_bytes(b"written by an incompatible future version")
+    monkeypatch.setattr(shipped, "CATEGORY_MODEL_FILE", broken)
+    monkeypatch.setattr(classifier_module, "_default", None)
+    with caplog.at_level(logging.WARNING, logger="classify.classifier"):
+        rebuilt = Classifier.default()
+    assert "rebuilding the default classifier" in caplog.text
+    result = rebuilt.classify(ticket("I was charged twice for the same order."))
+    assert result.category == "billing"
