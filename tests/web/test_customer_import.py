@@ -116,7 +116,9 @@ def test_a_file_without_an_email_or_phone_column_is_explained(admin: FlaskClient
 
 def test_admins_search_customers_and_set_a_tier(runtime: Runtime, admin: FlaskClient) -> None:
     with runtime.db.session() as session:
-        import_customers(session, [{"email": "bo@shop.example", "name": "Bo"}, {"email": "cy@x.org"}])
+        import_customers(
+            session, [{"email": "bo@shop.example", "name": "Bo"}, {"email": "cy@x.org"}]
+        )
         customer_id = session.scalar(select(Customer.id).where(Customer.name == "Bo"))
     page = admin.get("/admin/customers?q=shop").get_data(as_text=True)
     assert "bo@shop.example" in page and "cy@x.org" not in page
