@@ -1,0 +1,116 @@
+"""Admin pages for customers: search, set a tier (e.g. VIP), import a CSV file."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+from werkzeug.wrappers import Response
+
+from intake.customer_import import MAX_TIER_LENGTH, ImportResult, import_customers, parse_csv
+from intake.db.models import Customer, Ticket
+from intake.errors import RejectedError
+from web.auth import admin_required
+from web.context import db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("customers", __name__, url_prefix="/admin/customers")
+
+PAGE_SIZE = 200
+MAX_CSV_BYTES = 20 * 1024 * 1024
+
+
+def _render(result: ImportResult | None = None, import_error: str | None = None) -> str:
+    q = request.args.get("q", "").strip()
+    tier = request.args.get("tier", "").strip()
+    query = select(Customer)
+    if q:
+        pattern = f"%{q}%"
+        query = query.where(
+            or_(
+                Customer.email.ilike(pattern),
+                Customer.phone.ilike(pattern),
+                Customer.name.ilike(pattern),
+            )
+        )
+    if tier:
+        query = query.where(Customer.tier == tier)
+    customers = list(
+        db().scalars(query.order_by(Customer.last_contact_at.desc(), Customer.id).limit(PAGE_SIZE))
+    )
+    ids = [c.id for c in customers]
+    counts = (
+        dict(
+            db()
+            .execute(
+                select(Ticket.customer_id, func.count(Ticket.id))
+                .where(Ticket.customer_id.in_(ids), Ticket.automatic.is_(False))
+                .group_by(Ticket.customer_id)
+            )
+            .all()
+        )
+        if ids
+        else {}
+    )
+    tiers = db().scalars(
+        select(Customer.tier).where(Customer.tier.is_not(None)).distinct().order_by(Customer.tier)
+    )
+    return render_template(
+        "admin/customers.html",
+        customers=customers,
+        counts=counts,
+        q=q,
+        tier=tier,
+        tiers=list(tiers),
+        page_size=PAGE_SIZE,
+        result=result,
+        import_error=import_error,
+        max_tier=MAX_TIER_LENGTH,
+    )
+
+
+@bp.get("")
+@admin_required
+def customers() -> str:
+    return _render()
+
+
+@bp.post("/<int:customer_id>/tier")
+@admin_required
+def set_tier(customer_id: int) -> Response:
+    customer = db().get(Customer, customer_id)
+    if customer is None:
+        abort(404)
+    tier = request.form.get("tier", "").strip().lower()
+    if len(tier) > MAX_TIER_LENGTH:
+        flash(f"A tier has at most {MAX_TIER_LENGTH} characters.", "error")
+    else:
+        customer.tier = tier or None
+        db().commit()
+        who = customer.email or customer.phone or f"#{customer.id}"
+        log.info("%s set tier of customer %d to %r", current_user.email, customer.id, tier)
+        flash(f"{who}: tier {tier.upper() if tier else 'cleared'}.", "ok")
+    return redirect(url_for("customers.customers", q=request.args.get("q") or None))
+
+
+@bp.post("/import")
+@admin_required
+def import_csv() -> str | tuple[str, int]:
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _render(import_error="Choose a CSV file to import."), 400
+    data = upload.stream.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        return _render(import_error="The file is larger than 20 MB; split it."), 400
+    try:
+        rows = parse_csv(data)
+    except RejectedError as exc:
+        return _render(import_error=f"{upload.filename}: {exc}"), 400
+    result = import_customers(db(), rows)
+    db().commit()
+    log.info(
+        "%s imported customers from %r: %s", current_user.email, upload.filename, result.summary
+    )
+    return _render(result=result)

@@ -1,0 +1,200 @@
+"""Admin pages for people: users, roles, passwords and their API tokens.
+
+Sessions re-read the user row on every request (``web.auth.load_user``), so a role change or a
+deactivation takes effect on that person's next click.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.security import generate_password_hash
+from werkzeug.wrappers import Response
+
+from intake.db.models import ApiToken, Role, User
+from intake.errors import RejectedError
+from intake.users import MIN_PASSWORD_LENGTH, add_user, create_token, find_user
+from web.auth import admin_required
+from web.context import db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("people", __name__, url_prefix="/admin/people")
+
+
+def _active_admins() -> int:
+    return (
+        db().scalar(
+            select(func.count(User.id)).where(User.role == Role.ADMIN.value, User.active.is_(True))
+        )
+        or 0
+    )
+
+
+def _would_remove_last_admin(user: User) -> bool:
+    return user.active and user.is_admin and _active_admins() <= 1
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+def _back(user_id: int | None = None) -> Response:
+    if user_id is None:
+        return redirect(url_for("people.people"))
+    return redirect(url_for("people.person", user_id=user_id))
+
+
+@bp.get("")
+@admin_required
+def people() -> str:
+    users = db().scalars(select(User).order_by(User.active.desc(), User.email)).all()
+    token_counts = dict(
+        db()
+        .execute(select(ApiToken.user_id, func.count(ApiToken.id)).group_by(ApiToken.user_id))
+        .all()
+    )
+    return render_template(
+        "admin/people.html",
+        users=users,
+        token_counts=token_counts,
+        roles=[r.value for r in Role],
+        min_password=MIN_PASSWORD_LENGTH,
+    )
+
+
+@bp.post("")
+@admin_required
+def add_person() -> Response:
+    email = request.form.get("email", "").strip()
+    if find_user(db(), email) is not None:
+        flash(f"{email.lower()} already exists; change them below.", "error")
+        return _back()
+    try:
+        role = Role(request.form.get("role", Role.AGENT.value))
+        user = add_user(
+            db(),
+            email,
+            role,
+            request.form.get("password", ""),
+            request.form.get("name", "").strip(),
+        )
+    except ValueError:
+        flash("Unknown role.", "error")
+        return _back()
+    except RejectedError as exc:
+        db().rollback()
+        flash(f"Not added: {exc}.", "error")
+        return _back()
+    db().commit()
+    log.info("%s added user %s (%s)", current_user.email, user.email, user.role)
+    flash(f"Added {user.email} as {user.role}.", "ok")
+    return _back()
+
+
+@bp.get("/<int:user_id>")
+@admin_required
+def person(user_id: int) -> str:
+    user = _user_or_404(user_id)
+    tokens = db().scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
+    )
+    return render_template(
+        "admin/people_detail.html",
+        user=user,
+        tokens=list(tokens),
+        roles=[r.value for r in Role],
+        min_password=MIN_PASSWORD_LENGTH,
+        new_token=None,
+    )
+
+
+@bp.post("/<int:user_id>/role")
+@admin_required
+def change_role(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    try:
+        role = Role(request.form.get("role", ""))
+    except ValueError:
+        flash("Unknown role.", "error")
+        return _back(user_id)
+    if role.value != user.role:
+        if role is not Role.ADMIN and _would_remove_last_admin(user):
+            flash(f"{user.email} is the last admin; make someone else admin first.", "error")
+            return _back(user_id)
+        user.role = role.value
+        db().commit()
+        log.info("%s set role of %s to %s", current_user.email, user.email, role.value)
+        flash(f"{user.email} is now {role.value}.", "ok")
+    return _back(user_id)
+
+
+@bp.post("/<int:user_id>/active")
+@admin_required
+def set_active(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    active = request.form.get("active") == "1"
+    if not active and _would_remove_last_admin(user):
+        flash(f"{user.email} is the last admin and cannot be deactivated.", "error")
+        return _back(user_id)
+    if user.active != active:
+        user.active = active
+        db().commit()
+        log.info("%s set %s active=%s", current_user.email, user.email, active)
+        flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "ok")
+    return _back(user_id)
+
+
+@bp.post("/<int:user_id>/password")
+@admin_required
+def reset_password(user_id: int) -> Response:
+    user = _user_or_404(user_id)
+    password = request.form.get("password", "")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        flash(f"Password must have at least {MIN_PASSWORD_LENGTH} characters.", "error")
+        return _back(user_id)
+    user.password_hash = generate_password_hash(password)
+    db().commit()
+    log.info("%s reset the password of %s", current_user.email, user.email)
+    flash(f"Password of {user.email} changed.", "ok")
+    return _back(user_id)
+
+
+@bp.post("/<int:user_id>/tokens")
+@admin_required
+def new_token(user_id: int) -> str:
+    user = _user_or_404(user_id)
+    name = request.form.get("name", "").strip()[:200] or "web"
+    token = create_token(db(), user.email, name)
+    db().commit()
+    log.info("%s created API token %r for %s", current_user.email, name, user.email)
+    tokens = db().scalars(
+        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
+    )
+    # Rendered, not redirected: the token is shown this once and never stored in clear.
+    return render_template(
+        "admin/people_detail.html",
+        user=user,
+        tokens=list(tokens),
+        roles=[r.value for r in Role],
+        min_password=MIN_PASSWORD_LENGTH,
+        new_token=token,
+    )
+
+
+@bp.post("/<int:user_id>/tokens/<int:token_id>/revoke")
+@admin_required
+def revoke_token(user_id: int, token_id: int) -> Response:
+    token = db().get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        abort(404)
+    db().delete(token)
+    db().commit()
+    log.info("%s revoked API token %d of user %d", current_user.email, token_id, user_id)
+    flash("Token revoked.", "ok")
+    return _back(user_id)

@@ -1,0 +1,171 @@
+"""Admin pages for the taxonomy and service levels: categories and SLA policies.
+
+Category keys never change once created: tickets, rules and model labels refer to them. Admins
+rename the label, reorder, or retire a category (hidden from pickers and the classifier, kept on
+old tickets). Workers read these tables on every classification, so a commit here takes effect
+for the next message.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from classify.taxonomy import Priority
+from intake.db.models import Category, SlaPolicy, Ticket
+from intake.sla import DEFAULT_FIRST_RESPONSE_MINUTES
+from web.auth import admin_required
+from web.context import db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("settings", __name__, url_prefix="/admin")
+
+CATEGORY_KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
+MAX_SLA_MINUTES = 366 * 24 * 60
+
+
+def _categories() -> list[Category]:
+    return list(db().scalars(select(Category).order_by(Category.position, Category.id)))
+
+
+def _category_or_404(category_id: int) -> Category:
+    category = db().get(Category, category_id)
+    if category is None:
+        abort(404)
+    return category
+
+
+@bp.get("/categories")
+@admin_required
+def categories() -> str:
+    usage = dict(
+        db()
+        .execute(
+            select(Ticket.category, func.count(Ticket.id))
+            .where(Ticket.category.is_not(None))
+            .group_by(Ticket.category)
+        )
+        .all()
+    )
+    return render_template("admin/categories.html", categories=_categories(), usage=usage)
+
+
+@bp.post("/categories")
+@admin_required
+def add_category() -> Response:
+    key = request.form.get("key", "").strip().lower()
+    label = request.form.get("label", "").strip()[:200] or key.replace("_", " ").capitalize()
+    if not CATEGORY_KEY.fullmatch(key):
+        flash(
+            "A key is a lower-case letter followed by letters, digits or '_' (at most 60), "
+            f"e.g. 'refund_request'; got {key!r}.",
+            "error",
+        )
+        return redirect(url_for("settings.categories"))
+    if db().scalar(select(Category).where(Category.key == key)) is not None:
+        flash(f"Category {key!r} already exists (unretire it if it is retired).", "error")
+        return redirect(url_for("settings.categories"))
+    position = db().scalar(select(func.max(Category.position))) or 0
+    db().add(Category(key=key, label=label, retired=False, position=position + 1))
+    db().commit()
+    log.info("%s added category %s", current_user.email, key)
+    flash(f"Category {key!r} added.", "ok")
+    return redirect(url_for("settings.categories"))
+
+
+@bp.post("/categories/<int:category_id>/label")
+@admin_required
+def rename_category(category_id: int) -> Response:
+    category = _category_or_404(category_id)
+    label = request.form.get("label", "").strip()[:200]
+    if not label:
+        flash("A label cannot be empty.", "error")
+    elif label != category.label:
+        category.label = label
+        db().commit()
+        flash(f"Category {category.key!r} is now labelled {label!r}.", "ok")
+    return redirect(url_for("settings.categories"))
+
+
+@bp.post("/categories/<int:category_id>/retired")
+@admin_required
+def retire_category(category_id: int) -> Response:
+    category = _category_or_404(category_id)
+    retire = request.form.get("retired") == "1"
+    if retire and not category.retired:
+        active = sum(1 for c in _categories() if not c.retired)
+        if active <= 1:
+            flash("The last active category cannot be retired.", "error")
+            return redirect(url_for("settings.categories"))
+    category.retired = retire
+    db().commit()
+    log.info("%s set category %s retired=%s", current_user.email, category.key, retire)
+    flash(f"Category {category.key!r} {'retired' if retire else 'back in use'}.", "ok")
+    return redirect(url_for("settings.categories"))
+
+
+@bp.post("/categories/<int:category_id>/move")
+@admin_required
+def move_category(category_id: int) -> Response:
+    ordered = _categories()
+    index = next((i for i, c in enumerate(ordered) if c.id == category_id), None)
+    if index is None:
+        abort(404)
+    target = index - 1 if request.form.get("direction") == "up" else index + 1
+    if 0 <= target < len(ordered):
+        ordered[index], ordered[target] = ordered[target], ordered[index]
+        # Renumber everything: older rows may share positions, which would make a swap a no-op.
+        for position, category in enumerate(ordered):
+            category.position = position
+        db().commit()
+    return redirect(url_for("settings.categories"))
+
+
+@bp.get("/sla")
+@admin_required
+def sla() -> str:
+    policies = {p.priority: p for p in db().scalars(select(SlaPolicy))}
+    rows = [
+        (
+            priority.value,
+            policies[priority.value].first_response_minutes
+            if priority.value in policies
+            else DEFAULT_FIRST_RESPONSE_MINUTES[priority.value],
+            priority.value in policies,
+        )
+        for priority in Priority
+    ]
+    return render_template("admin/sla.html", rows=rows, max_minutes=MAX_SLA_MINUTES)
+
+
+@bp.post("/sla")
+@admin_required
+def save_sla() -> Response:
+    values: dict[str, int] = {}
+    for priority in Priority:
+        raw = request.form.get(priority.value, "").strip()
+        try:
+            minutes = int(raw)
+        except ValueError:
+            flash(f"{priority.value}: enter whole minutes, got {raw!r}.", "error")
+            return redirect(url_for("settings.sla"))
+        if not 1 <= minutes <= MAX_SLA_MINUTES:
+            flash(f"{priority.value}: minutes must be between 1 and {MAX_SLA_MINUTES}.", "error")
+            return redirect(url_for("settings.sla"))
+        values[priority.value] = minutes
+    policies = {p.priority: p for p in db().scalars(select(SlaPolicy))}
+    for priority_name, minutes in values.items():
+        policy = policies.get(priority_name)
+        if policy is None:
+            db().add(SlaPolicy(priority=priority_name, first_response_minutes=minutes))
+        else:
+            policy.first_response_minutes = minutes
+    db().commit()
+    log.info("%s set SLA first-response minutes %s", current_user.email, values)
+    flash("SLA targets saved; they apply to tickets created or re-prioritised from now on.", "ok")
+    return redirect(url_for("settings.sla"))

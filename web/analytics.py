@@ -1,0 +1,208 @@
+"""Queue analytics for admins and agents, as a page and as JSON (``GET /api/analytics``).
+
+Every figure is one aggregate query (GROUP BY or COUNT), so the cost does not grow with the
+number of rows shown. Days are UTC calendar days.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+from sqlalchemy import ColumnElement, String, cast, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from werkzeug.wrappers import Response
+
+from intake.db.models import (
+    Channel,
+    Direction,
+    Message,
+    Ticket,
+    TicketStatus,
+    Transcript,
+    TranscriptState,
+    utcnow,
+)
+from web.auth import login_required, token_required
+from web.context import db
+
+log = logging.getLogger(__name__)
+bp = Blueprint("analytics", __name__)
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class DayCount:
+    day: str  # YYYY-MM-DD, UTC
+    email: int
+    voicemail: int
+
+    @property
+    def total(self) -> int:
+        return self.email + self.voicemail
+
+
+@dataclass(frozen=True)
+class Analytics:
+    days: int
+    since: datetime
+    per_day: list[DayCount]
+    open_total: int
+    open_by_status: dict[str, int]
+    open_by_priority: dict[str, int]
+    open_by_category: dict[str, int]
+    open_by_sentiment: dict[str, int]
+    sla_breached: int
+    first_response_count: int
+    median_first_response_minutes: float | None
+    auto_replies: int
+    bounces: int
+    transcripts_failed: int
+    transcripts_pending: int
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["since"] = self.since.isoformat()
+        data["per_day"] = [{**asdict(d), "total": d.total} for d in self.per_day]
+        return data
+
+
+def _utc_day(session: Session, column: InstrumentedAttribute[datetime]) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "postgresql":
+        # date(timestamptz) would use the connection's time zone; the page promises UTC days.
+        return func.date(func.timezone("UTC", column))
+    return func.date(column)  # SQLite stores UTC text, which date() reads as is
+
+
+def _grouped(session: Session, column: InstrumentedAttribute[Any], *where: Any) -> dict[str, int]:
+    rows = session.execute(select(column, func.count(Ticket.id)).where(*where).group_by(column))
+    counts = {("none" if key is None else str(key)): count for key, count in rows}
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+def compute_analytics(
+    session: Session, days: int = DEFAULT_DAYS, now: datetime | None = None
+) -> Analytics:
+    now = now or utcnow()
+    today = now.date()
+    first_day = today - timedelta(days=days - 1)
+    since = datetime.combine(first_day, datetime.min.time(), tzinfo=now.tzinfo)
+    customer_tickets = (Ticket.automatic.is_(False), Ticket.created_at >= since)
+
+    day = _utc_day(session, Ticket.created_at)
+    by_day: dict[tuple[str, str], int] = {}
+    for day_value, channel, count in session.execute(
+        select(day, Ticket.channel, func.count(Ticket.id))
+        .where(*customer_tickets)
+        .group_by(day, Ticket.channel)
+    ):
+        by_day[(str(day_value)[:10], channel)] = count
+    per_day = []
+    for offset in range(days):
+        key = (first_day + timedelta(days=offset)).isoformat()
+        per_day.append(
+            DayCount(
+                key,
+                by_day.get((key, Channel.EMAIL.value), 0),
+                by_day.get((key, Channel.VOICEMAIL.value), 0),
+            )
+        )
+
+    open_ = (Ticket.status != TicketStatus.RESOLVED.value, Ticket.automatic.is_(False))
+    by_status = _grouped(session, Ticket.status, *open_)
+    status_order = [s.value for s in TicketStatus if s.value in by_status]
+    by_priority = _grouped(session, Ticket.priority, *open_)
+    priority_order = [p for p in ("urgent", "high", "medium", "low") if p in by_priority]
+
+    # First-response SLA: breached while still waiting for the first answer.
+    sla_breached = (
+        session.scalar(
+            select(func.count(Ticket.id)).where(
+                *open_,
+                Ticket.sla_due_at.is_not(None),
+                Ticket.sla_due_at < now,
+                Ticket.first_response_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+    # The median needs the values; only the two timestamps of the period's tickets are read.
+    waits = [
+        (responded - created).total_seconds() / 60
+        for created, responded in session.execute(
+            select(Ticket.created_at, Ticket.first_response_at).where(
+                *customer_tickets, Ticket.first_response_at.is_not(None)
+            )
+        )
+        if responded is not None
+    ]
+
+    flags_text = cast(Message.flags, String)
+    auto_replies, bounces = session.execute(
+        select(
+            func.count(Message.id).filter(flags_text.like('%"auto_reply"%')),
+            func.count(Message.id).filter(flags_text.like('%"bounce"%')),
+        ).where(Message.direction == Direction.INBOUND.value, Message.received_at >= since)
+    ).one()
+    transcripts = dict(
+        session.execute(
+            select(Transcript.state, func.count(Transcript.id))
+            .where(
+                Transcript.state.in_(
+                    [
+                        TranscriptState.FAILED.value,
+                        TranscriptState.PENDING.value,
+                        TranscriptState.RUNNING.value,
+                    ]
+                )
+            )
+            .group_by(Transcript.state)
+        ).all()
+    )
+    return Analytics(
+        days=days,
+        since=since,
+        per_day=per_day,
+        open_total=sum(by_status.values()),
+        open_by_status={s: by_status[s] for s in status_order},
+        open_by_priority={p: by_priority[p] for p in priority_order},
+        open_by_category=_grouped(session, Ticket.category, *open_),
+        open_by_sentiment=_grouped(session, Ticket.sentiment, *open_),
+        sla_breached=sla_breached,
+        first_response_count=len(waits),
+        median_first_response_minutes=round(statistics.median(waits), 1) if waits else None,
+        auto_replies=auto_replies or 0,
+        bounces=bounces or 0,
+        transcripts_failed=transcripts.get(TranscriptState.FAILED.value, 0),
+        transcripts_pending=transcripts.get(TranscriptState.PENDING.value, 0)
+        + transcripts.get(TranscriptState.RUNNING.value, 0),
+    )
+
+
+def _days_arg() -> int:
+    try:
+        days = int(request.args.get("days", DEFAULT_DAYS))
+    except ValueError:
+        return DEFAULT_DAYS
+    return min(max(days, 1), MAX_DAYS)
+
+
+@bp.get("/analytics")
+@login_required
+def analytics_page() -> str:
+    data = compute_analytics(db(), _days_arg())
+    peak = max((d.total for d in data.per_day), default=0)
+    return render_template("admin/analytics.html", a=data, peak=max(peak, 1))
+
+
+@bp.get("/api/analytics")
+@token_required
+def analytics_json() -> Response:
+    return jsonify(compute_analytics(db(), _days_arg()).to_json())
