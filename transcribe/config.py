@@ -27,7 +27,7 @@ class WhisperConfig:
     beam_size: int = 5
     # None: detect it (English-only ".en" models always answer "en").
     language: str | None = None
-    # 0: CTranslate2's default (the number of physical cores, capped at 4).
+    # 0: faster-whisper's default (4 threads, or OMP_NUM_THREADS when set).
     cpu_threads: int = 0
     vad: bool = True
     vocabulary: tuple[str, ...] = ()
@@ -42,6 +42,8 @@ class WhisperConfig:
     # speech end and tends to loop.
     encoder_tail_s: float = 5.0
     without_timestamps: bool = False
+    # Feeding each window's text to the next one let tiny.en drop whole sentences on long
+    # voicemails (11 min benchmark: WER 7.1 % with it, 4.0 % without); short clips are unaffected.
     condition_on_previous_text: bool = False
     # Temperatures tried in turn when a decode looks like a failure (repetition, low log prob).
     temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -68,6 +70,8 @@ class WhisperConfig:
             raise ValueError("max_duration_s and max_bytes must be positive")
         if not 0 < self.min_encoder_window_s <= 30:
             raise ValueError("min_encoder_window_s must be in (0, 30]")
+        if self.encoder_tail_s < 0:
+            raise ValueError("encoder_tail_s must not be negative")
         if not self.temperatures:
             raise ValueError("temperatures must not be empty")
         if self.piece_s < 30:

@@ -148,9 +148,27 @@ class Transcriber:
 
             # The VAD session is cached per process; load it now rather than in the first job.
             get_vad_model()
+        self._warm_up()
         logger.info(
             "loaded speech model %s in %.2f s", config.model, time.perf_counter() - started
         )
+
+    def _warm_up(self) -> None:
+        """Decode one second of silence, so the first job does not pay CTranslate2's first-call
+        allocations."""
+        options = self.decode_options()
+        options["vad_filter"] = False
+        options.pop("vad_parameters", None)
+        try:
+            segments, _info = self._whisper.transcribe(
+                np.zeros(SAMPLE_RATE, dtype=np.float32), **options
+            )
+            for _segment in segments:
+                pass
+        except Exception as exc:  # a model that loads but cannot run is no model at all
+            raise ModelLoadError(
+                f"The speech model {self.config.model!r} loaded but failed to run: {exc}"
+            ) from exc
 
     @property
     def is_multilingual(self) -> bool:

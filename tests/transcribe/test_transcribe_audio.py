@@ -205,3 +205,15 @@ def test_content_type_of_raw_gsm_falls_back_to_its_extension(tmp_path: Path) -> 
     path = tmp_path / "msg0001.gsm"
     path.write_bytes(bytes([0xD8]) + b"\x20" * 32)
     assert guess_audio_content_type(path) == "audio/x-gsm"
+
+
+def test_raw_gsm_frames_as_asterisk_writes_them_decode(tmp_path: Path) -> None:
+    frames = np.random.default_rng(1).integers(0, 256, (50, 33), dtype=np.uint8)
+    # Every GSM 06.10 frame starts with the 0xD signature nibble.
+    frames[:, 0] = (frames[:, 0] & 0x0F) | 0xD0
+    path = tmp_path / "msg0000.gsm"
+    path.write_bytes(frames.tobytes())
+    info = probe_audio(path)
+    assert (info.codec, info.sample_rate) == ("gsm", 8000)
+    assert info.duration == pytest.approx(1.0)
+    assert load_audio(path).shape == (SAMPLE_RATE,)

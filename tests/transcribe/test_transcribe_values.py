@@ -106,6 +106,7 @@ def test_a_directory_without_a_model_is_a_model_load_error(tmp_path: Path) -> No
         {"cpu_threads": -1},
         {"max_bytes": 0},
         {"min_encoder_window_s": 31.0},
+        {"encoder_tail_s": -1.0},
         {"piece_s": 10.0},
         {"temperatures": ()},
         {"vocabulary": "Acme"},
