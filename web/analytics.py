@@ -199,7 +199,7 @@ def _days_arg() -> int:
 def analytics_page() -> str:
     data = compute_analytics(db(), _days_arg())
     peak = max((d.total for d in data.per_day), default=0)
-    return render_template("admin/analytics.html", a=data, peak=max(peak, 1))
+    return render_template("admin/analytics.html", a=data, peak=peak, scale=max(peak, 1))
 
 
 @bp.get("/api/analytics")

@@ -1,0 +1,156 @@
+"""The UI as a person uses it, in headless Chromium against the real app on a loopback port.
+
+Skipped when Chromium is not installed, except in CI (``CI=true``), where that is a failure.
+Set ``INTAKE_UI_SCREENSHOTS=/some/dir`` to keep screenshots of the queue and a ticket page.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from intake.accept import accept_email
+from intake.db.models import Category, Role, Source, Ticket
+from intake.db.models import Rule as RuleRow
+from intake.runtime import Runtime
+from tests.conftest import IN_CI, add_person, make_app, run_jobs
+from tests.mailfactory import make_mail
+from tests.web.browser import Browser, find_chromium
+
+ADMIN = "boss@example.com"
+AGENT = "sam@example.com"
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    executable = find_chromium()
+    if executable is None:
+        if IN_CI:
+            pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    chromium = Browser(executable, tmp_path_factory.mktemp("chromium-profile"))
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def site(runtime: Runtime, browser: Browser) -> Iterator[str]:
+    """The real app (CSRF on) served by a threaded WSGI server; a fresh cookie jar."""
+    add_person(runtime, ADMIN, Role.ADMIN)
+    add_person(runtime, AGENT, Role.AGENT)
+    server = make_server("127.0.0.1", 0, make_app(runtime, TESTING=False), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    browser.send("Network.clearBrowserCookies")
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+def log_in(browser: Browser, site: str, email: str) -> None:
+    browser.open(f"{site}/login")
+    browser.fill("#email", email)
+    browser.fill("#password", f"{email}-pw")
+    browser.click("form.login button[type=submit]")
+    assert browser.url == f"{site}/"
+
+
+def screenshot(browser: Browser, name: str) -> None:
+    folder = os.environ.get("INTAKE_UI_SCREENSHOTS")
+    if folder:
+        browser.screenshot(Path(folder) / name)
+
+
+def test_an_agent_opens_a_ticket_from_the_queue_and_changes_its_status(
+    runtime: Runtime, browser: Browser, site: str
+) -> None:
+    accept_email(
+        runtime,
+        make_mail(),
+        source=Source.SMTP,
+        envelope_from=None,
+        recipients=["support@example.com"],
+    )
+    run_jobs(runtime, "intake")
+
+    log_in(browser, site, AGENT)
+    assert "Order 1234 has not arrived" in browser.text("#queue")
+    assert browser.count("#queue tbody tr[data-ticket]") == 1
+    screenshot(browser, "queue.png")
+
+    browser.click("#queue a[href^='/tickets/']")
+    assert browser.text("h1").endswith("Order 1234 has not arrived")
+    assert "my order 1234 has not arrived yet" in browser.text("article.message")
+    screenshot(browser, "ticket.png")
+
+    browser.fill("#status", "pending")
+    browser.click("aside form button[type=submit]")
+    assert "Ticket updated." in browser.text(".flash.ok")
+    assert browser.evaluate("document.querySelector('#status').value") == "pending"
+    with runtime.db.session() as session:
+        assert session.scalar(select(Ticket.status)) == "pending"
+
+    browser.open(f"{site}/admin/categories")
+    assert "Forbidden" in browser.text()
+
+    browser.open(f"{site}/")
+    assert browser.count("a[href='/admin/people']") == 0
+    browser.click("header a[href='/analytics']")
+    assert browser.text("#stat-open .num") == "1"
+    # Today's only ticket is the peak: its bar fills the whole column.
+    bar = "document.querySelector('#per-day .col:last-child .bar.email')"
+    assert browser.evaluate(f"{bar}.offsetHeight === {bar}.parentElement.clientHeight")
+    screenshot(browser, "analytics_agent.png")
+
+
+def test_an_admin_adds_a_category_and_a_rule_using_it_through_the_forms(
+    runtime: Runtime, browser: Browser, site: str
+) -> None:
+    log_in(browser, site, ADMIN)
+    browser.click("header a[href='/admin/categories']")
+    browser.fill("#add-category input[name=key]", "warranty")
+    browser.fill("#add-category input[name=label]", "Warranty claim")
+    browser.click("#add-category button[type=submit]")
+    assert "Category 'warranty' added." in browser.text(".flash.ok")
+    assert "Warranty claim" in browser.evaluate(
+        "document.querySelector('tr[data-category=warranty] input[name=label]').value"
+    )
+
+    browser.click("header a[href='/admin/rules']")
+    browser.fill(
+        "#add-rule-json textarea",
+        '{"name": "Bad", "conditions": [{"field": '
+        '"subject", "op": "regex", "value": "(["}], "actions": {"set_priority": "low"}}',
+    )
+    browser.click("#add-rule-json button[type=submit]")
+    assert browser.text("#rule-error").startswith("rule 'Bad': invalid regular expression '(['")
+
+    browser.fill("#add-rule input[name=name]", "Warranty mail")
+    browser.fill("#add-rule select[name=field]", "subject")
+    browser.fill("#add-rule select[name=op]", "contains")
+    browser.fill("#add-rule input[name=value]", "warranty")
+    browser.fill("#add-rule select[name=set_category]", "warranty")
+    browser.click("#add-rule button[type=submit]")
+    assert "Rule 'Warranty mail' added." in browser.text(".flash.ok")
+    assert 'subject contains "warranty" → category warranty' in browser.text("#rules")
+    screenshot(browser, "rules.png")
+    browser.click("header a[href='/admin/categories']")
+    screenshot(browser, "categories.png")
+    browser.click("header a[href='/analytics']")
+    assert browser.count("#per-day .col") == 30
+    screenshot(browser, "analytics.png")
+
+    with runtime.db.session() as session:
+        assert session.scalar(select(Category.label).where(Category.key == "warranty")) == (
+            "Warranty claim"
+        )
+        rule = session.scalar(select(RuleRow))
+        assert rule is not None and rule.enabled
+        assert rule.definition["actions"] == {"set_category": "warranty"}
