@@ -40,8 +40,9 @@ from intake.secrets import decrypt, encrypt
 
 log = logging.getLogger(__name__)
 
-# RFC 2177: servers may drop an IDLE after 30 minutes; re-issue well before.
-IDLE_RENEW_SECONDS = 25 * 60
+# RFC 2177: servers may drop an IDLE after 30 minutes; re-issue well before. Renewing also
+# bounds how long a silently dead connection (no RST, no BYE) can go unnoticed.
+IDLE_RENEW_SECONDS = 10 * 60
 # How often an IDLE wait wakes to notice a stop request.
 IDLE_CHECK_SECONDS = 1.0
 
@@ -134,7 +135,11 @@ class MailboxWorker(threading.Thread):
             self.prepare(client)
             idle = b"IDLE" in client.capabilities()
             while not self.stopping.is_set():
-                self.sync(client)
+                # Mail that arrived while we fetched was announced (EXISTS) during our own
+                # commands, where imapclient drops it; IDLE would not announce it again. So
+                # sync until a round finds nothing, and only then wait.
+                while self.sync(client) and not self.stopping.is_set():
+                    pass
                 self.failures = 0
                 waiting = ConnState.IDLE if idle else ConnState.POLLING
                 record_success(self.db, self.config.id, waiting)
@@ -150,7 +155,8 @@ class MailboxWorker(threading.Thread):
         if after.kind is AfterKind.MOVE and after.folder and not client.folder_exists(after.folder):
             client.create_folder(after.folder)
 
-    def sync(self, client: IMAPClient) -> None:
+    def sync(self, client: IMAPClient) -> int:
+        """One round: SELECT, search, take each message; returns how many were selected."""
         # Re-SELECT every round: cheap, and it reveals a UIDVALIDITY change.
         uidvalidity, uidnext = select_folder(client, self.config.folder)
         state = read_sync_state(self.db, self.config.id)
@@ -169,7 +175,7 @@ class MailboxWorker(threading.Thread):
             set_state(self.db, self.config.id, ConnState.SYNCING)
         for uid in uids:
             if self.stopping.is_set():
-                return  # a flag-search batch is simply redone; incremental progress is saved
+                return 0  # a flag-search batch is simply redone; incremental progress is saved
             self.take(client, uid, uidvalidity)
             if plan.mode is SyncMode.INCREMENTAL:
                 save_sync_state(
@@ -177,6 +183,7 @@ class MailboxWorker(threading.Thread):
                 )
         if plan.mode is not SyncMode.INCREMENTAL:
             save_sync_state(self.db, self.config.id, plan.state_after_batch(uids))
+        return len(uids)
 
     def take(self, client: IMAPClient, uid: int, uidvalidity: int) -> None:
         """Fetch one message (bodies one at a time: a 25 MiB mail blocks only this mailbox)."""
@@ -238,8 +245,18 @@ class MailboxWorker(threading.Thread):
         client.idle()
         set_state(self.db, self.config.id, ConnState.IDLE)
         deadline = time.monotonic() + self.idle_renew
+        early_empty = 0
         while not self.stopping.is_set() and time.monotonic() < deadline:
+            started = time.monotonic()
             responses = client.idle_check(timeout=IDLE_CHECK_SECONDS)
+            # imapclient swallows EOF in idle_check and returns [] at once: the socket was
+            # readable yet held no line. A timeout returns [] only after the full wait.
+            if not responses and time.monotonic() - started < IDLE_CHECK_SECONDS / 2:
+                early_empty += 1
+                if early_empty >= 2:
+                    raise ServerClosed("server closed the connection during IDLE")
+                continue
+            early_empty = 0
             if any(_is_bye(r) for r in responses):
                 raise ServerClosed(f"server closed the connection: {_bye_text(responses)}")
             if any(_is_change(r) for r in responses):

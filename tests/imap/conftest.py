@@ -86,7 +86,9 @@ def running_manager(runtime: Runtime, **options: float) -> Iterator[ImapManager]
         assert not thread.is_alive(), "the IMAP manager did not stop"
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> float:
+def wait_for(
+    predicate: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> float:
     """Poll until predicate() holds; return the seconds it took."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:

@@ -45,6 +45,25 @@ def free_port() -> int:
         return port
 
 
+def descendants(pid: int) -> list[int]:
+    """Process ids below ``pid``, from /proc (Linux)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
 @dataclass
 class Dovecot:
     root: Path
@@ -150,14 +169,21 @@ protocol imap {{
         raise RuntimeError(f"dovecot did not start: {self.logs()}")
 
     def stop(self) -> None:
+        """Stop the master and every imap/auth process it started, dropping open connections."""
         if self.process is None or self.process.poll() is not None:
             return
+        children = descendants(self.process.pid)
         self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         # Children (imap, auth) exit on their own once the master is gone; wait for the port.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
