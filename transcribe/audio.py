@@ -30,10 +30,6 @@ from transcribe.errors import (
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-# Resampled frames are gathered into blocks of this many samples, so a long voicemail is held as
-# a short list of arrays rather than tens of thousands of tiny ones.
-_BLOCK_SAMPLES = 30 * SAMPLE_RATE
-
 StrPath = str | os.PathLike[str]
 
 
@@ -123,6 +119,34 @@ def _too_long_message(duration: float, limit: float) -> str:
     )
 
 
+class _SampleBuffer:
+    """A float32 array filled in place, sized from the header's duration.
+
+    Collecting blocks and concatenating them at the end would hold every sample twice at the
+    peak; for a long voicemail that doubles the memory a job needs.
+    """
+
+    def __init__(self, expected_s: float) -> None:
+        self.data = np.empty(int(expected_s * SAMPLE_RATE) + SAMPLE_RATE, dtype=np.float32)
+        self.size = 0
+
+    def append(self, samples: npt.NDArray[np.float32]) -> None:
+        end = self.size + samples.shape[0]
+        if end > self.data.shape[0]:
+            # The header understated the length: grow geometrically.
+            grown = np.empty(max(end, self.data.shape[0] * 3 // 2), dtype=np.float32)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = samples
+        self.size = end
+
+    def result(self) -> npt.NDArray[np.float32]:
+        if self.data.shape[0] - self.size > 10 * SAMPLE_RATE:
+            # A header that overstated the length (a truncated file): do not keep the slack.
+            return self.data[: self.size].copy()
+        return self.data[: self.size]
+
+
 def load_audio(
     path: StrPath, *, max_bytes: int | None = None, max_duration_s: float | None = None
 ) -> npt.NDArray[np.float32]:
@@ -134,9 +158,8 @@ def load_audio(
     """
     info = probe_audio(path, max_bytes=max_bytes, max_duration_s=max_duration_s)
     max_samples = None if max_duration_s is None else int(max_duration_s * SAMPLE_RATE)
-    blocks: list[npt.NDArray[np.float32]] = []
-    pending: list[npt.NDArray[np.float32]] = []
-    pending_samples = total = bad_packets = 0
+    buffer = _SampleBuffer(info.duration)
+    bad_packets = 0
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     try:
         with _open(path) as container:
@@ -148,19 +171,13 @@ def load_audio(
                 # Resampling is driven by sample counts; broken pts in the file must not stop it.
                 frame.pts = None
                 for out in resampler.resample(frame):
-                    samples = _samples(out)
-                    pending.append(samples)
-                    pending_samples += samples.shape[0]
-                    total += samples.shape[0]
-                if max_samples is not None and total > max_samples:
+                    buffer.append(_samples(out))
+                if max_samples is not None and buffer.size > max_samples:
                     raise AudioTooLongError(
-                        _too_long_message(total / SAMPLE_RATE, float(max_duration_s or 0))
+                        _too_long_message(buffer.size / SAMPLE_RATE, float(max_duration_s or 0))
                     )
-                if pending_samples >= _BLOCK_SAMPLES:
-                    blocks.append(np.concatenate(pending))
-                    pending, pending_samples = [], 0
             for out in resampler.resample(None):
-                pending.append(_samples(out))
+                buffer.append(_samples(out))
     except av.FFmpegError as exc:
         raise CorruptAudioError(
             f"The audio could not be decoded ({_ffmpeg_reason(exc)})."
@@ -170,10 +187,7 @@ def load_audio(
         # PyAV's resampler graph holds reference cycles; without a collection every job would
         # leak a little memory in a long-running worker (faster-whisper issue #390).
         gc.collect()
-    if pending:
-        blocks.append(np.concatenate(pending))
-    audio = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
-    if audio.shape[0] == 0:
+    if buffer.size == 0:
         if bad_packets:
             raise CorruptAudioError(
                 f"The audio could not be decoded: all {bad_packets} packets of the "
@@ -182,7 +196,7 @@ def load_audio(
         raise EmptyAudioError("The audio file contains no sound samples.")
     if bad_packets:
         logger.warning("skipped %d undecodable packets in %s", bad_packets, path)
-    return audio.astype(np.float32, copy=False)
+    return buffer.result()
 
 
 def _samples(frame: Any) -> npt.NDArray[np.float32]:

@@ -217,3 +217,11 @@ def test_raw_gsm_frames_as_asterisk_writes_them_decode(tmp_path: Path) -> None:
     assert (info.codec, info.sample_rate) == ("gsm", 8000)
     assert info.duration == pytest.approx(1.0)
     assert load_audio(path).shape == (SAMPLE_RATE,)
+
+
+def test_a_header_without_a_duration_still_yields_every_sample(
+    monkeypatch: pytest.MonkeyPatch, jfk_samples: npt.NDArray[np.float32]
+) -> None:
+    monkeypatch.setattr(audio_module, "_header_duration", lambda container, stream: 0.0)
+    decoded = load_audio(shared_clip(JFK))
+    np.testing.assert_array_equal(decoded, jfk_samples)
