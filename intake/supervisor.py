@@ -66,6 +66,7 @@ def service_argv(command: Sequence[str]) -> list[str]:
 def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
     commands = {
         "smtp": ["smtp"],
+        "imap": ["imap"],
         "worker-intake": ["worker", "--queues", "intake,classify"],
         "worker-transcribe": ["worker", "--queues", "transcribe"],
         "sweeper": ["sweeper"],

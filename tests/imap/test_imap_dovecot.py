@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from imapclient import SEEN
+from functools import partial
+
+from imapclient import SEEN, IMAPClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -129,7 +131,7 @@ def test_move_and_delete_post_actions_empty_the_inbox_after_storing(
         wait_for(lambda: stored_count(sqlite_runtime, deleting) == 1)
         for user, expected_moved in (("alice", 1), ("bob", 0)):
             with dovecot.client(user) as client:
-                wait_for(lambda c=client: c.select_folder("INBOX")[b"EXISTS"] == 0, what="empty")
+                wait_for(partial(inbox_empty, client), what="empty INBOX")
                 if expected_moved:
                     assert client.select_folder("Processed")[b"EXISTS"] == 1
 
@@ -208,3 +210,7 @@ def spec_of(session: Session, mailbox_id: int) -> MailboxSpec:
         after=row.after_action,
         poll_seconds=row.poll_seconds,
     )
+
+
+def inbox_empty(client: IMAPClient) -> bool:
+    return bool(client.select_folder("INBOX")[b"EXISTS"] == 0)
