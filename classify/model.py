@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from classify.features import FeatureSpec, analyze
+from classify.features import FeatureSpec, count_features
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,7 @@ class TextModel:
 
     def tokens(self, text: str) -> Tokens:
         """The analyzer output; models sharing a ``spec`` can share it (see ``decision_tokens``)."""
-        words, chars = analyze(text, self.spec)
-        return Counter(words), Counter(chars)
+        return count_features(text, self.spec)
 
     def decision_tokens(self, tokens: Tokens) -> FloatArray:
         words, chars = tokens

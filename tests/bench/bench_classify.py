@@ -122,7 +122,7 @@ def task(
 
 
 _PROBE = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 os.sched_setaffinity(0, {0})
 t0 = time.perf_counter()
 from classify.classifier import Classifier, TicketText
@@ -131,11 +131,16 @@ load_s = time.perf_counter() - t0
 texts = json.load(sys.stdin)
 items = [TicketText(subject="", body=t, channel="email", sender="c@example.com") for t in texts]
 clf.classify(items[0])
-t1 = time.perf_counter()
-for item in items:
-    clf.classify(item)
-rate = len(items) / (time.perf_counter() - t1)
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+best = float("inf")
+for _ in range(3):  # best of three passes: other processes share this machine's cores
+    t1 = time.perf_counter()
+    for item in items:
+        clf.classify(item)
+    best = min(best, time.perf_counter() - t1)
+rate = len(items) / best
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) parent across exec.
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+rss = int(hwm.split()[1]) / 1024
 print(json.dumps({"load_s": round(load_s, 2), "messages_per_s_one_core": round(rate),
                   "n_messages": len(items), "peak_rss_mb": round(rss)}))
 """

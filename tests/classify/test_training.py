@@ -223,3 +223,23 @@ def test_a_fresh_model_learns_a_teams_own_categories_from_banking77() -> None:
     result = evaluate(model, [r["text"] for r in test], [r["category"] for r in test])
     assert result["n"] == len(test)
     assert result["macro_f1"] > 0.85
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Refunds, refunded, REFUNDING: the the the refund 2024-01-05!",
+        "我的訂單還沒到，订单号 A1234，请尽快处理处理",
+        "",
+        "   ...   ",
+    ],
+)
+def test_scoring_counts_the_same_features_that_training_saw(text: str) -> None:
+    from collections import Counter
+
+    from classify.features import FeatureSpec, analyze_chars, analyze_words, count_features
+
+    for spec in (FeatureSpec(), FeatureSpec(word_ngrams=3, char_min=2, char_max=5, han_max=4)):
+        words, chars = count_features(text, spec)
+        assert words == Counter(analyze_words(text, spec))
+        assert chars == Counter(analyze_chars(text, spec))
