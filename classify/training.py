@@ -282,14 +282,16 @@ def train_and_compare(
     *,
     task: Task | str,
     current: TextModel | None,
-    base: tuple[Sequence[str], Sequence[str]] = ((), ()),
+    base: tuple[Sequence[str], Sequence[str]]
+    | tuple[Sequence[str], Sequence[str], Sequence[float]] = ((), ()),
     corrections: Sequence[tuple[str, str]] = (),
     holdout: float = 0.2,
     correction_weight: float = 3.0,
     tolerance: float = 0.0,
     seed: int = 0,
 ) -> RetrainResult:
-    """Retrain on ``base`` (the shipped data) + the team's data + agents' corrections.
+    """Retrain on ``base`` (the shipped data, optionally with sample weights as a third element,
+    e.g. ``shipped.category_training_set()``) + the team's data + agents' corrections.
 
     A slice of the team's own data and corrections (or of everything, when they are fewer than
     20 examples) is held back; the candidate is trained without it and compared with
@@ -302,13 +304,16 @@ def train_and_compare(
     own_labels = normalize_labels(list(labels) + [label for _, label in corrections], task)
     own_weights = [1.0] * len(texts) + [correction_weight] * len(corrections)
     base_texts, base_labels = list(base[0]), normalize_labels(base[1], task)
+    base_weights = list(base[2]) if len(base) == 3 else [1.0] * len(base_texts)
+    if len(base_weights) != len(base_texts):
+        raise TrainingDataError(f"{len(base_texts)} base texts but {len(base_weights)} weights")
     if len(own_texts) >= 20:
         pool_texts, pool_labels, pool_weights = own_texts, own_labels, own_weights
-        fixed_texts, fixed_labels, fixed_weights = base_texts, base_labels, [1.0] * len(base_texts)
+        fixed_texts, fixed_labels, fixed_weights = base_texts, base_labels, base_weights
     else:
         pool_texts = base_texts + own_texts
         pool_labels = base_labels + own_labels
-        pool_weights = [1.0] * len(base_texts) + own_weights
+        pool_weights = base_weights + own_weights
         fixed_texts, fixed_labels, fixed_weights = [], [], []
     train_idx, held_idx = _split(pool_labels, holdout, seed)
     if not held_idx:

@@ -173,9 +173,9 @@ def test_classifier_refuses_models_in_the_wrong_slots() -> None:
 
 
 def test_agent_correction_then_retrain_gets_the_corrected_and_similar_messages_right() -> None:
-    base = category_training_set()
-    base = ([t for t in base[0][-400:]], [label for label in base[1][-400:]])  # keep it quick
-    current = train_text_model(*base, task="category")
+    texts, labels, weights = category_training_set()
+    base = (texts[-400:], labels[-400:], weights[-400:])  # the written examples: quick to fit
+    current = train_text_model(base[0], base[1], task="category", sample_weight=base[2])
     message = "Does my extended warranty cover water damage to the phone screen?"
     similar = "Is water damage covered by the extended warranty on my phone?"
     assert current.predict([message]) != ["warranty"]
