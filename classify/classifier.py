@@ -18,6 +18,7 @@ from classify.taxonomy import FALLBACK_CATEGORY, CustomerType, Priority, Sentime
 log = logging.getLogger(__name__)
 
 _SUPPORTED_LANGUAGES = frozenset({"en", "zh-Hans", "zh-Hant"})
+MODEL_TEXT_LIMIT = 20_000  # characters
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,13 @@ class Classifier:
             ),
         )
         if text:
-            tokens = self.category_model.tokens(text)
+            # The models read the start of very long mails only (pasted logs, long threads):
+            # the topic is there, and scoring time stays bounded. Rules and threats see it all.
+            head = text[:MODEL_TEXT_LIMIT]
+            tokens = self.category_model.tokens(head)
             category, category_confidence = self._category(tokens, categories)
             if self.sentiment_model.spec != self.category_model.spec:
-                tokens = self.sentiment_model.tokens(text)
+                tokens = self.sentiment_model.tokens(head)
             sentiment, sentiment_score = self._sentiment(tokens)
         else:
             category, category_confidence = _fallback(categories), 0.0

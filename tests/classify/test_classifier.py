@@ -229,3 +229,18 @@ def test_an_unloadable_shipped_model_is_rebuilt_from_the_shipped_data(
     assert "rebuilding the default classifier" in caplog.text
     result = rebuilt.classify(ticket("I was charged twice for the same order."))
     assert result.category == "billing"
+
+
+def test_a_huge_message_is_scored_from_its_beginning_but_scanned_whole_for_threats(
+    classifier: Classifier,
+) -> None:
+    from classify.classifier import MODEL_TEXT_LIMIT
+
+    head = "I was charged twice for the same order, please refund me. "
+    body = (head * (MODEL_TEXT_LIMIT // len(head) + 1))[:MODEL_TEXT_LIMIT]
+    huge = body + " filler" * 100_000 + " My lawyer has the details."
+    result = classifier.classify(ticket(huge))
+    short = classifier.classify(ticket(body))
+    assert result.category == short.category == "billing"
+    assert result.category_confidence == short.category_confidence
+    assert "legal: 'lawyer'" in result.priority_reasons
