@@ -21,7 +21,7 @@ from tests.imap.dovecot import Dovecot, dovecot_binary, running_dovecot
 USERS = {"alice": "alice-password", "bob": "bob-password"}
 
 
-def _require_dovecot() -> None:
+def require_dovecot() -> None:
     if dovecot_binary() is None:
         if IN_CI:
             pytest.fail("CI=true but dovecot is not installed (apt-get install dovecot-imapd)")
@@ -30,14 +30,14 @@ def _require_dovecot() -> None:
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
-    _require_dovecot()
+    require_dovecot()
     with running_dovecot(USERS) as server:
         yield server
 
 
 @pytest.fixture
 def dovecot_without_idle() -> Iterator[Dovecot]:
-    _require_dovecot()
+    require_dovecot()
     with running_dovecot(USERS, idle=False) as server:
         yield server
 

@@ -70,6 +70,8 @@ class Dovecot:
     port: int
     users: dict[str, str]
     idle: bool = True
+    # When set, XOAUTH2 logins are checked by POSTing the token here (RFC 7662 introspection).
+    oauth2_introspection_url: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -91,6 +93,19 @@ class Dovecot:
             "".join(f"{user}:{{PLAIN}}{password}::::::\n" for user, password in self.users.items())
         )
         capability = "" if self.idle else f'imap_capability = "{CAPABILITIES_WITHOUT_IDLE}"\n'
+        oauth2 = ""
+        if self.oauth2_introspection_url:
+            (self.root / "oauth2.conf").write_text(
+                "introspection_mode = post\n"
+                f"introspection_url = {self.oauth2_introspection_url}\n"
+                "username_attribute = username\n"
+                "active_attribute = active\n"
+                "active_value = true\n"
+            )
+            oauth2 = (
+                "passdb {\n  driver = oauth2\n  mechanisms = xoauth2\n"
+                f"  args = {self.root}/oauth2.conf\n}}\n"
+            )
         config = self.root / "dovecot.conf"
         config.write_text(
             f"""
@@ -102,7 +117,7 @@ instance_name = intake-test-{self.port}
 log_path = {self.log_path}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" xoauth2" if oauth2 else ""}
 auth_failure_delay = 0
 default_internal_user = {internal}
 default_login_user = {login}
@@ -111,6 +126,7 @@ first_valid_gid = {gid}
 mail_location = maildir:{self.root}/mail/%u
 mail_max_userip_connections = 200
 {capability}
+{oauth2}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.root}/passwd
@@ -221,9 +237,11 @@ protocol imap {{
 
 
 @contextmanager
-def running_dovecot(users: dict[str, str], *, idle: bool = True) -> Iterator[Dovecot]:
+def running_dovecot(
+    users: dict[str, str], *, idle: bool = True, oauth2_introspection_url: str | None = None
+) -> Iterator[Dovecot]:
     root = Path(tempfile.mkdtemp(prefix="intake-dovecot-"))
-    server = Dovecot(root=root, port=free_port(), users=users, idle=idle)
+    server = Dovecot(root, free_port(), users, idle, oauth2_introspection_url)
     try:
         server.start()
         yield server
