@@ -38,6 +38,23 @@ def speech_wav() -> bytes:
     return SPEECH_CLIP.read_bytes()
 
 
+@pytest.fixture(scope="session")
+def mulaw_wav(speech_wav: bytes) -> bytes:
+    """The speech clip re-encoded as G.711 µ-law in WAV, as many PBXs record voicemail."""
+    import av
+
+    output = io.BytesIO()
+    with av.open(io.BytesIO(speech_wav)) as source, av.open(output, "w", format="wav") as target:
+        stream = target.add_stream("pcm_mulaw", rate=8000, layout="mono")
+        for frame in source.decode(audio=0):
+            frame.pts = None
+            for packet in stream.encode(frame):
+                target.mux(packet)
+        for packet in stream.encode(None):
+            target.mux(packet)
+    return output.getvalue()
+
+
 def pcm_wav(samples: bytes, rate: int = 8000) -> bytes:
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:

@@ -177,3 +177,18 @@ def test_ticket_page_plays_the_audio_with_range_requests_and_links_the_caller(
     assert partial.headers["Content-Type"] == "audio/wav"
     assert partial.data == speech_wav[:100]
     assert partial.headers["Content-Range"] == f"bytes 0-99/{len(speech_wav)}"
+
+
+def test_g711_mu_law_telephone_audio_is_transcribed(
+    runtime: Runtime,
+    client: FlaskClient,
+    auth_headers: dict[str, str],
+    mulaw_wav: bytes,
+    speech_model: Transcriber,
+) -> None:
+    assert mulaw_wav[20:22] == b"\x07\x00"  # WAVE_FORMAT_MULAW
+    response = upload(client, auth_headers, mulaw_wav)
+    run_jobs(runtime, "transcribe")
+    ticket = body(client.get(f"/api/tickets/{body(response)['id']}", headers=auth_headers))
+    transcript = ticket["messages"][0]["transcript"]
+    assert transcript["status"] == "done" and "dialed" in transcript["text"].lower()

@@ -141,3 +141,14 @@ def test_intake_up_runs_the_spool_watcher_only_when_a_spool_is_configured(tmp_pa
     assert "voicemail-spool" not in {c.name for c in plan_children(plain, {})}
     child = {c.name: c for c in plan_children(spooled, {})}["voicemail-spool"]
     assert child.argv[-1] == "voicemail-spool"
+
+
+def test_spool_command_refuses_to_start_without_a_configured_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from intake.cli import main
+
+    monkeypatch.delenv("INTAKE_VOICEMAIL_SPOOL", raising=False)
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
+    assert main(["voicemail-spool"]) == 2
+    assert "INTAKE_VOICEMAIL_SPOOL is not set" in capsys.readouterr().err
