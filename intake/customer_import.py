@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 COLUMNS = ("email", "phone", "name", "tier")
 MAX_TIER_LENGTH = 40
 MAX_NAME_LENGTH = 200
+# PostgreSQL refuses NUL in text; other control characters are spreadsheet debris.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -118,10 +121,9 @@ def import_customers(
 
 
 def _import_row(session: Session, row: Mapping[str, str], default_region: str | None) -> str:
-    raw_email = (row.get("email") or "").strip()
-    raw_phone = (row.get("phone") or "").strip()
-    name = (row.get("name") or "").strip()
-    tier = (row.get("tier") or "").strip()
+    raw_email, raw_phone, name, tier = (
+        _CONTROL.sub("", row.get(column) or "").strip() for column in COLUMNS
+    )
     email = normalize_email(raw_email) if raw_email else None
     if email is not None and ("@" not in email or len(email) > 320 or " " in email):
         raise RejectedError(f"not an email address: {raw_email!r}")

@@ -14,6 +14,7 @@ from intake.db.models import Customer, Ticket
 from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db
+from web.form_input import arg_text, form_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("customers", __name__, url_prefix="/admin/customers")
@@ -23,8 +24,8 @@ MAX_CSV_BYTES = 20 * 1024 * 1024
 
 
 def _render(result: ImportResult | None = None, import_error: str | None = None) -> str:
-    q = request.args.get("q", "").strip()
-    tier = request.args.get("tier", "").strip()
+    q = arg_text("q").strip()
+    tier = arg_text("tier").strip()
     query = select(Customer)
     if q:
         pattern = f"%{q}%"
@@ -83,7 +84,7 @@ def set_tier(customer_id: int) -> Response:
     customer = db().get(Customer, customer_id)
     if customer is None:
         abort(404)
-    tier = request.form.get("tier", "").strip().lower()
+    tier = form_text("tier").strip().lower()
     if len(tier) > MAX_TIER_LENGTH:
         flash(f"A tier has at most {MAX_TIER_LENGTH} characters.", "error")
     else:
@@ -92,7 +93,7 @@ def set_tier(customer_id: int) -> Response:
         who = customer.email or customer.phone or f"#{customer.id}"
         log.info("%s set tier of customer %d to %r", current_user.email, customer.id, tier)
         flash(f"{who}: tier {tier.upper() if tier else 'cleared'}.", "ok")
-    return redirect(url_for("customers.customers", q=request.args.get("q") or None))
+    return redirect(url_for("customers.customers", q=arg_text("q") or None))
 
 
 @bp.post("/import")

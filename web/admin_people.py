@@ -19,6 +19,7 @@ from intake.errors import RejectedError
 from intake.users import MIN_PASSWORD_LENGTH, add_user, create_token, find_user
 from web.auth import admin_required
 from web.context import db
+from web.form_input import form_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("people", __name__, url_prefix="/admin/people")
@@ -71,7 +72,7 @@ def people() -> str:
 @bp.post("")
 @admin_required
 def add_person() -> Response:
-    email = request.form.get("email", "").strip()
+    email = form_text("email").strip()
     if find_user(db(), email) is not None:
         flash(f"{email.lower()} already exists; change them below.", "error")
         return _back()
@@ -82,7 +83,7 @@ def add_person() -> Response:
             email,
             role,
             request.form.get("password", ""),
-            request.form.get("name", "").strip(),
+            form_text("name").strip(),
         )
     except ValueError:
         flash("Unknown role.", "error")
@@ -169,7 +170,7 @@ def reset_password(user_id: int) -> Response:
 @admin_required
 def new_token(user_id: int) -> str:
     user = _user_or_404(user_id)
-    name = request.form.get("name", "").strip()[:200] or "web"
+    name = form_text("name").strip()[:200] or "web"
     token = create_token(db(), user.email, name)
     db().commit()
     log.info("%s created API token %r for %s", current_user.email, name, user.email)

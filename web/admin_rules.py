@@ -23,6 +23,7 @@ from intake.db.models import Category
 from intake.db.models import Rule as RuleRow
 from web.auth import admin_required
 from web.context import db
+from web.form_input import clean, form_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
@@ -66,8 +67,12 @@ def definition_from_json(text: str) -> dict[str, Any]:
         raise RuleError(
             f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise RuleError("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise RuleError(f"rule must be a JSON object, got {type(data).__name__}")
+    if "\\u0000" in json.dumps(data):
+        raise RuleError("rule text must not contain NUL characters (\\u0000)")
     return data
 
 
@@ -136,7 +141,7 @@ def rules() -> str:
 @bp.post("")
 @admin_required
 def add_rule() -> Response | tuple[str, int]:
-    form = request.form.to_dict()
+    form = {key: clean(value) for key, value in request.form.items()}
     try:
         if form.get("mode") == "json":
             rule = check_rule(definition_from_json(form.get("definition", "")))
@@ -182,7 +187,7 @@ def edit_rule(rule_id: int) -> str:
 @admin_required
 def save_rule(rule_id: int) -> Response | tuple[str, int]:
     row = _rule_or_404(rule_id)
-    text = request.form.get("definition", "")
+    text = form_text("definition")
     try:
         rule = check_rule(definition_from_json(text))
     except RuleError as exc:

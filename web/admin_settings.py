@@ -21,6 +21,7 @@ from intake.db.models import Category, SlaPolicy, Ticket
 from intake.sla import DEFAULT_FIRST_RESPONSE_MINUTES
 from web.auth import admin_required
 from web.context import db
+from web.form_input import form_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/admin")
@@ -58,8 +59,8 @@ def categories() -> str:
 @bp.post("/categories")
 @admin_required
 def add_category() -> Response:
-    key = request.form.get("key", "").strip().lower()
-    label = request.form.get("label", "").strip()[:200] or key.replace("_", " ").capitalize()
+    key = form_text("key").strip().lower()
+    label = form_text("label").strip()[:200] or key.replace("_", " ").capitalize()
     if not CATEGORY_KEY.fullmatch(key):
         flash(
             "A key is a lower-case letter followed by letters, digits or '_' (at most 60), "
@@ -82,7 +83,7 @@ def add_category() -> Response:
 @admin_required
 def rename_category(category_id: int) -> Response:
     category = _category_or_404(category_id)
-    label = request.form.get("label", "").strip()[:200]
+    label = form_text("label").strip()[:200]
     if not label:
         flash("A label cannot be empty.", "error")
     elif label != category.label:
