@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,11 +24,16 @@ if str(ROOT) not in sys.path:
 from intake.db.migrate import upgrade  # noqa: E402
 from intake.embedded_redis import EmbeddedRedis  # noqa: E402
 from intake.imap.manager import ImapManager  # noqa: E402
+from intake.runtime import Runtime  # noqa: E402
 from tests.conftest import make_runtime  # noqa: E402
 from tests.imap.conftest import add_imap_mailbox, stored_count, wait_for  # noqa: E402
 from tests.imap.dovecot import running_dovecot  # noqa: E402
 from tests.imap.test_imap_dovecot import mail_with_attachment  # noqa: E402
 from tests.mailfactory import make_mail  # noqa: E402
+
+
+def has_count(runtime: Runtime, mailbox_id: int, count: int) -> bool:
+    return stored_count(runtime, mailbox_id) == count
 
 
 def main() -> int:
@@ -57,10 +63,12 @@ def main() -> int:
                 latencies = []
                 for n in range(args.messages):
                     server.append(make_mail(message_id=f"<bench-{n}@x>"), user="alice")
-                    latencies.append(wait_for(lambda n=n: stored_count(runtime, a) == n + 1))
-                print(f"IDLE latency over {args.messages} messages: "
-                      f"median {statistics.median(latencies) * 1000:.0f} ms, "
-                      f"max {max(latencies) * 1000:.0f} ms")
+                    latencies.append(wait_for(partial(has_count, runtime, a, n + 1)))
+                print(
+                    f"IDLE latency over {args.messages} messages: "
+                    f"median {statistics.median(latencies) * 1000:.0f} ms, "
+                    f"max {max(latencies) * 1000:.0f} ms"
+                )
                 big = mail_with_attachment("<bench-big@x>", os.urandom(19 * 1024 * 1024))
                 started = time.monotonic()
                 server.append(big, user="alice")
@@ -68,9 +76,11 @@ def main() -> int:
                 server.append(make_mail(message_id="<bench-small@x>"), user="bob")
                 small = wait_for(lambda: stored_count(runtime, b) == 1, timeout=60)
                 total = wait_for(lambda: stored_count(runtime, a) == args.messages + 1, timeout=120)
-                print(f"{len(big) / 2**20:.1f} MiB message: APPEND {appended - started:.2f} s, "
-                      f"stored {total:.2f} s after that; small message on the other mailbox "
-                      f"stored {small:.2f} s after its APPEND")
+                print(
+                    f"{len(big) / 2**20:.1f} MiB message: APPEND {appended - started:.2f} s, "
+                    f"stored {total:.2f} s after that; small message on the other mailbox "
+                    f"stored {small:.2f} s after its APPEND"
+                )
                 stop.set()
                 thread.join(30)
         finally:
