@@ -146,6 +146,13 @@ def test_an_admin_adds_a_category_and_a_rule_using_it_through_the_forms(
     browser.click("header a[href='/analytics']")
     assert browser.count("#per-day .col") == 30
     screenshot(browser, "analytics.png")
+    browser.click("header a[href='/admin/people']")
+    assert browser.count("#people tr[data-user]") == 2
+    screenshot(browser, "people.png")
+    browser.click(f"#people tr[data-user='{AGENT}'] a")
+    screenshot(browser, "people_detail.png")
+    browser.click("header a[href='/admin/customers']")
+    screenshot(browser, "customers.png")
 
     with runtime.db.session() as session:
         assert session.scalar(select(Category.label).where(Category.key == "warranty")) == (
