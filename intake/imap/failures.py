@@ -14,7 +14,7 @@ from enum import Enum
 
 from imapclient.exceptions import IMAPClientError, LoginError
 
-from intake.errors import IntakeError
+from intake.errors import IntakeError, StorageError
 
 MAX_MESSAGE = 500
 
@@ -83,10 +83,10 @@ def describe_failure(exc: BaseException, host: str = "", port: int = 0) -> Failu
         text = server_text(exc)
         kind = FailureKind.THROTTLED if _throttled(text) else FailureKind.PROTOCOL
         return _make(kind, f"server said: {text}")
+    if isinstance(exc, ValueError):  # our own checks: malformed stored settings or credentials
+        return _make(FailureKind.CONFIG, str(exc))
     if isinstance(exc, IntakeError):
-        kind = (
-            FailureKind.STORAGE if exc.__class__.__name__ == "StorageError" else FailureKind.CONFIG
-        )
+        kind = FailureKind.STORAGE if isinstance(exc, StorageError) else FailureKind.CONFIG
         return _make(kind, str(exc))
     if isinstance(exc, ConnectionError | EOFError):
         return _make(

@@ -95,7 +95,10 @@ class MailboxWorker(threading.Thread):
                 self.connect_and_serve()
             except Exception as exc:  # noqa: BLE001 - any failure means: record, back off, retry
                 self.fail(exc)
-        set_state(self.db, self.config.id, ConnState.STOPPED)
+        try:
+            set_state(self.db, self.config.id, ConnState.STOPPED)
+        except Exception:  # noqa: BLE001 - stopping anyway; the next start rewrites the state
+            log.warning("mailbox %s: could not record the stop", self.config.name, exc_info=True)
         log.info("mailbox %s: stopped", self.config.name)
 
     def fail(self, exc: BaseException) -> None:

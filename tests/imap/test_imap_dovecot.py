@@ -8,12 +8,14 @@ import os
 from email.message import EmailMessage
 from functools import partial
 
+import pytest
 from imapclient import SEEN, IMAPClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from intake.db.models import Mailbox, Message
-from intake.imap.config import Credentials, TlsMode
+from intake.imap.config import AfterAction, AfterKind, Credentials, MailboxConfig, TlsMode
+from intake.imap.connection import check_connection
 from intake.mailboxes import MailboxSpec, remove_mailbox, set_enabled, update_mailbox
 from intake.runtime import Runtime
 from tests.imap.conftest import (
@@ -24,7 +26,7 @@ from tests.imap.conftest import (
     stored_count,
     wait_for,
 )
-from tests.imap.dovecot import Dovecot
+from tests.imap.dovecot import Dovecot, free_port
 from tests.mailfactory import make_mail
 
 
@@ -247,3 +249,31 @@ def mail_with_attachment(message_id: str, payload: bytes) -> bytes:
         payload, maintype="application", subtype="octet-stream", filename="scan.bin"
     )
     return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    ("tls", "port_offset", "expected"),
+    [
+        (TlsMode.IMPLICIT, 0, "TLS with 127.0.0.1:"),
+        (TlsMode.STARTTLS, 0, "server said:"),
+        (TlsMode.NONE, 1, "refused"),
+    ],
+)
+def test_connection_check_reports_tls_and_network_failures_plainly(
+    dovecot: Dovecot, tls: TlsMode, port_offset: int, expected: str
+) -> None:
+    config = MailboxConfig(
+        id=1,
+        name="x",
+        host="127.0.0.1",
+        port=free_port() if port_offset else dovecot.port,
+        tls=tls,
+        user="alice",
+        folder="INBOX",
+        after=AfterAction(AfterKind.SEEN),
+        poll_seconds=60,
+        backfill_days=0,
+    )
+    report = check_connection(config, Credentials(password=USERS["alice"]), timeout=5)
+    assert not report.ok
+    assert expected in report.message
