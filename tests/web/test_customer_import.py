@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import sys
 from pathlib import Path
 
@@ -9,12 +8,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from intake.cli import main
 from intake.customer_import import import_customers, parse_csv
 from intake.db.models import Customer
 from intake.errors import RejectedError
 from intake.runtime import Runtime
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def customers(runtime: Runtime) -> dict[str, tuple[str | None, str, str | None]]:
@@ -130,25 +128,29 @@ def test_admins_search_customers_and_set_a_tier(runtime: Runtime, admin: FlaskCl
 
 
 def test_the_cli_imports_a_csv_file_and_exits_1_when_rows_were_skipped(
-    runtime: Runtime, tmp_path: Path
+    runtime: Runtime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     path = tmp_path / "customers.csv"
     path.write_text("email,tier\ncli@example.org,gold\nnope,\n")
-    env = {
-        "INTAKE_DATA_DIR": str(runtime.settings.data_dir),
-        "INTAKE_DATABASE_URL": runtime.settings.database_url,
-        "INTAKE_SECRET_KEY": "test-secret-key-test-secret-key-0123456789",
-        "PATH": "/usr/bin:/bin",
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "intake", "customers", "import", str(path)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("INTAKE_DATABASE_URL", runtime.settings.database_url)
+    monkeypatch.setenv("INTAKE_SECRET_KEY", "test-secret-key-test-secret-key-0123456789")
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+    assert main(["customers", "import", "--dry-run", "-"]) == 1
+    assert capsys.readouterr().out.strip() == (
+        "dry run: 1 created, 0 updated, 0 unchanged, 1 skipped"
     )
-    assert result.returncode == 1, result.stderr
-    assert result.stdout.strip() == "1 created, 0 updated, 0 unchanged, 1 skipped"
-    assert f"{path}:3: not an email address: 'nope'" in result.stderr
+    assert customers(runtime) == {}
+
+    assert main(["customers", "import", str(path)]) == 1
+    output = capsys.readouterr()
+    assert output.out.strip() == "1 created, 0 updated, 0 unchanged, 1 skipped"
+    assert f"{path}:3: not an email address: 'nope'" in output.err
     assert customers(runtime)["cli@example.org"][2] == "gold"
+
+    assert main(["customers", "import", str(tmp_path / "missing.csv")]) == 2
+    assert "cannot read" in capsys.readouterr().err
