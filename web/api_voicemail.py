@@ -104,6 +104,8 @@ def twilio_webhook() -> ResponseReturnValue:
         recording = TwilioRecording.from_form(request.form)
     except RejectedError as exc:
         return _error(400, "bad_request", str(exc))
+    audio = b""
+    fetch_error: str | None = None
     try:
         fetched = fetch_recording(
             recording.recording_url,
@@ -118,15 +120,19 @@ def twilio_webhook() -> ResponseReturnValue:
         log.error("Twilio recording %s refused: %s", recording.recording_sid, exc)
         return _error(403, "host_not_allowed", str(exc))
     except RecordingFetchError as exc:
-        # Twilio keeps the recording; answering an error makes the failure visible there too.
-        log.error("Twilio recording %s not fetched: %s", recording.recording_sid, exc)
-        return _error(502, "fetch_failed", str(exc))
+        # Twilio does not retry this webhook: keep the call, the transcription job downloads
+        # the recording with retries (intake.voicemail.recordings).
+        log.warning("Twilio recording %s not fetched yet: %s", recording.recording_sid, exc)
+        fetch_error = str(exc)
+        content_type = "audio/wav"
+    else:
+        audio, content_type = fetched.data, fetched.content_type
     try:
         accepted = accept_voicemail(
             get_runtime(),
-            fetched.data,
-            filename=f"{recording.recording_sid}.{_extension(fetched.content_type)}",
-            content_type=fetched.content_type,
+            audio,
+            filename=f"{recording.recording_sid}.{_extension(content_type)}",
+            content_type=content_type,
             caller=recording.caller,
             called=recording.called,
             caller_name=recording.caller_name,
@@ -136,6 +142,8 @@ def twilio_webhook() -> ResponseReturnValue:
                 "recording_sid": recording.recording_sid,
                 "recording_url": recording.recording_url,
                 "recording_duration_s": recording.duration_s,
+                "account_sid": recording.account_sid,
+                "fetch_error": fetch_error,
             },
         )
     except StorageError as exc:

@@ -22,6 +22,7 @@ from intake import runtime as runtime_module
 from intake.db.models import AppSetting, Message, Transcript, TranscriptState, utcnow
 from intake.runtime import Runtime
 from intake.settings import Settings
+from intake.voicemail.recordings import fetch_pending_recording
 from transcribe import ModelLoadError, Transcriber, TranscriptionError, WhisperConfig
 from transcribe.audio import load_audio
 from transcribe.model import Transcript as SpeechTranscript
@@ -106,6 +107,7 @@ def transcribe_message(message_id: int) -> str:
     if not claim_transcript(runtime, message_id):
         return "skipped: no pending transcript"
     try:
+        not_fetched = fetch_pending_recording(runtime, message_id)
         with runtime.db.session() as session:
             transcript = session.scalars(
                 select(Transcript).where(Transcript.message_id == message_id)
@@ -114,6 +116,8 @@ def transcribe_message(message_id: int) -> str:
         vocabulary = speech_vocabulary(runtime)
         transcriber = get_transcriber(runtime.settings)
         try:
+            if not_fetched is not None:
+                raise TranscriptionError(not_fetched)
             audio = load_audio(
                 path,
                 max_bytes=runtime.settings.max_audio_bytes,

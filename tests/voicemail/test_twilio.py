@@ -22,6 +22,7 @@ from intake.voicemail.twilio import (
 )
 from tests.conftest import make_app, run_jobs
 from transcribe import Transcriber
+from workers.transcription import transcribe_message
 
 TOKEN = "twilio-test-auth-token"
 WEBHOOK = "http://localhost/api/voicemail/twilio"
@@ -210,15 +211,47 @@ def test_twilio_webhook_pointing_at_a_host_outside_the_allow_list_is_refused(
         assert session.scalar(select(func.count(Transcript.id))) == 0
 
 
-def test_twilio_webhook_whose_recording_cannot_be_fetched_answers_502(
-    make_voicemail_runtime: Callable[..., Runtime], recording_server: RecordingServer
+def test_recording_not_downloadable_yet_is_kept_as_a_ticket_and_fetched_by_the_job(
+    make_voicemail_runtime: Callable[..., Runtime],
+    recording_server: RecordingServer,
+    speech_wav: bytes,
+    speech_model: Transcriber,
 ) -> None:
     runtime = make_voicemail_runtime(
         INTAKE_TWILIO_AUTH_TOKEN=TOKEN, INTAKE_RECORDING_HOSTS="127.0.0.1"
     )
+    url = recording_server.url("/Recordings/RE0002")
+    response = post_webhook(runtime, form_for(url, sid="RE0002"))
+    assert response.status_code == 200
+    ticket_id = int(response.headers["X-Intake-Ticket-Id"])
+    with runtime.db.session() as session:
+        message = session.scalars(select(Message)).one()
+        assert message.ticket_id == ticket_id and message.caller_number == "+15552010123"
+        assert message.raw_size == 0 and "404" in message.extra["fetch_error"]
+    recording_server.recordings["/Recordings/RE0002"] = speech_wav
+    run_jobs(runtime, QueueName.TRANSCRIBE.value)
+    with runtime.db.session() as session:
+        message = session.scalars(select(Message)).one()
+        assert runtime.blobs.get(message.raw_sha256) == speech_wav
+        assert message.transcript is not None and message.transcript.state == "done"
+        assert message.transcript.audio_sha256 == message.raw_sha256
+        assert message.transcript.audio_content_type == "audio/wav"
+
+
+def test_recording_that_never_downloads_ends_as_a_failed_transcript_with_the_reason(
+    make_voicemail_runtime: Callable[..., Runtime], recording_server: RecordingServer
+) -> None:
+    runtime = make_voicemail_runtime(
+        INTAKE_TWILIO_AUTH_TOKEN=TOKEN, INTAKE_RECORDING_HOSTS="127.0.0.1", INTAKE_JOB_RETRIES="1"
+    )
     response = post_webhook(runtime, form_for(recording_server.url("/Recordings/gone")))
-    assert response.status_code == 502
-    assert "404" in body(response)["message"]
+    message_id = int(response.headers["X-Intake-Message-Id"])
+    for _ in range(2):
+        with pytest.raises(RecordingFetchError):
+            transcribe_message(message_id)
+    with runtime.db.session() as session:
+        transcript = session.scalars(select(Transcript)).one()
+        assert transcript.state == "failed" and "HTTP 404" in (transcript.error or "")
 
 
 def test_twilio_webhook_is_off_until_an_auth_token_is_configured(
