@@ -294,10 +294,14 @@ def train_and_compare(
     e.g. ``shipped.category_training_set()``) + the team's data + agents' corrections.
 
     A slice of the team's own data and corrections (or of everything, when they are fewer than
-    20 examples) is held back; the candidate is trained without it and compared with
-    ``current`` on it. The returned model is then refitted on everything, corrections weighted
-    up so that one agent's fix outweighs a few contrary examples. ``not_worse`` means the
-    candidate's macro-F1 on the slice is at least the current model's minus ``tolerance``.
+    20 examples) is held back and the candidate is trained without it. The deployed ``current``
+    model has already seen the shipped data and earlier corrections, so scoring it on that slice
+    would flatter it; when there is a current model, the candidate is instead compared with a
+    reference trained the same way on the same split *without* the team's examples: the question
+    is whether adding them makes things worse. The returned model is then refitted on
+    everything, corrections weighted up so that one agent's fix outweighs a few contrary
+    examples. ``not_worse`` means the candidate's macro-F1 on the slice is at least the
+    reference's minus ``tolerance``; ``current_metrics`` holds the reference's scores.
     """
     task = Task(task)
     own_texts = list(texts) + [t for t, _ in corrections]
@@ -310,11 +314,13 @@ def train_and_compare(
     if len(own_texts) >= 20:
         pool_texts, pool_labels, pool_weights = own_texts, own_labels, own_weights
         fixed_texts, fixed_labels, fixed_weights = base_texts, base_labels, base_weights
+        n_base_in_pool = 0
     else:
         pool_texts = base_texts + own_texts
         pool_labels = base_labels + own_labels
         pool_weights = base_weights + own_weights
         fixed_texts, fixed_labels, fixed_weights = [], [], []
+        n_base_in_pool = len(base_texts)
     train_idx, held_idx = _split(pool_labels, holdout, seed)
     if not held_idx:
         raise TrainingDataError("not enough labeled examples to hold any back for evaluation")
@@ -328,7 +334,19 @@ def train_and_compare(
         seed=seed,
     )
     new_metrics = evaluate(candidate, held_texts, held_labels)
-    current_metrics = evaluate(current, held_texts, held_labels) if current else None
+    current_metrics = None
+    if current is not None:
+        reference_idx = [i for i in train_idx if i < n_base_in_pool]
+        reference_labels = fixed_labels + [pool_labels[i] for i in reference_idx]
+        if len(set(reference_labels)) >= 2:
+            reference = train_text_model(
+                fixed_texts + [pool_texts[i] for i in reference_idx],
+                reference_labels,
+                task=task,
+                sample_weight=fixed_weights + [pool_weights[i] for i in reference_idx],
+                seed=seed,
+            )
+            current_metrics = evaluate(reference, held_texts, held_labels)
     not_worse = current_metrics is None or (
         new_metrics["macro_f1"] >= current_metrics["macro_f1"] - tolerance
     )

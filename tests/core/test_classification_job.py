@@ -3,7 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from intake.accept import accept_email
-from intake.db.models import Customer, Message, Rule, Source, Ticket
+from intake.db.models import Category, Customer, Message, Rule, Source, Ticket
 from intake.runtime import Runtime
 from tests.conftest import run_jobs
 from tests.mailfactory import make_mail
@@ -94,3 +94,42 @@ def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Run
     assert again.category == "suggestion"
     with runtime.db.session() as session:
         assert session.scalars(select(Ticket)).one().category == "suggestion"
+
+
+def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_right(
+    runtime: Runtime,
+) -> None:
+    from intake.db.models import ModelVersion
+    from intake.tickets import update_ticket
+    from workers.enqueue import enqueue_retrain
+
+    first = deliver(
+        runtime,
+        make_mail(
+            subject="Idea: dark mode for the mobile app",
+            body="It would be lovely if the mobile app had a dark mode for night reading.",
+            message_id="<idea1@customer.org>",
+        ),
+    )
+    with runtime.db.session() as session:
+        session.add(Category(key="feature_request", label="Feature request", position=99))
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, first.id)
+        assert ticket is not None
+        update_ticket(session, ticket, {"category": "feature_request"}, None)
+    assert enqueue_retrain(runtime, "test")
+    run_jobs(runtime, "classify")
+    with runtime.db.session() as session:
+        version = session.scalars(select(ModelVersion)).one()
+        assert version.active, version.metrics
+        assert "feature_request" in version.metrics["labels"]
+    second = deliver(
+        runtime,
+        make_mail(
+            sender="Bob <bob@elsewhere.org>",
+            subject="Dark mode for the mobile app?",
+            body="Could the mobile app get a dark mode for reading at night?",
+        ),
+    )
+    assert second.id != first.id
+    assert second.category == "feature_request"
