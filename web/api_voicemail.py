@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -43,7 +43,8 @@ def _accepted_json(accepted: VoicemailAccepted) -> dict[str, Any]:
         "ticket_id": accepted.ticket_id,
         "message_id": accepted.message_id,
         "duplicate": accepted.duplicate,
-        "transcript": {"status": "pending"},
+        # The transcript fills in on the ticket once the transcribe queue has run.
+        "url": url_for("api.ticket", ticket_id=accepted.ticket_id),
     }
 
 

@@ -41,6 +41,7 @@ def test_uploaded_voicemail_answers_201_with_a_ticket_whose_transcript_arrives_l
     response = upload(client, auth_headers, speech_wav, caller_name="Jane Doe")
     assert response.status_code == 201, response.json
     ticket_id = body(response)["id"]
+    assert body(response)["url"] == f"/api/tickets/{ticket_id}"
     before = body(client.get(f"/api/tickets/{ticket_id}", headers=auth_headers))
     assert before["channel"] == "voicemail"
     assert before["customer"]["phone"] == "+15552010123"
