@@ -220,7 +220,7 @@ protocol imap {{
     @contextmanager
     def client(self, user: str | None = None) -> Iterator[IMAPClient]:
         user = user or next(iter(self.users))
-        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=10)
+        client = IMAPClient("127.0.0.1", port=self.port, ssl=False, timeout=30)
         client.login(user, self.users[user])
         try:
             yield client

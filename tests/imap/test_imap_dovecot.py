@@ -29,6 +29,8 @@ from tests.imap.conftest import (
 from tests.imap.dovecot import Dovecot, free_port
 from tests.mailfactory import make_mail
 
+PENALTY_WAIT = 45.0
+
 
 def test_mail_appended_to_an_idle_mailbox_is_pushed_and_marked_seen_after_storing(
     sqlite_runtime: Runtime, dovecot: Dovecot
@@ -168,13 +170,19 @@ def test_wrong_password_is_shown_on_its_mailbox_while_others_keep_working(
     broken = add_imap_mailbox(sqlite_runtime, dovecot, "broken", "alice", password="wrong")
     working = add_imap_mailbox(sqlite_runtime, dovecot, "working", "bob")
     with running_manager(sqlite_runtime, alert_after=2):
-        wait_for(lambda: mailbox_row(sqlite_runtime, broken).alerted_at is not None, what="alert")
+        # Dovecot delays every login from an IP after failed ones (auth penalty, up to 15 s),
+        # so the waits here allow for that.
+        wait_for(
+            lambda: mailbox_row(sqlite_runtime, broken).alerted_at is not None,
+            timeout=PENALTY_WAIT,
+            what="alert",
+        )
         row = mailbox_row(sqlite_runtime, broken)
         assert row.state == "error" and row.consecutive_failures >= 2
         assert row.last_error is not None and "AUTHENTICATIONFAILED" in row.last_error
         assert row.last_error_at is not None
         dovecot.append(make_mail(message_id="<still-works@x>"), user="bob")
-        wait_for(lambda: stored_count(sqlite_runtime, working) == 1)
+        wait_for(lambda: stored_count(sqlite_runtime, working) == 1, timeout=PENALTY_WAIT)
         # The admin fixes the password: the manager reconnects without a restart.
         with sqlite_runtime.db.session() as session:
             spec = spec_of(session, broken)
@@ -182,9 +190,14 @@ def test_wrong_password_is_shown_on_its_mailbox_while_others_keep_working(
                 session, sqlite_runtime.settings, broken, spec, Credentials(password=USERS["alice"])
             )
         dovecot.append(make_mail(message_id="<fixed@x>"), user="alice")
-        wait_for(lambda: stored_count(sqlite_runtime, broken) == 1, what="recovered mailbox")
-        row = mailbox_row(sqlite_runtime, broken)
-        assert row.consecutive_failures == 0 and row.alerted_at is None
+        wait_for(
+            lambda: stored_count(sqlite_runtime, broken) == 1,
+            timeout=PENALTY_WAIT,
+            what="recovered mailbox",
+        )
+        # The success after the stored message clears the failure count and the alert.
+        wait_for(partial(recovered, sqlite_runtime, broken), what="failures cleared")
+        assert mailbox_row(sqlite_runtime, broken).state == "idle"
 
 
 def test_a_stopped_server_is_reconnected_when_it_comes_back(
@@ -277,3 +290,8 @@ def test_connection_check_reports_tls_and_network_failures_plainly(
     report = check_connection(config, Credentials(password=USERS["alice"]), timeout=5)
     assert not report.ok
     assert expected in report.message
+
+
+def recovered(runtime: Runtime, mailbox_id: int) -> bool:
+    row = mailbox_row(runtime, mailbox_id)
+    return row.consecutive_failures == 0 and row.alerted_at is None
