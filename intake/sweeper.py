@@ -14,9 +14,8 @@ from sqlalchemy import or_, select
 from intake.accept import enqueue_processing
 from intake.db.models import Message, MessageState, Transcript, TranscriptState, utcnow
 from intake.runtime import Runtime
-from intake.voicemail.accept import enqueue_transcription
+from intake.voicemail.transcripts import STALE_TRANSCRIPT, enqueue_transcription
 from workers.claims import STALE_CLAIM
-from workers.transcription import STALE_TRANSCRIPT
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from werkzeug.wrappers import Response
 
 from intake.db.models import AppSetting, Transcript, TranscriptState
 from intake.voicemail.link import VOICEMAIL_SENDERS_KEY, voicemail_senders
+from intake.voicemail.transcripts import VOCABULARY_KEY, retry_transcript
 from web.auth import admin_required
 from web.context import db, get_runtime
-from workers.transcription import VOCABULARY_KEY, retry_transcript
 
 bp = Blueprint("admin_voicemail", __name__, url_prefix="/admin")
 

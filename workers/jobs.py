@@ -7,8 +7,8 @@ import logging
 from intake import runtime as runtime_module
 from intake.db.models import Message, MessageState, utcnow
 from intake.mail.parse import parse_email
-from intake.voicemail.accept import enqueue_transcription
 from intake.voicemail.link import link_uploaded_voicemail, link_voicemail_mail, voicemail_in_mail
+from intake.voicemail.transcripts import enqueue_transcription
 from workers.claims import claim_message, release_after_failure
 from workers.enqueue import enqueue_classification
 from workers.ingest import apply_parsed, attach_to_ticket, is_automatic

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from intake import runtime as runtime_module
-from intake.db.models import AppSetting, Message, Transcript, TranscriptState, utcnow
+from intake.db.models import Message, Transcript, TranscriptState, utcnow
 from intake.runtime import Runtime
 from intake.settings import Settings
 from intake.voicemail.recordings import fetch_pending_recording
+from intake.voicemail.transcripts import STALE_TRANSCRIPT, speech_vocabulary
 from transcribe import ModelLoadError, Transcriber, TranscriptionError, WhisperConfig
 from transcribe.audio import load_audio
 from transcribe.model import Transcript as SpeechTranscript
@@ -31,9 +31,6 @@ from workers.enqueue import enqueue_classification
 
 log = logging.getLogger(__name__)
 
-VOCABULARY_KEY = "speech_vocabulary"
-# Longer than the job timeout: a running transcript older than this belongs to a dead worker.
-STALE_TRANSCRIPT = timedelta(hours=2, minutes=15)
 
 _models: dict[WhisperConfig, Transcriber] = {}
 _models_lock = threading.Lock()
@@ -71,13 +68,6 @@ def preload(runtime: Runtime) -> None:
         log.error("speech model not loaded: %s", exc)
 
 
-def speech_vocabulary(runtime: Runtime) -> tuple[str, ...]:
-    with runtime.db.session() as session:
-        row = session.get(AppSetting, VOCABULARY_KEY)
-        terms = row.value.get("terms", []) if row is not None else []
-    return tuple(str(term) for term in terms if str(term).strip())
-
-
 def claim_transcript(runtime: Runtime, message_id: int) -> bool:
     now = utcnow()
     with runtime.db.session() as session:
@@ -113,7 +103,8 @@ def transcribe_message(message_id: int) -> str:
                 select(Transcript).where(Transcript.message_id == message_id)
             ).one()
             path = runtime.blobs.path(transcript.audio_sha256)
-        vocabulary = speech_vocabulary(runtime)
+        with runtime.db.session() as session:
+            vocabulary = speech_vocabulary(session)
         transcriber = get_transcriber(runtime.settings)
         try:
             if not_fetched is not None:
@@ -197,18 +188,3 @@ def release_transcript(runtime: Runtime, message_id: int, error: str) -> None:
             else TranscriptState.PENDING.value
         )
     log.warning("transcription of message %s failed: %s", message_id, error)
-
-
-def retry_transcript(runtime: Runtime, message_id: int) -> bool:
-    """Admin action: a failed (or stuck) transcript goes back to pending and is enqueued."""
-    from intake.voicemail.accept import enqueue_transcription
-
-    with runtime.db.session() as session:
-        transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
-        if transcript is None or transcript.state == TranscriptState.RUNNING.value:
-            return False
-        transcript.state = TranscriptState.PENDING.value
-        transcript.attempts = 0
-        transcript.error = None
-    enqueue_transcription(runtime, message_id)
-    return True

@@ -21,14 +21,11 @@ from intake.accept import NewMessage, enqueue_processing, store_message
 from intake.customers import normalize_phone
 from intake.db.models import Channel, Message, Source
 from intake.errors import IntakeError, RejectedError, StorageError
-from intake.queue import QueueName
 from intake.runtime import Runtime
 from intake.voicemail.link import audio_content_type, link_uploaded_voicemail, ticket_id_of
+from intake.voicemail.transcripts import enqueue_transcription
 
 log = logging.getLogger(__name__)
-
-# Long voicemails (an hour of audio is possible) must not be killed by RQ's default timeout.
-TRANSCRIBE_TIMEOUT_S = 2 * 3600
 
 
 @dataclass(frozen=True)
@@ -144,13 +141,3 @@ def _default_dedup_key(
         f"{digest}|{caller or ''}|{called or ''}|{received_at.isoformat() if received_at else ''}"
     )
     return "audio:" + hashlib.sha256(seed.encode()).hexdigest()
-
-
-def enqueue_transcription(runtime: Runtime, message_id: int) -> bool:
-    return runtime.queues.enqueue(
-        QueueName.TRANSCRIBE,
-        "workers.transcription.transcribe_message",
-        message_id,
-        job_id=f"transcribe-message-{message_id}",
-        timeout=TRANSCRIBE_TIMEOUT_S,
-    )

@@ -15,10 +15,11 @@ from intake.queue import QueueName
 from intake.runtime import Runtime
 from intake.sweeper import sweep_once
 from intake.voicemail.accept import VoicemailAccepted, accept_voicemail
+from intake.voicemail.transcripts import speech_vocabulary
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import CORRUPT_AUDIO
 from transcribe import ModelLoadError, Transcriber
-from workers.transcription import speech_vocabulary, transcribe_message
+from workers.transcription import transcribe_message
 
 
 def accept(runtime: Runtime, audio: bytes, caller: str = "+15552010123") -> VoicemailAccepted:
@@ -113,7 +114,8 @@ def test_admin_vocabulary_is_passed_to_the_recognizer(
     client.post(
         "/admin/voicemail/vocabulary", data={"terms": "Acme Widgets\n\nZyntrax\nacme widgets\n"}
     )
-    assert speech_vocabulary(sqlite_runtime) == ("Acme Widgets", "Zyntrax")
+    with sqlite_runtime.db.session() as session:
+        assert speech_vocabulary(session) == ("Acme Widgets", "Zyntrax")
     assert "Zyntrax" in client.get("/admin/voicemail").get_data(as_text=True)
     seen: list[Sequence[str]] = []
     original = speech_model.transcribe_array
