@@ -101,6 +101,11 @@ def twilio_webhook() -> ResponseReturnValue:
     if not validate_signature(settings.twilio_auth_token, _signed_url(), params, signature):
         log.warning("Twilio webhook with a bad signature from %s", request.remote_addr)
         return _error(403, "forbidden", "invalid X-Twilio-Signature")
+    status = (request.form.get("RecordingStatus") or "completed").strip().lower()
+    if status != "completed":
+        # "absent" (nothing recorded) or "failed": there is no voicemail to keep.
+        log.info("Twilio recording callback with status %s ignored", status)
+        return EMPTY_TWIML, 200, {"Content-Type": "text/xml; charset=utf-8"}
     try:
         recording = TwilioRecording.from_form(request.form)
     except RejectedError as exc:

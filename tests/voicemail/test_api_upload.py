@@ -158,6 +158,11 @@ def test_silence_is_marked_no_speech_without_any_text(
     assert message["transcript"]["status"] == "no_speech"
     assert message["transcript"]["text"] is None and message["transcript"]["segments"] == []
     assert message["text"] is None
+    add_person(runtime, "viewer@example.com")
+    browser = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
+    login(browser, "viewer@example.com")
+    page = browser.get(f"/tickets/{body(response)['id']}").get_data(as_text=True)
+    assert "No speech detected." in page and "data-start=" not in page
 
 
 def test_ticket_page_plays_the_audio_with_range_requests_and_links_the_caller(

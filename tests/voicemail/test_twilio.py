@@ -254,6 +254,21 @@ def test_recording_that_never_downloads_ends_as_a_failed_transcript_with_the_rea
         assert transcript.state == "failed" and "HTTP 404" in (transcript.error or "")
 
 
+def test_recording_callback_without_a_recording_opens_no_ticket(
+    make_voicemail_runtime: Callable[..., Runtime], recording_server: RecordingServer
+) -> None:
+    runtime = make_voicemail_runtime(
+        INTAKE_TWILIO_AUTH_TOKEN=TOKEN, INTAKE_RECORDING_HOSTS="127.0.0.1"
+    )
+    form = {**form_for(recording_server.url("/Recordings/RE0001")), "RecordingStatus": "absent"}
+    assert post_webhook(runtime, form).status_code == 200
+    missing = {k: v for k, v in form_for("").items() if k != "RecordingUrl"}
+    assert post_webhook(runtime, missing).status_code == 400
+    assert recording_server.auth_headers == []
+    with runtime.db.session() as session:
+        assert session.scalar(select(func.count(Message.id))) == 0
+
+
 def test_twilio_webhook_is_off_until_an_auth_token_is_configured(
     make_voicemail_runtime: Callable[..., Runtime],
 ) -> None:
