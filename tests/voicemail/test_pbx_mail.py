@@ -9,7 +9,7 @@ from intake.db.models import AppSetting, Customer, Mailbox, Message, Ticket, Tra
 from intake.queue import QueueName
 from intake.runtime import Runtime
 from intake.smtp import process_smtp_message
-from tests.conftest import run_jobs
+from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import pcm_wav
 from tests.voicemail.pbxmail import asterisk_mail
 from transcribe import Transcriber
@@ -48,6 +48,17 @@ def test_asterisk_voicemail_mail_by_smtp_becomes_a_transcribed_voicemail_ticket(
         message = session.get(Message, message_id)
         assert message is not None and message.new_text == transcript.text
         assert "just wanted to let you know" in (message.text or "")
+        ticket_id = message.ticket_id
+    token = add_person(runtime, "agent@example.com")
+    client = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
+    listed = client.get(
+        "/api/tickets?channel=voicemail", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert [t["id"] for t in listed.get_json()["tickets"]] == [ticket_id]
+    login(client, "agent@example.com")
+    page = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
+    assert f'src="/messages/{message_id}/audio"' in page and "msg0002.wav" in page
+    assert 'href="tel:+15552010123"' in page and "dialed" in page.lower()
 
 
 def test_asterisk_mail_without_recording_is_a_voicemail_ticket_without_transcript(
