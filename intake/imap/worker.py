@@ -23,7 +23,7 @@ from intake.db.models import Source
 from intake.imap.backoff import BASE_SECONDS, backoff_delay
 from intake.imap.config import AfterKind, Credentials, MailboxConfig
 from intake.imap.connection import TokenCache, logout_quietly, open_connection, select_folder
-from intake.imap.failures import Failure, describe_failure
+from intake.imap.failures import Failure, FailureKind, describe_failure
 from intake.imap.state import (
     DEFAULT_ALERT_AFTER,
     ConnState,
@@ -104,6 +104,9 @@ class MailboxWorker(threading.Thread):
     def fail(self, exc: BaseException) -> None:
         self.failures += 1
         failure = describe_failure(exc, self.config.host, self.config.port)
+        if failure.kind is FailureKind.AUTH:
+            # A revoked access token looks fresh by its expiry: fetch a new one next time.
+            self.tokens.current = None
         delay = backoff_delay(self.failures, base=self.backoff_base, jitter=random.random())
         log.warning(
             "mailbox %s: %s (failure %d, retrying in %.1f s)",

@@ -214,9 +214,20 @@ def test_xoauth2_mailbox_refreshes_its_token_logs_in_and_keeps_the_rotated_grant
         with running_manager(sqlite_runtime):
             server.append(make_mail(message_id="<oauth-1@x>"))
             wait_for(lambda: stored_count(sqlite_runtime, mailbox_id) == 1, what="XOAUTH2 mail")
+            # The provider revokes the access token and the server drops the connection: the
+            # refused login must lead to a fresh grant with the rotated refresh token.
+            provider.access_tokens.clear()
+            server.stop()
+            server.start()
+            server.append(make_mail(message_id="<oauth-2@x>"))
+            wait_for(
+                lambda: stored_count(sqlite_runtime, mailbox_id) == 2,
+                timeout=45,  # Dovecot's auth penalty delays the login after the refusal
+                what="mail after re-authentication",
+            )
         row = mailbox_row(sqlite_runtime, mailbox_id)
         assert row.auth_kind == "xoauth2" and row.secret_encrypted is not None
         stored = Credentials.from_json(decrypt(sqlite_runtime.settings, row.secret_encrypted))
         # The provider rotated the refresh token: the old one is dead, the new one is kept.
-        assert stored.oauth2 is not None and stored.oauth2.refresh_token == "refresh-2"
-        assert provider.grants == 1
+        assert stored.oauth2 is not None and stored.oauth2.refresh_token == "refresh-3"
+        assert provider.grants == 2
