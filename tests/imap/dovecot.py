@@ -7,6 +7,7 @@ everything. IMAP APPEND through :meth:`Dovecot.client` delivers test mail.
 
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import shutil
@@ -120,6 +121,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login{" xoauth2" if oauth2 else ""}
 auth_failure_delay = 0
 default_internal_user = {internal}
+default_internal_group = {grp.getgrgid(gid).gr_name}
 default_login_user = {login}
 first_valid_uid = {uid}
 first_valid_gid = {gid}
