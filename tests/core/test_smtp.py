@@ -83,15 +83,24 @@ def test_message_over_the_size_limit_gets_552(
 
 
 def test_database_failure_at_data_answers_451_and_never_250(
-    runtime: Runtime, smtp_port: int
+    tmp_path: Path, sqlite_url: str, redis_url: str
 ) -> None:
-    with runtime.db.engine.begin() as conn:
+    # SQLite only: the test breaks the schema on purpose (recipient lookups still work).
+    broken = make_runtime(tmp_path, sqlite_url, redis_url)
+    with broken.db.engine.begin() as conn:
         conn.execute(text("DROP TABLE attachments"))
         conn.execute(text("DROP TABLE transcripts"))
         conn.execute(text("ALTER TABLE messages RENAME TO messages_gone"))
-    with pytest.raises(smtplib.SMTPDataError) as error:
-        send(smtp_port, make_mail(), ["support@example.com"])
-    assert error.value.smtp_code == 451
+    port = free_port()
+    controller = make_controller(broken, "127.0.0.1", port)
+    controller.start()
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as error:
+            send(port, make_mail(), ["support@example.com"])
+        assert error.value.smtp_code == 451
+    finally:
+        controller.stop()
+        broken.close()
 
 
 def test_redis_down_still_answers_250_and_the_sweeper_enqueues_later(
