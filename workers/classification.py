@@ -90,8 +90,13 @@ def ticket_text(session: Session, ticket: Ticket, message: Message) -> TicketTex
 def apply_classification(session: Session, ticket: Ticket, result: Classification) -> None:
     by_rule = bool(result.rule_names)
     if ticket.category_set_by != SetBy.AGENT.value:
-        ticket.category = result.category
-        ticket.category_set_by = SetBy.RULE.value if by_rule else SetBy.MODEL.value
+        mailbox_default = ticket.mailbox.default_category if ticket.mailbox else None
+        if mailbox_default and not by_rule:
+            # An admin said what this mailbox receives (billing@, say); rules still come first.
+            ticket.category, ticket.category_set_by = mailbox_default, SetBy.RULE.value
+        else:
+            ticket.category = result.category
+            ticket.category_set_by = SetBy.RULE.value if by_rule else SetBy.MODEL.value
     if ticket.priority_set_by != SetBy.AGENT.value:
         priority = Priority(result.priority)
         if priority.value != ticket.priority or ticket.sla_due_at is None:

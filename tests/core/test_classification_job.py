@@ -133,3 +133,29 @@ def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_r
     )
     assert second.id != first.id
     assert second.category == "feature_request"
+
+
+def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> None:
+    from intake.db.models import Mailbox
+
+    with runtime.db.session() as session:
+        mailbox = Mailbox(
+            name="billing", addresses=["billing@example.com"], default_category="billing"
+        )
+        session.add(mailbox)
+        session.flush()
+        mailbox_id = mailbox.id
+    accepted = accept_email(
+        runtime,
+        make_mail(to="billing@example.com", subject="Hello", body="Where is my parcel?"),
+        source=Source.SMTP,
+        envelope_from=None,
+        recipients=["billing@example.com"],
+        mailbox_id=mailbox_id,
+    )
+    run_jobs(runtime, "intake", "classify")
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        ticket = session.get(Ticket, message.ticket_id)
+        assert ticket is not None and ticket.category == "billing"
