@@ -154,3 +154,15 @@ def test_sweeper_takes_back_a_transcript_left_running_by_a_dead_worker(
     assert sweep_once(sqlite_runtime) == 1
     run_jobs(sqlite_runtime, QueueName.TRANSCRIBE.value)
     assert transcript_of(sqlite_runtime, accepted.message_id).state == "done"
+
+
+def test_transcribe_worker_preloads_the_model_and_drains_its_queue(
+    sqlite_runtime: Runtime, speech_wav: bytes, speech_model: Transcriber
+) -> None:
+    from workers.run import run_worker
+    from workers.transcription import get_transcriber
+
+    accepted = accept(sqlite_runtime, speech_wav)
+    run_worker(sqlite_runtime, ["transcribe"], burst=True)
+    assert transcript_of(sqlite_runtime, accepted.message_id).state == "done"
+    assert get_transcriber(sqlite_runtime.settings) is speech_model  # one model per process
