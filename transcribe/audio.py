@@ -114,8 +114,7 @@ def probe_audio(
 
 def _too_long_message(duration: float, limit: float) -> str:
     return (
-        f"The recording is {format_duration(duration)} long; the limit is "
-        f"{format_duration(limit)}."
+        f"The recording is {format_duration(duration)} long; the limit is {format_duration(limit)}."
     )
 
 
@@ -179,9 +178,7 @@ def load_audio(
             for out in resampler.resample(None):
                 buffer.append(_samples(out))
     except av.FFmpegError as exc:
-        raise CorruptAudioError(
-            f"The audio could not be decoded ({_ffmpeg_reason(exc)})."
-        ) from exc
+        raise CorruptAudioError(f"The audio could not be decoded ({_ffmpeg_reason(exc)}).") from exc
     finally:
         del resampler
         # PyAV's resampler graph holds reference cycles; without a collection every job would

@@ -50,6 +50,9 @@ class WhisperConfig:
     vad_threshold: float = 0.5
     vad_min_silence_ms: int = 2000
     vad_speech_pad_ms: int = 400
+    # Speech found by VAD is decoded in regions of at most this many seconds (0: let
+    # faster-whisper glue all speech together and decode it in 30 s windows).
+    vad_max_speech_s: float = 15.0
     # Longer audio is transcribed in pieces of at most this many seconds, cut at a quiet moment:
     # faster-whisper holds features for all it is given (~0.9 MB per second of audio).
     piece_s: float = 120.0
@@ -70,6 +73,8 @@ class WhisperConfig:
             raise ValueError("max_duration_s and max_bytes must be positive")
         if not 0 < self.min_encoder_window_s <= 30:
             raise ValueError("min_encoder_window_s must be in (0, 30]")
+        if self.vad_max_speech_s < 0:
+            raise ValueError("vad_max_speech_s must not be negative")
         if self.encoder_tail_s < 0:
             raise ValueError("encoder_tail_s must not be negative")
         if not self.temperatures:

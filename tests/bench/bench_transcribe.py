@@ -106,14 +106,17 @@ def english_clips(limit_s: float | None) -> list[tuple[Path, float, str]]:
 def build_config(args: argparse.Namespace) -> WhisperConfig:
     if args.stock:
         # What faster-whisper does out of the box (with VAD on): the baseline.
-        config = WhisperConfig(min_encoder_window_s=30.0, beam_size=5)
-        config = dataclasses.replace(
-            config,
+        config = WhisperConfig(
+            min_encoder_window_s=30.0,
+            encoder_tail_s=0.0,
+            beam_size=5,
             without_timestamps=False,
             condition_on_previous_text=True,
             temperatures=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
             vad_min_silence_ms=2000,
             vad_speech_pad_ms=400,
+            vad_max_speech_s=0.0,
+            piece_s=1e9,
         )
     else:
         config = WhisperConfig()
@@ -127,6 +130,7 @@ def build_config(args: argparse.Namespace) -> WhisperConfig:
         ("vad_min_silence", "vad_min_silence_ms"),
         ("vad_pad", "vad_speech_pad_ms"),
         ("vad_threshold", "vad_threshold"),
+        ("vad_max_speech", "vad_max_speech_s"),
         ("piece", "piece_s"),
         ("without_timestamps", "without_timestamps"),
         ("condition", "condition_on_previous_text"),
@@ -135,6 +139,8 @@ def build_config(args: argparse.Namespace) -> WhisperConfig:
         value = getattr(args, flag)
         if value is not None:
             changes[field] = value
+    if args.vocabulary is not None:
+        changes["vocabulary"] = tuple(term for term in args.vocabulary.split(",") if term)
     if args.temperatures is not None:
         changes["temperatures"] = tuple(float(t) for t in args.temperatures.split(","))
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
@@ -184,7 +190,9 @@ def main() -> None:
     parser.add_argument("--vad-min-silence", type=int)
     parser.add_argument("--vad-pad", type=int)
     parser.add_argument("--vad-threshold", type=float)
+    parser.add_argument("--vad-max-speech", type=float, help="vad_max_speech_s (0: off)")
     parser.add_argument("--piece", type=float, help="piece_s: long audio is cut into these")
+    parser.add_argument("--vocabulary", help="comma separated terms passed as hotwords")
     parser.add_argument("--temperatures", help="comma separated, e.g. 0.0 for no fallback")
     parser.add_argument("--without-timestamps", action=argparse.BooleanOptionalAction)
     parser.add_argument("--condition", action=argparse.BooleanOptionalAction)

@@ -13,6 +13,7 @@ import pytest
 from tests.transcribe.conftest import (
     JFK,
     JFK_TEXT,
+    PROMPT,
     PROMPT_TEXT,
     shared_clip,
     word_error_rate,
@@ -25,7 +26,7 @@ from transcribe import (
     TranscriptStatus,
     WhisperConfig,
 )
-from transcribe.audio import SAMPLE_RATE
+from transcribe.audio import SAMPLE_RATE, load_audio
 
 
 def test_a_real_speech_clip_transcribes_close_to_its_reference(
@@ -141,3 +142,32 @@ def test_long_audio_is_transcribed_in_pieces_with_timestamps_on_one_timeline(
     # The third copy starts 40 s in; its words must be stamped there, not at the piece start.
     assert any(segment.start >= 39.0 for segment in transcript.segments)
     assert transcript.segments[-1].end <= transcript.duration + 0.5
+
+
+def test_a_vocabulary_does_not_make_a_multi_window_recording_lose_sentences(
+    transcriber: Transcriber,
+) -> None:
+    # Given 30 s windows and a hotword prompt, tiny.en stops emitting timestamps and drops
+    # whole sentences (44 % WER on this recording); short VAD regions keep it on track.
+    names = [
+        JFK,
+        "asterisk-core-sounds-en-8k/vm-options.wav",
+        "asterisk-core-sounds-en-8k/queue-periodic-announce.wav",
+        PROMPT,
+    ]
+    references = {
+        JFK: JFK_TEXT,
+        names[1]: "Press 1 to record your unavailable message, press 2 to record your busy "
+        "message, press 3 to record your name, press 4 to record your temporary greeting, "
+        "press 5 to change your password, press star to return to the main menu.",
+        names[2]: "All of our representatives are currently busy. Please stay on the line "
+        "and your call will be answered by the next available representative.",
+        PROMPT: PROMPT_TEXT,
+    }
+    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    audio = np.concatenate(
+        [part for name in names for part in (load_audio(shared_clip(name)), gap)]
+    )
+    transcript = transcriber.transcribe_array(audio, vocabulary=("Acme", "Zendesk"))
+    reference = " ".join(references[name] for name in names)
+    assert word_error_rate(reference, transcript.text) <= 0.1
