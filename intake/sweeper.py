@@ -9,13 +9,22 @@ import logging
 import threading
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from intake.accept import enqueue_processing
-from intake.db.models import Message, MessageState, Transcript, TranscriptState, utcnow
+from intake.db.models import (
+    Correction,
+    Message,
+    MessageState,
+    ModelVersion,
+    Transcript,
+    TranscriptState,
+    utcnow,
+)
 from intake.runtime import Runtime
 from intake.voicemail.transcripts import STALE_TRANSCRIPT, enqueue_transcription
 from workers.claims import STALE_CLAIM
+from workers.enqueue import enqueue_retrain
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +83,24 @@ def sweep_transcripts(runtime: Runtime) -> int:
     return enqueued
 
 
+def schedule_retrain(runtime: Runtime) -> bool:
+    """Queue the nightly retrain when agents corrected something since the last version."""
+    with runtime.db.session() as session:
+        last_correction = session.scalar(select(func.max(Correction.created_at)))
+        last_version = session.scalar(
+            select(func.max(ModelVersion.created_at)).where(ModelVersion.task == "category")
+        )
+    if last_correction is None or (last_version is not None and last_version >= last_correction):
+        return False
+    # One run per day: the job id is derived from the date.
+    return enqueue_retrain(runtime, utcnow().strftime("%Y%m%d"))
+
+
 def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             sweep_once(runtime)
+            schedule_retrain(runtime)
         except Exception:
             # A database or Redis outage must not kill the sweeper: try again next round.
             log.exception("sweep failed")

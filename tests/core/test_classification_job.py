@@ -159,3 +159,18 @@ def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> Non
         assert message is not None
         ticket = session.get(Ticket, message.ticket_id)
         assert ticket is not None and ticket.category == "billing"
+
+
+def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Runtime) -> None:
+    from intake.db.models import Correction
+    from intake.queue import QueueName
+    from intake.sweeper import schedule_retrain
+
+    assert schedule_retrain(runtime) is False
+    first = deliver(runtime, make_mail())
+    with runtime.db.session() as session:
+        session.add(Correction(ticket_id=first.id, field="category", new_value="other", text="x"))
+    assert schedule_retrain(runtime) is True
+    assert any(
+        j.startswith("retrain-category-") for j in runtime.queues.queue(QueueName.CLASSIFY).job_ids
+    )
