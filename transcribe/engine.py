@@ -195,7 +195,7 @@ class Transcriber:
         """The keyword arguments handed to faster-whisper for one call.
 
         The vocabulary goes in as ``hotwords``: faster-whisper puts them in the prompt of every
-        30 s window, where an ``initial_prompt`` would only steer the first one.
+        window it decodes, where an ``initial_prompt`` would only steer the first one.
         """
         config = self.config
         terms = merge_vocabulary(config.vocabulary, vocabulary)
@@ -233,7 +233,8 @@ class Transcriber:
         options = self.decode_options(vocabulary)
         heard: list[Segment] = []
         language: str | None = None
-        language_probability = 0.0
+        # Without speech nothing is detected; a fixed or English-only language is still certain.
+        language_probability = 1.0 if options["language"] else 0.0
         for start, end in cut_points(audio, config.piece_s, _PIECE_SEARCH_S):
             offset = start / SAMPLE_RATE
             # No text is carried over the cut as an initial prompt: on the 11 min benchmark that

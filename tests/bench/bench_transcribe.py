@@ -7,6 +7,17 @@
 Reads ``<repo>/../shared/data/audio/manifest.tsv``. Times each ``Transcriber.transcribe(path)``
 call (decoding the file included) after one warm-up call, and reports per clip and overall WER
 (corpus level: all edits / all reference words) and RTF (processing seconds / audio seconds).
+
+Measured 2026-11-22 on the 2-core dev box (shared with other jobs, load average 2-5, so RTF varies
+by about +-30 % between runs), 15 English clips, 145.8 s, 371 words, ``--repeat 3``:
+
+    settings                               WER     RTF          RTF <5 s     model RSS
+    --stock (plain faster-whisper, VAD)    2.70 %  0.072-0.117  0.16-0.26    +178 MB
+    defaults                               3.50 %  0.037-0.052  0.041-0.053  +158 MB
+    11.2 min voicemail, --stock            2.70 %  0.056        -            peak RSS 920 MB
+    11.2 min voicemail, defaults           3.98 %  0.050        -            peak RSS 521 MB
+    11.2 min, 4 hotwords, --stock          41.9 %  0.061        -            peak RSS 922 MB
+    11.2 min, 4 hotwords, defaults         3.44 %  0.030        -            peak RSS 491 MB
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ def test_silence_is_no_speech_with_empty_text(transcriber: Transcriber, tmp_path
     assert transcript.text == ""
     assert transcript.segments == ()
     assert transcript.duration == pytest.approx(6.0)
+    assert (transcript.language, transcript.language_probability) == ("en", 1.0)
     assert transcript.low_confidence is False
 
 
