@@ -7,12 +7,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from intake.cli import accounts, customers, mailbox, services
+from intake.cli import accounts, classify, customers, mailbox, services
 from intake.errors import IntakeError
 
 log = logging.getLogger(__name__)
 
-COMMAND_GROUPS = (services, accounts, customers, mailbox)
+COMMAND_GROUPS = (services, accounts, classify, customers, mailbox)
 
 
 def build_parser() -> argparse.ArgumentParser:
