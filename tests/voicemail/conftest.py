@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from redis import Redis
 
 from intake.runtime import Runtime, set_current
 from intake.settings import load_settings
@@ -21,19 +20,6 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 
 SHARED_AUDIO = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "audio"
 SPEECH_CLIP = SHARED_AUDIO / "asterisk-core-sounds-en-8k" / "cannot-complete-as-dialed.wav"
-
-
-@pytest.fixture
-def redis_url(redis_server: str) -> Iterator[str]:
-    """Like the shared fixture, on a Redis database of their own: a worker of another suite run at
-    the same time on the same server (``run_jobs`` on queue ``intake``) must not take these jobs."""
-    base, _, database = redis_server.rpartition("/")
-    url = f"{base}/10" if database.isdigit() else redis_server
-    connection = Redis.from_url(url)
-    connection.flushdb()
-    yield url
-    connection.flushdb()
-    connection.close()
 
 
 @pytest.fixture(scope="session")
