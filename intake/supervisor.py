@@ -64,14 +64,13 @@ def service_argv(command: Sequence[str]) -> list[str]:
 
 
 def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
-    commands = {
-        "smtp": ["smtp"],
-        "imap": ["imap"],
-        "worker-intake": ["worker", "--queues", "intake,classify"],
-        "worker-transcribe": ["worker", "--queues", "transcribe"],
-        "sweeper": ["sweeper"],
-        "web": ["web"],
-    }
+    commands = {"smtp": ["smtp"], "imap": ["imap"]}
+    for number in range(1, settings.workers + 1):
+        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify"]
+    # One transcription worker: a second model copy would only compete for the same cores.
+    commands["worker-transcribe"] = ["worker", "--queues", "transcribe"]
+    commands["sweeper"] = ["sweeper"]
+    commands["web"] = ["web"]
     if settings.voicemail_spool is not None:
         commands["voicemail-spool"] = ["voicemail-spool"]
     return [Child(name, service_argv(argv), env=env) for name, argv in commands.items()]
@@ -121,9 +120,11 @@ class Supervisor:
                 "Intake Gateway is running:",
                 f"  web UI and API  http://{s.web_host}:{s.web_port}/",
                 f"  SMTP            {s.smtp_host}:{s.smtp_port}",
+                "  IMAP            polls the mailboxes admins configure (web UI or CLI)",
                 f"  Redis           {redis_url}{embedded}",
                 f"  database        {s.database_url}",
                 f"  data            {s.data_dir}",
+                *([f"  voicemail spool {s.voicemail_spool}"] if s.voicemail_spool else []),
                 "Press Ctrl-C to stop.",
             ]
         )
