@@ -24,6 +24,7 @@ from intake.db.models import Rule as RuleRow
 from web.auth import admin_required
 from web.context import db
 from web.form_input import clean, form_text
+from web.ordering import move
 
 log = logging.getLogger(__name__)
 bp = Blueprint("rules", __name__, url_prefix="/admin/rules")
@@ -214,16 +215,10 @@ def toggle_rule(rule_id: int) -> Response:
 @bp.post("/<int:rule_id>/move")
 @admin_required
 def move_rule(rule_id: int) -> Response:
-    ordered = _rows()
-    index = next((i for i, r in enumerate(ordered) if r.id == rule_id), None)
-    if index is None:
+    moved = move(_rows(), rule_id, request.form.get("direction", ""))
+    if moved is None:
         abort(404)
-    target = index - 1 if request.form.get("direction") == "up" else index + 1
-    if 0 <= target < len(ordered):
-        ordered[index], ordered[target] = ordered[target], ordered[index]
-        for position, row in enumerate(ordered):
-            row.position = position
-        db().commit()
+    db().commit()
     return redirect(url_for("rules.rules"))
 
 

@@ -22,6 +22,7 @@ from intake.sla import DEFAULT_FIRST_RESPONSE_MINUTES
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text
+from web.ordering import move
 
 log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/admin")
@@ -113,17 +114,10 @@ def retire_category(category_id: int) -> Response:
 @bp.post("/categories/<int:category_id>/move")
 @admin_required
 def move_category(category_id: int) -> Response:
-    ordered = _categories()
-    index = next((i for i, c in enumerate(ordered) if c.id == category_id), None)
-    if index is None:
+    moved = move(_categories(), category_id, request.form.get("direction", ""))
+    if moved is None:
         abort(404)
-    target = index - 1 if request.form.get("direction") == "up" else index + 1
-    if 0 <= target < len(ordered):
-        ordered[index], ordered[target] = ordered[target], ordered[index]
-        # Renumber everything: older rows may share positions, which would make a swap a no-op.
-        for position, category in enumerate(ordered):
-            category.position = position
-        db().commit()
+    db().commit()
     return redirect(url_for("settings.categories"))
 
 

@@ -46,6 +46,7 @@ def whisper_config(settings: Settings) -> WhisperConfig:
         language=w.language,
         cpu_threads=w.cpu_threads,
         vad=w.vad,
+        max_bytes=settings.max_audio_bytes,
     )
 
 
