@@ -9,7 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intake.db.models import Customer, Ticket
+from classify.customer import LoyaltyThresholds
+from intake.db.models import AppSetting, Customer, Ticket
+from intake.errors import RejectedError
+from intake.settings import Settings
+
+# AppSetting key of the admin's domain → tier map (e.g. every @bigcorp.example is "vip").
+TIER_DOMAINS = "tier_domains"
 
 
 def normalize_email(address: str) -> str:
@@ -57,7 +63,41 @@ def _get_or_create(session: Session, column: str, value: str, name: str, at: dat
 
 
 def customer_for_email(session: Session, address: str, name: str, at: datetime) -> Customer:
-    return _get_or_create(session, "email", normalize_email(address), name, at)
+    customer = _get_or_create(session, "email", normalize_email(address), name, at)
+    if customer.tier is None:
+        customer.tier = tier_domains(session).get(address.rpartition("@")[2].lower())
+    return customer
+
+
+def tier_domains(session: Session) -> dict[str, str]:
+    row = session.get(AppSetting, TIER_DOMAINS)
+    return dict(row.value.get("domains", {})) if row is not None else {}
+
+
+def parse_tier_domains(text: str) -> dict[str, str]:
+    """``domain = tier`` per line (blank lines and ``#`` comments ignored)."""
+    mapping: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        domain, sep, tier = (part.strip().lower() for part in line.partition("="))
+        if not sep or not domain or not tier or "@" in domain or " " in domain:
+            raise RejectedError(f"line {number}: write 'domain = tier', e.g. 'bigcorp.com = vip'")
+        mapping[domain] = tier[:40]
+    return mapping
+
+
+def save_tier_domains(session: Session, mapping: dict[str, str]) -> None:
+    row = session.get(AppSetting, TIER_DOMAINS)
+    if row is None:
+        row = AppSetting(key=TIER_DOMAINS)
+        session.add(row)
+    row.value = {"domains": mapping}
+
+
+def loyalty_thresholds(settings: Settings) -> LoyaltyThresholds:
+    return LoyaltyThresholds(settings.loyal_min_tickets, settings.loyal_min_days)
 
 
 def customer_for_phone(session: Session, e164: str, name: str, at: datetime) -> Customer:

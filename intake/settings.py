@@ -116,6 +116,8 @@ class Settings:
     recording_hosts: tuple[str, ...] = ()
     outbound_smtp_url: str | None = None
     base_url: str | None = None
+    loyal_min_tickets: int = 5
+    loyal_min_days: int = 180
     whisper: WhisperSettings = field(default_factory=WhisperSettings)
     log_level: str = "INFO"
 
@@ -153,6 +155,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         recording_hosts=env_list(env, "RECORDING_HOSTS"),
         outbound_smtp_url=env_optional(env, "OUTBOUND_SMTP_URL"),
         base_url=env_optional(env, "BASE_URL"),
+        loyal_min_tickets=env_int(env, "LOYAL_MIN_TICKETS", 5, minimum=2),
+        loyal_min_days=env_int(env, "LOYAL_MIN_DAYS", 180),
         whisper=WhisperSettings(
             model=env_str(env, "WHISPER_MODEL", "tiny.en"),
             device=device,

@@ -6,15 +6,17 @@ import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
 from intake.customer_import import MAX_TIER_LENGTH, ImportResult, import_customers, parse_csv
-from intake.db.models import Customer, Ticket
+from intake.customers import parse_tier_domains, save_tier_domains, tier_domains
+from intake.db.models import Customer
 from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db
 from web.form_input import arg_text, form_text
+from web.serialize import ticket_counts
 
 log = logging.getLogger(__name__)
 bp = Blueprint("customers", __name__, url_prefix="/admin/customers")
@@ -41,20 +43,7 @@ def _render(result: ImportResult | None = None, import_error: str | None = None)
     customers = list(
         db().scalars(query.order_by(Customer.last_contact_at.desc(), Customer.id).limit(PAGE_SIZE))
     )
-    ids = [c.id for c in customers]
-    counts = (
-        dict(
-            db()
-            .execute(
-                select(Ticket.customer_id, func.count(Ticket.id))
-                .where(Ticket.customer_id.in_(ids), Ticket.automatic.is_(False))
-                .group_by(Ticket.customer_id)
-            )
-            .all()
-        )
-        if ids
-        else {}
-    )
+    counts = ticket_counts(db(), (c.id for c in customers))
     tiers = db().scalars(
         select(Customer.tier).where(Customer.tier.is_not(None)).distinct().order_by(Customer.tier)
     )
@@ -69,6 +58,7 @@ def _render(result: ImportResult | None = None, import_error: str | None = None)
         result=result,
         import_error=import_error,
         max_tier=MAX_TIER_LENGTH,
+        tier_domains="\n".join(f"{d} = {t}" for d, t in sorted(tier_domains(db()).items())),
     )
 
 
@@ -115,3 +105,18 @@ def import_csv() -> str | tuple[str, int]:
         "%s imported customers from %r: %s", current_user.email, upload.filename, result.summary
     )
     return _render(result=result)
+
+
+@bp.post("/tier-domains")
+@admin_required
+def set_tier_domains() -> Response | tuple[str, int]:
+    """New customers from these domains get the tier (e.g. every @bigcorp.example is VIP)."""
+    try:
+        mapping = parse_tier_domains(form_text("tier_domains"))
+    except RejectedError as exc:
+        flash(str(exc), "error")
+        return _render(), 400
+    save_tier_domains(db(), mapping)
+    db().commit()
+    flash(f"{len(mapping)} domain tier rule(s) saved.", "ok")
+    return redirect(url_for("customers.customers"))

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from classify.customer import customer_type
+from intake.customers import loyalty_thresholds
 from intake.db.models import Attachment, Customer, Message, Ticket, Transcript, utcnow
+from web.context import get_runtime
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -38,7 +40,9 @@ def customer_json(customer: Customer | None, count: int) -> dict[str, Any] | Non
         "email": customer.email,
         "phone": customer.phone,
         "name": customer.name,
-        "type": customer_type(count, customer.first_contact_at, utcnow()).value,
+        "type": customer_type(
+            count, customer.first_contact_at, utcnow(), loyalty_thresholds(get_runtime().settings)
+        ).value,
         "tier": customer.tier,
         "tickets": count,
     }

@@ -19,9 +19,10 @@ from classify.rules import RuleError
 from classify.taxonomy import CustomerType, Priority
 from classify.training import Task
 from intake import runtime as runtime_module
-from intake.customers import ticket_count
+from intake.customers import loyalty_thresholds, ticket_count
 from intake.db.models import Channel, Message, Rule, SetBy, Ticket, TranscriptState, utcnow
 from intake.model_store import classifier_cache, retrain
+from intake.settings import Settings
 from intake.sla import first_response_due
 from intake.tickets import active_categories
 from workers.ingest import is_automatic
@@ -67,12 +68,17 @@ def recent_contacts(session: Session, ticket: Ticket) -> int:
     return max(1, count or 0)
 
 
-def ticket_text(session: Session, ticket: Ticket, message: Message) -> TicketText:
+def ticket_text(
+    session: Session, settings: Settings, ticket: Ticket, message: Message
+) -> TicketText:
     customer = ticket.customer
     kind = CustomerType.POTENTIAL
     if customer is not None:
         kind = customer_type(
-            ticket_count(session, customer.id), customer.first_contact_at, utcnow()
+            ticket_count(session, customer.id),
+            customer.first_contact_at,
+            utcnow(),
+            loyalty_thresholds(settings),
         )
     return TicketText(
         subject=message.subject or ticket.subject or "",
@@ -135,7 +141,7 @@ def classify_ticket(ticket_id: int) -> str:
         message = customer_messages[-1]
         classifier = classifier_cache.get(session, runtime.blobs)
         result = classifier.classify(
-            ticket_text(session, ticket, message),
+            ticket_text(session, runtime.settings, ticket, message),
             rules=load_rules(session),
             categories=active_categories(session),
         )

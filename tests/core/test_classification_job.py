@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from intake.accept import accept_email
@@ -174,3 +176,19 @@ def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Run
     assert any(
         j.startswith("retrain-category-") for j in runtime.queues.queue(QueueName.CLASSIFY).job_ids
     )
+
+
+def test_loyalty_thresholds_come_from_settings(
+    tmp_path: Path, sqlite_url: str, redis_url: str
+) -> None:
+    from intake.customers import loyalty_thresholds
+    from tests.conftest import make_runtime
+
+    runtime = make_runtime(
+        tmp_path, sqlite_url, redis_url, INTAKE_LOYAL_MIN_TICKETS="3", INTAKE_LOYAL_MIN_DAYS="30"
+    )
+    try:
+        thresholds = loyalty_thresholds(runtime.settings)
+        assert (thresholds.loyal_min_tickets, thresholds.loyal_min_days) == (3, 30)
+    finally:
+        runtime.close()
