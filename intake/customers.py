@@ -42,6 +42,8 @@ def normalize_phone(raw: str, default_region: str | None = "US") -> str | None:
 
 def _get_or_create(session: Session, column: str, value: str, name: str, at: datetime) -> Customer:
     attribute = getattr(Customer, column)
+    # Look up what will be stored: over-long values are cut to the column (see db.models).
+    value = value[: attribute.type.length]
     customer = session.scalar(select(Customer).where(attribute == value))
     if customer is None:
         # A concurrent job may create the same customer: the savepoint lets us recover.

@@ -65,12 +65,22 @@ class JobQueues:
         *args: Any,
         job_id: str,
         timeout: int = 600,
+        again_if_running: bool = False,
     ) -> bool:
-        """Enqueue unless a live job with this id exists. False when Redis is unreachable."""
+        """Enqueue unless a live job with this id exists. False when Redis is unreachable.
+
+        ``again_if_running``: a job already running may have read its rows before the change
+        that asks for this one, so a second job (``<id>-again``) is queued to run after it.
+        """
         try:
             try:
                 existing = Job.fetch(job_id, connection=self.connection)
-                if existing.get_status(refresh=False) in ACTIVE_STATES:
+                status = existing.get_status(refresh=False)
+                if status == JobStatus.STARTED and again_if_running:
+                    return self.enqueue(
+                        name, func, *args, job_id=f"{job_id}-again", timeout=timeout
+                    )
+                if status in ACTIVE_STATES:
                     return True
             except NoSuchJobError:
                 pass

@@ -37,8 +37,11 @@ def process_smtp_message(
     groups: dict[int | None, list[str]] = defaultdict(list)
     for address in rcpt_tos:
         accepted, mailbox_id = recipient_mailbox(runtime, address)
-        if accepted:
-            groups[mailbox_id].append(address)
+        if not accepted:
+            # Accepted at RCPT, gone by DATA (an admin just removed the mailbox): a temporary
+            # failure makes the sender retry and hear 550 for that address, never a false 250.
+            raise StorageError(f"recipient {address} is no longer accepted")
+        groups[mailbox_id].append(address)
     return [
         accept_email(
             runtime,

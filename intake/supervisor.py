@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from intake.db.migrate import upgrade
 from intake.embedded_redis import EmbeddedRedis
@@ -57,6 +58,18 @@ class Child:
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+
+def without_password(url: str) -> str:
+    """The URL with any password masked, for logs and the startup summary."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def service_argv(command: Sequence[str]) -> list[str]:
@@ -121,8 +134,8 @@ class Supervisor:
                 f"  web UI and API  http://{s.web_host}:{s.web_port}/",
                 f"  SMTP            {s.smtp_host}:{s.smtp_port}",
                 "  IMAP            polls the mailboxes admins configure (web UI or CLI)",
-                f"  Redis           {redis_url}{embedded}",
-                f"  database        {s.database_url}",
+                f"  Redis           {without_password(redis_url)}{embedded}",
+                f"  database        {without_password(s.database_url)}",
                 f"  data            {s.data_dir}",
                 *([f"  voicemail spool {s.voicemail_spool}"] if s.voicemail_spool else []),
                 "Press Ctrl-C to stop.",

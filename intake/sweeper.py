@@ -9,7 +9,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from intake.accept import enqueue_processing
 from intake.db.models import (
@@ -17,6 +17,7 @@ from intake.db.models import (
     Message,
     MessageState,
     ModelVersion,
+    Ticket,
     Transcript,
     TranscriptState,
     utcnow,
@@ -24,13 +25,16 @@ from intake.db.models import (
 from intake.runtime import Runtime
 from intake.voicemail.transcripts import STALE_TRANSCRIPT, enqueue_transcription
 from workers.claims import STALE_CLAIM
-from workers.enqueue import enqueue_retrain
+from workers.enqueue import enqueue_classification, enqueue_retrain
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
 # Give a just-accepted message's own enqueue a moment before the sweeper second-guesses it.
 GRACE = timedelta(seconds=5)
+# A ticket's classification normally follows within seconds of its message being processed.
+UNCLASSIFIED_AFTER = timedelta(minutes=2)
+UNCLASSIFIED_UNTIL = timedelta(days=1)
 
 
 def sweep_once(runtime: Runtime) -> int:
@@ -55,7 +59,7 @@ def sweep_once(runtime: Runtime) -> int:
     enqueued = sum(1 for message_id in ids if enqueue_processing(runtime, message_id))
     if ids:
         log.info("sweeper: %d of %d waiting messages enqueued", enqueued, len(ids))
-    return enqueued + sweep_transcripts(runtime)
+    return enqueued + sweep_transcripts(runtime) + sweep_unclassified(runtime)
 
 
 def sweep_transcripts(runtime: Runtime) -> int:
@@ -80,6 +84,36 @@ def sweep_transcripts(runtime: Runtime) -> int:
     enqueued = sum(1 for message_id in ids if enqueue_transcription(runtime, message_id))
     if ids:
         log.info("sweeper: %d of %d waiting transcripts enqueued", enqueued, len(ids))
+    return enqueued
+
+
+def sweep_unclassified(runtime: Runtime) -> int:
+    """Enqueue classification of customer tickets whose own enqueue was lost (Redis blip)."""
+    now = utcnow()
+    unfinished = exists().where(
+        Transcript.message_id == Message.id,
+        Message.ticket_id == Ticket.id,
+        Transcript.state.in_([TranscriptState.PENDING.value, TranscriptState.RUNNING.value]),
+    )
+    with runtime.db.session() as session:
+        ids = list(
+            session.scalars(
+                select(Ticket.id)
+                .where(
+                    Ticket.classified_at.is_(None),
+                    Ticket.automatic.is_(False),
+                    Ticket.created_at < now - UNCLASSIFIED_AFTER,
+                    # Bounded: a ticket whose classification keeps failing is not retried forever.
+                    Ticket.created_at > now - UNCLASSIFIED_UNTIL,
+                    ~unfinished,
+                )
+                .order_by(Ticket.id)
+                .limit(BATCH)
+            )
+        )
+    enqueued = sum(1 for ticket_id in ids if enqueue_classification(runtime, ticket_id))
+    if ids:
+        log.info("sweeper: %d of %d unclassified tickets enqueued", enqueued, len(ids))
     return enqueued
 
 

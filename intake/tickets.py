@@ -43,6 +43,8 @@ def update_ticket(
         if status not in {s.value for s in TicketStatus}:
             raise RejectedError(f"unknown status {status!r}")
         if status != ticket.status:
+            if ticket.first_response_at is None and ticket.status == TicketStatus.NEW.value:
+                ticket.first_response_at = utcnow()
             ticket.status = status
             ticket.resolved_at = utcnow() if status == TicketStatus.RESOLVED.value else None
             changed.append("status")
@@ -72,7 +74,10 @@ def update_ticket(
         ticket.assignee_id = _assignee_id(session, changes["assignee"])
         changed.append("assignee")
     if "group" in changes:
-        ticket.group = str(changes["group"]) or None
+        group = str(changes["group"] or "")
+        if len(group) > 100:
+            raise RejectedError("group names have at most 100 characters")
+        ticket.group = group or None
         changed.append("group")
     if "tags" in changes:
         tags = changes["tags"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from intake.db.models import AppSetting, Transcript, TranscriptState
 from intake.voicemail.link import VOICEMAIL_SENDERS_KEY, voicemail_senders
 from intake.voicemail.transcripts import VOCABULARY_KEY, retry_transcript
-from web.auth import admin_required
+from web.auth import admin_required, local_target
 from web.context import db, get_runtime
 
 bp = Blueprint("admin_voicemail", __name__, url_prefix="/admin")
@@ -43,6 +44,7 @@ def voicemail() -> str:
         .where(Transcript.state != TranscriptState.DONE.value)
         .order_by(Transcript.updated_at.desc())
         .limit(500)
+        .options(selectinload(Transcript.message))
     )
     vocabulary = db().get(AppSetting, VOCABULARY_KEY)
     return render_template(
@@ -78,7 +80,4 @@ def retry(message_id: int) -> Response:
         flash(f"Transcription of message {message_id} queued again.", "ok")
     else:
         flash("That transcript is running or does not exist.", "error")
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("admin_voicemail.voicemail")
-    return redirect(target)
+    return redirect(local_target(request.form.get("next"), url_for("admin_voicemail.voicemail")))

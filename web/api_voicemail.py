@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -48,6 +48,12 @@ def _accepted_json(accepted: VoicemailAccepted) -> dict[str, Any]:
     }
 
 
+def idempotency_key() -> str | None:
+    """The client's Idempotency-Key, scoped to its user: two clients may both send "1"."""
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    return f"api-user-{g.api_user.id}:{key}" if key else None
+
+
 @bp.post("/api/voicemail")
 @token_required
 def upload() -> tuple[Response, int]:
@@ -73,7 +79,7 @@ def upload() -> tuple[Response, int]:
             caller_name=request.form.get("caller_name"),
             received_at=received_at,
             source=Source.API,
-            dedup_key=(request.headers.get("Idempotency-Key") or "").strip() or None,
+            dedup_key=idempotency_key(),
         )
     except RejectedError as exc:
         return _error(413, "too_large", str(exc))

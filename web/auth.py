@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 import flask_login
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
@@ -20,6 +21,20 @@ login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def local_target(target: str | None, fallback: str) -> str:
+    """``target`` if it is a path on this site, else ``fallback`` (no open redirects).
+
+    Browsers drop tabs and newlines and treat backslashes as slashes, so ``/\\evil`` or
+    ``/<tab>/evil`` would leave the site although they start with a single slash.
+    """
+    if not target or any(ord(ch) <= 0x20 or ch == "\\" for ch in target):
+        return fallback
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return fallback
+    return target
 
 
 def login_required(view: F) -> F:
@@ -54,11 +69,7 @@ def login() -> str | Response:
         user = check_login(db(), request.form.get("email", ""), request.form.get("password", ""))
         if user is not None:
             login_user(SessionUser(user))
-            target = request.args.get("next", "")
-            # Only local paths: an absolute URL here would be an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("views.queue")
-            return redirect(target)
+            return redirect(local_target(request.args.get("next"), url_for("views.queue")))
         flash("Wrong email or password.", "error")
     return render_template("login.html")
 

@@ -12,6 +12,7 @@ def enqueue_classification(runtime: Runtime, ticket_id: int) -> bool:
         "workers.classification.classify_ticket",
         ticket_id,
         job_id=f"classify-ticket-{ticket_id}",
+        again_if_running=True,
     )
 
 

@@ -126,11 +126,12 @@ def transcribe_message(message_id: int) -> str:
     except Exception as exc:
         release_transcript(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
         raise
+    # Classified even without words: rules, the caller's tier and "voicemail" still apply.
+    if ticket_id is not None:
+        enqueue_classification(runtime, ticket_id)
     if isinstance(result, TranscriptionError):
         log.warning("voicemail %s not transcribed: %s", message_id, result)
         return f"failed: {result}"
-    if ticket_id is not None and result.status is TranscriptStatus.DONE:
-        enqueue_classification(runtime, ticket_id)
     return f"{result.status.value}: {len(result.text)} characters"
 
 

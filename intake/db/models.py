@@ -6,8 +6,10 @@ a value never needs a migration and PostgreSQL and SQLite behave the same.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from enum import Enum
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -23,9 +25,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -416,3 +422,19 @@ class AppSetting(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _fit_strings_to_their_columns(session: Session, _context: Any, _instances: Any) -> None:
+    """Cut over-long strings to their column's length instead of failing the whole write.
+
+    Such values come from outside (a 300-character display name, a SIP URI as caller number);
+    PostgreSQL refuses them where SQLite would not, and the raw item keeps the full value.
+    """
+    for row in chain(session.new, session.dirty):
+        for attribute in inspect(row).mapper.column_attrs:
+            length = getattr(attribute.columns[0].type, "length", None)
+            value = getattr(row, attribute.key)
+            if length and isinstance(value, str) and len(value) > length:
+                log.warning("%s.%s cut to %d characters", type(row).__name__, attribute.key, length)
+                setattr(row, attribute.key, value[:length])

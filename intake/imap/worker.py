@@ -23,7 +23,7 @@ from intake.db.models import Source
 from intake.imap.backoff import BASE_SECONDS, backoff_delay
 from intake.imap.config import AfterKind, Credentials, MailboxConfig
 from intake.imap.connection import TokenCache, logout_quietly, open_connection, select_folder
-from intake.imap.failures import Failure, FailureKind, describe_failure
+from intake.imap.failures import Failure, FailureKind, ImapProtocolError, describe_failure
 from intake.imap.state import (
     DEFAULT_ALERT_AFTER,
     ConnState,
@@ -200,10 +200,9 @@ class MailboxWorker(threading.Thread):
             return
         raw = response.get(b"BODY[]")
         if not isinstance(raw, bytes):
-            log.error(
-                "mailbox %s: UID %s came without a body; left on the server", self.config.name, uid
-            )
-            return
+            # Raising keeps the UID unrecorded: the round is retried with backoff and the
+            # mailbox shows the error instead of silently skipping the message.
+            raise ImapProtocolError(f"UID {uid} came without a body; it stays on the server")
         accepted = accept_email(
             self.runtime,
             raw,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-_TICKET_TAG = re.compile(r"\[#(\d{1,18})\]")
+# Ticket ids are 32-bit integers; a longer number is an order number, not our tag.
+_TICKET_TAG = re.compile(r"\[#(\d{1,9})\]")
 _PREFIX = re.compile(
     r"^\s*(?:re|fw|fwd|aw|wg|sv|vs|antw|antwort|rif|r|tr|ref|odp|pd|enc|rv|res|vb|rép|réf"
     r"|回复|回覆|答复|答覆|转发|轉寄|轉發|转寄|返信|転送)"

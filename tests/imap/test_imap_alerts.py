@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from email import message_from_bytes
 from typing import Any
@@ -45,7 +46,7 @@ def test_failure_alert_mail_goes_to_active_admins_through_the_relay(
     with sqlite_runtime.db.session() as session:
         add_user(session, "boss@example.com", Role.ADMIN, "pw-123456789")
         add_user(session, "agent@example.com", Role.AGENT, "pw-123456789")
-    settings = sqlite_runtime.settings.with_overrides(outbound_smtp_url=url)
+    settings = dataclasses.replace(sqlite_runtime.settings, outbound_smtp_url=url)
     assert send_failure_alert(settings, sqlite_runtime.db, "support", "login refused: nope", 5)
     ((recipients, raw),) = handler.received
     assert recipients == ["boss@example.com"]

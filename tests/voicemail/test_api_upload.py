@@ -98,6 +98,30 @@ def test_retried_upload_with_the_same_idempotency_key_returns_the_first_ticket(
     assert body(again)["id"] == body(first)["id"] and body(again)["duplicate"] is True
 
 
+def test_two_clients_using_the_same_idempotency_key_get_two_tickets(
+    runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str], speech_wav: bytes
+) -> None:
+    other = {"Authorization": f"Bearer {add_person(runtime, 'pbx2@example.com')}"}
+    first = upload(client, {**auth_headers, "Idempotency-Key": "1"}, speech_wav)
+    second = upload(client, {**other, "Idempotency-Key": "1"}, speech_wav + b"\0" * 64)
+    assert first.status_code == 201 and second.status_code == 201
+    assert body(first)["id"] != body(second)["id"]
+
+
+def test_a_sip_uri_caller_and_a_long_name_are_kept_not_refused(
+    runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str], speech_wav: bytes
+) -> None:
+    caller = "sip:+15551234567@acme-support.sip.twilio.com"
+    response = upload(
+        client, auth_headers, speech_wav, **{"from": caller, "caller_name": "C" * 300}
+    )
+    assert response.status_code == 201
+    with runtime.db.session() as session:
+        message = session.scalars(select(Message)).one()
+        assert message.caller_number and caller.startswith(message.caller_number)
+        assert message.extra["caller_raw"] == caller
+
+
 def test_audio_larger_than_the_limit_is_refused_with_413_and_nothing_stored(
     make_voicemail_runtime: Callable[..., Runtime], speech_wav: bytes
 ) -> None:

@@ -1,0 +1,121 @@
+"""Regression tests for defects found in review: each input once broke a promise."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask.testing import FlaskClient
+from rq.job import Job, JobStatus
+from sqlalchemy import select
+
+from intake.accept import accept_email
+from intake.db.models import Customer, Mailbox, Message, MessageState, Source, Ticket, utcnow
+from intake.errors import StorageError
+from intake.queue import QueueName
+from intake.runtime import Runtime
+from intake.smtp import process_smtp_message
+from intake.supervisor import without_password
+from intake.sweeper import sweep_unclassified
+from tests.conftest import run_jobs
+from tests.mailfactory import make_mail
+from web.auth import local_target
+from workers.enqueue import enqueue_classification
+
+
+def deliver(runtime: Runtime, raw: bytes) -> Message:
+    accepted = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
+    )
+    run_jobs(runtime, "intake")
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        return message
+
+
+def test_an_order_number_in_ticket_tag_form_opens_a_ticket_instead_of_failing(
+    runtime: Runtime,
+) -> None:
+    message = deliver(runtime, make_mail(subject="Order [#20261122000123] missing"))
+    assert message.state == MessageState.PROCESSED.value and message.ticket_id is not None
+
+
+def test_a_ticket_id_beyond_the_integer_column_is_a_404(
+    client: FlaskClient, auth_headers: dict[str, str]
+) -> None:
+    assert client.get("/api/tickets/99999999999", headers=auth_headers).status_code == 404
+
+
+def test_over_long_header_values_are_cut_to_their_columns_not_lost(runtime: Runtime) -> None:
+    name = "N" * 300
+    message = deliver(runtime, make_mail(sender=f"{name} <long@customer.org>"))
+    assert message.state == MessageState.PROCESSED.value
+    with runtime.db.session() as session:
+        customer = session.scalars(select(Customer)).one()
+        assert customer.name == name[:200]
+        # The raw message keeps the whole value.
+        assert name.encode() in runtime.blobs.get(message.raw_sha256)
+
+
+def test_a_recipient_gone_between_rcpt_and_data_gets_a_temporary_failure(
+    runtime: Runtime,
+) -> None:
+    with pytest.raises(StorageError, match="no longer accepted"):
+        process_smtp_message(runtime, "a@customer.org", ["help@gone.test"], make_mail())
+    with runtime.db.session() as session:
+        session.add(Mailbox(name="help", addresses=["help@gone.test"]))
+    (stored,) = process_smtp_message(runtime, "a@customer.org", ["help@gone.test"], make_mail())
+    assert not stored.duplicate
+
+
+def test_a_classification_asked_for_while_one_runs_runs_again(runtime: Runtime) -> None:
+    assert enqueue_classification(runtime, 7)
+    Job.fetch("classify-ticket-7", connection=runtime.queues.connection).set_status(
+        JobStatus.STARTED
+    )
+    assert enqueue_classification(runtime, 7)
+    assert "classify-ticket-7-again" in runtime.queues.queue(QueueName.CLASSIFY).job_ids
+
+
+def test_the_sweeper_classifies_a_ticket_whose_enqueue_was_lost(runtime: Runtime) -> None:
+    message = deliver(runtime, make_mail())  # the classify job is queued but never run
+    runtime.queues.queue(QueueName.CLASSIFY).empty()
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, message.ticket_id)
+        assert ticket is not None and ticket.classified_at is None
+        ticket.created_at = utcnow() - timedelta(minutes=5)
+    assert sweep_unclassified(runtime) == 1
+    run_jobs(runtime, "classify")
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, message.ticket_id)
+        assert ticket is not None and ticket.classified_at is not None
+
+
+def test_moving_a_ticket_on_from_new_records_the_first_response(
+    runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str]
+) -> None:
+    message = deliver(runtime, make_mail())
+    client.patch(f"/api/tickets/{message.ticket_id}", json={"status": "open"}, headers=auth_headers)
+    with runtime.db.session() as session:
+        ticket = session.get(Ticket, message.ticket_id)
+        assert ticket is not None and ticket.first_response_at is not None
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example", "/\t/evil.example", "/\\evil.example", "https://evil.example/", "evil"],
+)
+def test_login_never_redirects_off_site(target: str) -> None:
+    assert local_target(target, "/") == "/"
+
+
+def test_login_redirects_to_a_local_page() -> None:
+    assert local_target("/tickets/3?x=1", "/") == "/tickets/3?x=1"
+
+
+def test_startup_summary_masks_passwords() -> None:
+    assert without_password("postgresql://intake:S3cret@db:5432/x") == (
+        "postgresql://intake:***@db:5432/x"
+    )
+    assert "R3dis" not in without_password("redis://:R3dis@cache:6379/0")
