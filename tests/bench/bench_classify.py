@@ -115,6 +115,7 @@ def task(
         **metrics,
         "target": target,
         "baseline_macro_f1": baseline(xtr, ytr, xte, yte, zh),
+        "balanced": model.metrics["balanced"],
         "fit_s": round(fit_s, 1),
     }
     print(json.dumps(result, ensure_ascii=False), flush=True)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import random
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from classify.model import TextModel
 from classify.shipped import category_training_set
 from classify.training import (
     TrainingDataError,
+    _split,
     evaluate,
     normalize_labels,
     read_labeled_csv,
@@ -111,6 +113,61 @@ def test_training_on_a_tiny_csv_then_evaluating_reports_n_accuracy_and_macro_f1(
     ]
     result = evaluate(model, [t for t, _ in held], [label for _, label in held])
     assert result == {"n": 4, "accuracy": 1.0, "macro_f1": 1.0}
+
+
+def test_small_training_sets_keep_balanced_class_weights_unless_told_otherwise() -> None:
+    texts, labels = zip(*TINY, strict=True)
+    assert train_text_model(texts, labels, task="category").metrics["balanced"] is True
+    unweighted = train_text_model(texts, labels, task="category", balanced=False)
+    assert unweighted.metrics["balanced"] is False
+
+
+def _uneven_set(n: int, vague: float, mixed: float) -> tuple[list[str], list[str]]:
+    """Three classes sized 60/35/5 %. A ``vague`` share of texts has no class words at all
+    (unweighted training then wins macro-F1: balanced weights send vague texts to the rare
+    class); a ``mixed`` share borrows another class's words (balanced weights then win)."""
+    rng = random.Random(0)
+    vocab = {
+        "delivery": "parcel courier tracking late arrived box".split(),
+        "payment": "charged refund card fee twice amount".split(),
+        "warranty": "broken repair warranty faulty replace".split(),
+    }
+    generic = "good fine ok great bad nice terrible thanks".split()
+    texts, labels = [], []
+    for i in range(n):
+        label = "delivery" if i % 20 < 12 else "payment" if i % 20 < 19 else "warranty"
+        draw = rng.random()
+        if draw < vague:
+            words = rng.sample(generic, 2)
+        else:
+            own = rng.choice(list(vocab)) if draw < vague + mixed else label
+            words = rng.sample(vocab[own], 2) + rng.sample(generic, 1)
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.mark.parametrize(("vague", "mixed"), [(0.4, 0.0), (0.0, 0.35)])
+def test_with_enough_held_back_data_the_better_class_weighting_on_it_is_kept(
+    vague: float, mixed: float
+) -> None:
+    texts, labels = _uneven_set(5000, vague, mixed)
+    train_idx, held_idx = _split(labels, 0.2, 0)
+    held_texts = [texts[i] for i in held_idx]
+    held_labels = [labels[i] for i in held_idx]
+    scores = {}
+    for balanced in (True, False):
+        trial = train_text_model(
+            [texts[i] for i in train_idx],
+            [labels[i] for i in train_idx],
+            task="category",
+            balanced=balanced,
+            calibrate=False,
+        )
+        scores[balanced] = evaluate(trial, held_texts, held_labels)["macro_f1"]
+    assert abs(scores[True] - scores[False]) > 0.02
+    chosen = train_text_model(texts, labels, task="category").metrics["balanced"]
+    assert chosen is (scores[True] > scores[False])
 
 
 def test_model_bytes_round_trip_exactly_and_deterministically() -> None:
