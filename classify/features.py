@@ -3,8 +3,9 @@
 One analyzer serves both languages. Latin-script text gives words (lower-cased, digits folded,
 with a light suffix-stripped variant so "refunds"/"refunded" share evidence) and character
 n-grams inside word boundaries; Chinese text, which has no spaces, gives character 1–3-grams of
-each run of Han characters (optionally also jieba words). Traditional characters are mapped to
-Simplified first so a model trained on one script serves both.
+each run of Han characters, and as words its character bigrams plus jieba's words (or, with
+``jieba``, jieba's words alone). Traditional characters are mapped to Simplified first so a
+model trained on one script serves both.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class FeatureSpec:
     han_min: int = 1
     han_max: int = 3
     jieba: bool = False
+    # jieba words of Chinese runs added to the word block next to the character bigrams
+    # (marked "#" so they never collide with them); see ``from_dict`` for older models.
+    han_words: bool = True
     word_min_df: int = 1
     char_min_df: int = 2
     max_features: int | None = 300_000
@@ -41,7 +45,8 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpec:
-        return cls(**data)
+        # Models saved before ``han_words`` existed were trained without those features.
+        return cls(**{"han_words": False, **data})
 
 
 def normalize(text: str) -> str:
@@ -66,12 +71,17 @@ def analyze_chars(text: str, spec: FeatureSpec) -> list[str]:
 
 def _words(folded: str, spec: FeatureSpec) -> list[str]:
     words: list[str] = []
+    han_words: list[str] = []
     for match in _TOKEN.finditer(folded):
         token = match.group()
         if is_han(token[0]):
             words.extend(_jieba_words(token) if spec.jieba else _han_grams(token, 2, 2))
+            if spec.han_words and not spec.jieba:
+                han_words.extend("#" + w for w in _jieba_words(token))
         else:
             words.append(_DIGITS.sub("0", token))
+    # After all other words, so word pairs also pair up neighbouring jieba words.
+    words.extend(han_words)
     features = list(words)
     features.extend(stem for w in words if (stem := _SUFFIX.sub("", w)) != w)
     for n in range(2, spec.word_ngrams + 1):
