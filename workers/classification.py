@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from classify.classifier import Classification, TicketText
+from classify.classifier import Classification, Classifier, TicketText
 from classify.customer import customer_type
 from classify.rules import Rule as ClassifierRule
 from classify.rules import RuleError
@@ -121,6 +121,12 @@ def apply_classification(session: Session, ticket: Ticket, result: Classificatio
     if result.tags:
         ticket.tags = sorted(set(ticket.tags) | set(result.tags))
     ticket.classified_at = utcnow()
+
+
+def warm_up() -> None:
+    """Load the shipped models and the Chinese word list before the first job needs them."""
+    sample = TicketText(subject="你好", body="hello", channel="email", sender="")
+    Classifier.default().classify(sample)
 
 
 def classify_ticket(ticket_id: int) -> str:

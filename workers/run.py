@@ -31,6 +31,10 @@ def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False
 
         # Load the speech model once, before the first job, for every job of this process.
         preload(runtime)
+    if QueueName.CLASSIFY in names:
+        from workers.classification import warm_up
+
+        warm_up()
     worker = SimpleWorker(queues, connection=runtime.queues.connection)
     log.info("worker %s on queues %s", worker.name, ", ".join(n.value for n in names))
     # The scheduler moves retried jobs back onto their queue when their backoff expires.
