@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from intake.db.engine import Database
 from intake.db.migrate import upgrade
-from intake.db.models import Base, Role
+from intake.db.models import Base, Message, Role
 from intake.embedded_redis import EmbeddedRedis
 from intake.runtime import Runtime, set_current
 from intake.settings import load_settings
@@ -216,3 +216,18 @@ def run_jobs(runtime: Runtime, *queues: str) -> None:
         [runtime.queues.queue(QueueName(n)) for n in names], connection=runtime.queues.connection
     )
     worker.work(burst=True)
+
+
+def deliver(runtime: Runtime, raw: bytes, *queues: str) -> Message:
+    """Accept one mail as the SMTP collector would, run the jobs, return the stored message."""
+    from intake.accept import accept_email
+    from intake.db.models import Source
+
+    accepted = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
+    )
+    run_jobs(runtime, *(queues or ("intake",)))
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        return message

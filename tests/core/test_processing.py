@@ -7,20 +7,9 @@ from intake.accept import accept_email
 from intake.db.models import Customer, Message, MessageState, Source, Ticket, TicketStatus
 from intake.errors import NotFoundError
 from intake.runtime import Runtime
-from tests.conftest import run_jobs
+from tests.conftest import deliver
 from tests.mailfactory import make_mail
 from workers.jobs import process_message
-
-
-def deliver(runtime: Runtime, raw: bytes) -> Message:
-    accepted = accept_email(
-        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
-    )
-    run_jobs(runtime, "intake")
-    with runtime.db.session() as session:
-        message = session.get(Message, accepted.message_id)
-        assert message is not None
-        return message
 
 
 def ticket_of(runtime: Runtime, message: Message) -> Ticket:

@@ -9,29 +9,17 @@ from flask.testing import FlaskClient
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from intake.accept import accept_email
-from intake.db.models import Customer, Mailbox, Message, MessageState, Source, Ticket, utcnow
+from intake.db.models import Customer, Mailbox, MessageState, Ticket, utcnow
 from intake.errors import StorageError
 from intake.queue import QueueName
 from intake.runtime import Runtime
 from intake.smtp import process_smtp_message
 from intake.supervisor import without_password
 from intake.sweeper import sweep_unclassified
-from tests.conftest import run_jobs
+from tests.conftest import deliver, run_jobs
 from tests.mailfactory import make_mail
 from web.auth import local_target
 from workers.enqueue import enqueue_classification
-
-
-def deliver(runtime: Runtime, raw: bytes) -> Message:
-    accepted = accept_email(
-        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]
-    )
-    run_jobs(runtime, "intake")
-    with runtime.db.session() as session:
-        message = session.get(Message, accepted.message_id)
-        assert message is not None
-        return message
 
 
 def test_an_order_number_in_ticket_tag_form_opens_a_ticket_instead_of_failing(
