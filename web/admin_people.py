@@ -101,9 +101,12 @@ def add_person() -> Response:
 @bp.get("/<int:user_id>")
 @admin_required
 def person(user_id: int) -> str:
-    user = _user_or_404(user_id)
+    return _person_page(_user_or_404(user_id), new_token=None)
+
+
+def _person_page(user: User, new_token: str | None) -> str:
     tokens = db().scalars(
-        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at.desc())
     )
     return render_template(
         "admin/people_detail.html",
@@ -111,7 +114,7 @@ def person(user_id: int) -> str:
         tokens=list(tokens),
         roles=[r.value for r in Role],
         min_password=MIN_PASSWORD_LENGTH,
-        new_token=None,
+        new_token=new_token,
     )
 
 
@@ -174,18 +177,8 @@ def new_token(user_id: int) -> str:
     token = create_token(db(), user.email, name)
     db().commit()
     log.info("%s created API token %r for %s", current_user.email, name, user.email)
-    tokens = db().scalars(
-        select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
-    )
     # Rendered, not redirected: the token is shown this once and never stored in clear.
-    return render_template(
-        "admin/people_detail.html",
-        user=user,
-        tokens=list(tokens),
-        roles=[r.value for r in Role],
-        min_password=MIN_PASSWORD_LENGTH,
-        new_token=token,
-    )
+    return _person_page(user, new_token=token)
 
 
 @bp.post("/<int:user_id>/tokens/<int:token_id>/revoke")
