@@ -53,12 +53,6 @@ def normalize(text: str) -> str:
     return to_simplified(unicodedata.normalize("NFKC", text)).casefold()
 
 
-def analyze(text: str, spec: FeatureSpec) -> tuple[list[str], list[str]]:
-    """Both blocks at once, normalizing the text only once."""
-    folded = normalize(text)
-    return _words(folded, spec), _chars(folded, spec)
-
-
 def analyze_words(text: str, spec: FeatureSpec) -> list[str]:
     """Word 1..n-grams plus suffix-stripped variants; Chinese runs give jieba words or bigrams."""
     return _words(normalize(text), spec)
@@ -108,7 +102,7 @@ def _token_chars(token: str, spec: FeatureSpec) -> list[str]:
 
 
 def count_features(text: str, spec: FeatureSpec) -> tuple[Counter[str], Counter[str]]:
-    """``Counter`` of each block of ``analyze``, faster: a word repeated in a long mail has its
+    """``Counter`` of the word and character blocks, faster: a word repeated in a long mail has its
     character n-grams built once."""
     folded = normalize(text)
     chars: Counter[str] = Counter()

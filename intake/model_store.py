@@ -23,8 +23,6 @@ from intake.errors import NotFoundError
 
 log = logging.getLogger(__name__)
 
-TASKS = (Task.CATEGORY, Task.SENTIMENT)
-
 
 def active_version(session: Session, task: Task) -> ModelVersion | None:
     return session.scalar(

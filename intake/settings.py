@@ -54,16 +54,6 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     return number
 
 
-def env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    value = _raw(env, name)
-    if value is None:
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(f"{PREFIX}{name} must be a number, got {value!r}") from None
-
-
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = _raw(env, name)
     if value is None:

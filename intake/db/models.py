@@ -83,7 +83,6 @@ class Source(str, Enum):
     API = "api"
     WEBHOOK = "webhook"
     SPOOL = "spool"
-    WEB = "web"
 
 
 class MessageState(str, Enum):
@@ -291,7 +290,6 @@ class Message(Base):
     caller_number: Mapped[str | None] = mapped_column(String(40))
     caller_name: Mapped[str | None] = mapped_column(String(200))
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # source-specific metadata
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     sent_at: Mapped[datetime | None]  # the sender's Date header
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]  # when a worker took it; a stale claim is a dead worker

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:34:42.583509
+Create Date: 2026-11-22 21:10:39.512224
 """
 
 from collections.abc import Sequence
@@ -232,12 +232,10 @@ def upgrade() -> None:
         sa.Column("caller_number", sa.String(length=40), nullable=True),
         sa.Column("caller_name", sa.String(length=200), nullable=True),
         sa.Column("extra", sa.JSON(), nullable=False),
-        sa.Column("author_id", sa.Integer(), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["author_id"], ["users.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["mailbox_id"], ["mailboxes.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["ticket_id"],
