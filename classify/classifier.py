@@ -12,8 +12,9 @@ import numpy as np
 from classify.language import detect_language
 from classify.model import ModelFormatError, TextModel, Tokens
 from classify.priority import PriorityInput, PriorityPolicy, prioritize
-from classify.rules import Rule, RuleFields, apply_rules
-from classify.taxonomy import FALLBACK_CATEGORY, CustomerType, Priority, Sentiment
+from classify.rules import RuleDefinition, RuleFields, apply_rules
+from classify.taxonomy import FALLBACK_CATEGORY
+from intake.domain import CustomerType, Priority, Sentiment
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ class Classifier:
     def classify(
         self,
         item: TicketText,
-        rules: Sequence[Rule] = (),
+        rules: Sequence[RuleDefinition] = (),
         categories: Sequence[str] | None = None,
     ) -> Classification:
         """Classify one message; ``categories`` are the active ones (default: all known)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from classify.taxonomy import CustomerType
+from intake.domain import CustomerType
 
 
 @dataclass(frozen=True)

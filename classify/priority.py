@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from classify.features import normalize
-from classify.taxonomy import CustomerType, Priority
+from intake.domain import CustomerType, Priority
 
 # Chinese terms are matched as substrings (no word boundaries in Chinese); English ones as whole
 # words, with the listed stems covering their inflections.

@@ -1,6 +1,6 @@
 """Admin-editable rules, applied in order before and over the model.
 
-A rule is plain data so the database can store it as JSON: ``Rule.from_dict(rule.to_dict())``
+A rule is plain data so the database can store it as JSON: ``RuleDefinition.from_dict(rule.to_dict())``
 gives the same rule back. Validation happens when a rule is built, so a bad regex is reported to
 the admin who typed it rather than failing later inside a worker.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from classify.taxonomy import Priority
+from intake.domain import Priority
 
 
 class RuleError(ValueError):
@@ -174,7 +174,7 @@ class RuleAction:
 
 
 @dataclass(frozen=True)
-class Rule:
+class RuleDefinition:
     """All ``conditions`` must match; then ``actions`` apply; ``stop`` skips the later rules."""
 
     name: str
@@ -202,7 +202,7 @@ class Rule:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Rule:
+    def from_dict(cls, data: Mapping[str, Any]) -> RuleDefinition:
         _require_mapping(data, "rule")
         _reject_unknown_keys(data, {"name", "conditions", "actions", "stop"}, "rule")
         name = data.get("name")
@@ -222,9 +222,9 @@ class Rule:
             raise
 
 
-def validate_rule(data: Mapping[str, Any]) -> Rule:
+def validate_rule(data: Mapping[str, Any]) -> RuleDefinition:
     """Parse a rule from its JSON form, raising ``RuleError`` with a readable message if invalid."""
-    return Rule.from_dict(data)
+    return RuleDefinition.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -257,7 +257,7 @@ class RuleOutcome:
     rule_names: tuple[str, ...] = ()
 
 
-def apply_rules(rules: Sequence[Rule], fields: RuleFields) -> RuleOutcome:
+def apply_rules(rules: Sequence[RuleDefinition], fields: RuleFields) -> RuleOutcome:
     category: str | None = None
     priority: Priority | None = None
     group: str | None = None

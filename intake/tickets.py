@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from classify.taxonomy import Priority
 from intake.db.models import Category, Correction, SetBy, Ticket, TicketStatus, User, utcnow
+from intake.domain import Priority
 from intake.errors import RejectedError
 from intake.sla import first_response_due
 

@@ -1,4 +1,4 @@
-"""Running faster-whisper on one audio file: audio path in, :class:`Transcript` out.
+"""Running faster-whisper on one audio file: audio path in, :class:`SpeechResult` out.
 
 A :class:`Transcriber` loads its model once and is meant to live as long as the worker process
 that owns it; calls on one instance must not overlap.
@@ -19,7 +19,7 @@ import numpy.typing as npt
 from transcribe.audio import SAMPLE_RATE, StrPath, load_audio
 from transcribe.config import WhisperConfig
 from transcribe.errors import ModelLoadError
-from transcribe.model import Segment, Transcript, TranscriptStatus
+from transcribe.model import Segment, SpeechResult, TranscriptState
 from transcribe.pieces import cut_points
 from transcribe.quality import is_low_confidence, join_text, keep_speech
 
@@ -218,7 +218,7 @@ class Transcriber:
             }
         return options
 
-    def transcribe(self, path: StrPath, *, vocabulary: Sequence[str] = ()) -> Transcript:
+    def transcribe(self, path: StrPath, *, vocabulary: Sequence[str] = ()) -> SpeechResult:
         """Transcribe one file; raises a :class:`~transcribe.errors.TranscriptionError` subclass."""
         config = self.config
         audio = load_audio(path, max_bytes=config.max_bytes, max_duration_s=config.max_duration_s)
@@ -226,7 +226,7 @@ class Transcriber:
 
     def transcribe_array(
         self, audio: npt.NDArray[np.float32], *, vocabulary: Sequence[str] = ()
-    ) -> Transcript:
+    ) -> SpeechResult:
         """Transcribe 16 kHz mono float32 samples (what :func:`load_audio` returns)."""
         config = self.config
         duration = audio.shape[0] / SAMPLE_RATE
@@ -272,8 +272,8 @@ class Transcriber:
         if len(segments) < len(heard):
             logger.info("dropped %d segments judged not to be speech", len(heard) - len(segments))
         text = join_text(segments)
-        status = TranscriptStatus.DONE if text else TranscriptStatus.NO_SPEECH
-        return Transcript(
+        status = TranscriptState.DONE if text else TranscriptState.NO_SPEECH
+        return SpeechResult(
             status=status,
             text=text,
             language=language or options["language"] or "",

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-
-class TranscriptStatus(StrEnum):
-    DONE = "done"
-    NO_SPEECH = "no_speech"
+from intake.domain import TranscriptState
 
 
 @dataclass(frozen=True)
@@ -41,14 +37,14 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Transcript:
+class SpeechResult:
     """A finished transcription.
 
     ``text`` is empty when ``status`` is ``NO_SPEECH``: a ticket must never show words the caller
     did not say.
     """
 
-    status: TranscriptStatus
+    status: TranscriptState
     text: str
     language: str
     language_probability: float
@@ -70,9 +66,9 @@ class Transcript:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Transcript:
+    def from_dict(cls, data: dict[str, Any]) -> SpeechResult:
         return cls(
-            status=TranscriptStatus(data["status"]),
+            status=TranscriptState(data["status"]),
             text=str(data["text"]),
             language=str(data["language"]),
             language_probability=float(data["language_probability"]),

@@ -16,8 +16,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from classify.taxonomy import Priority
 from intake.db.models import Category, SlaPolicy, Ticket
+from intake.domain import Priority
 from intake.sla import DEFAULT_FIRST_RESPONSE_MINUTES
 from web.auth import admin_required
 from web.context import db

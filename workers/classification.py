@@ -14,13 +14,20 @@ from sqlalchemy.orm import Session, selectinload
 
 from classify.classifier import Classification, Classifier, TicketText
 from classify.customer import customer_type
-from classify.rules import Rule as ClassifierRule
-from classify.rules import RuleError
-from classify.taxonomy import CustomerType, Priority
+from classify.rules import RuleDefinition, RuleError
 from classify.training import Task
 from intake import runtime as runtime_module
 from intake.customers import loyalty_thresholds, ticket_count
-from intake.db.models import Channel, Message, Rule, SetBy, Ticket, TranscriptState, utcnow
+from intake.db.models import (
+    Channel,
+    Message,
+    RuleDefinition,
+    SetBy,
+    Ticket,
+    TranscriptState,
+    utcnow,
+)
+from intake.domain import CustomerType, Priority
 from intake.model_store import classifier_cache, retrain
 from intake.settings import Settings
 from intake.sla import first_response_due
@@ -32,11 +39,15 @@ log = logging.getLogger(__name__)
 RECENT = timedelta(days=7)
 
 
-def load_rules(session: Session) -> list[ClassifierRule]:
+def load_rules(session: Session) -> list[RuleDefinition]:
     rules = []
-    for row in session.scalars(select(Rule).where(Rule.enabled.is_(True)).order_by(Rule.position)):
+    for row in session.scalars(
+        select(RuleDefinition)
+        .where(RuleDefinition.enabled.is_(True))
+        .order_by(RuleDefinition.position)
+    ):
         try:
-            rules.append(ClassifierRule.from_dict(row.definition))
+            rules.append(RuleDefinition.from_dict(row.definition))
         except (RuleError, ValueError, TypeError) as exc:
             # Rules are validated when saved; one broken by hand must not stop classification.
             log.error("skipping invalid rule %s (%s): %s", row.id, row.name, exc)

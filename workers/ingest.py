@@ -7,7 +7,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from classify.taxonomy import Priority
 from intake.blobs import BlobStore
 from intake.conversations import find_ticket
 from intake.customers import customer_for_email, normalize_email
@@ -18,6 +17,7 @@ from intake.db.models import (
     TicketStatus,
     utcnow,
 )
+from intake.domain import Priority
 from intake.mail.model import MessageFlag, ParsedEmail
 from intake.mail.threading import normalize_subject
 from intake.sla import first_response_due

@@ -25,8 +25,7 @@ from intake.voicemail.recordings import fetch_pending_recording
 from intake.voicemail.transcripts import STALE_TRANSCRIPT, speech_vocabulary
 from transcribe import ModelLoadError, Transcriber, TranscriptionError, WhisperConfig
 from transcribe.audio import load_audio
-from transcribe.model import Transcript as SpeechTranscript
-from transcribe.model import TranscriptStatus
+from transcribe.model import SpeechResult
 from workers.enqueue import enqueue_classification
 
 log = logging.getLogger(__name__)
@@ -115,7 +114,7 @@ def transcribe_message(message_id: int) -> str:
                 max_bytes=runtime.settings.max_audio_bytes,
                 max_duration_s=transcriber.config.max_duration_s,
             )
-            result: SpeechTranscript | TranscriptionError = transcriber.transcribe_array(
+            result: SpeechResult | TranscriptionError = transcriber.transcribe_array(
                 audio, vocabulary=vocabulary
             )
         except TranscriptionError as exc:
@@ -136,7 +135,7 @@ def transcribe_message(message_id: int) -> str:
 
 
 def _store(
-    runtime: Runtime, message_id: int, result: SpeechTranscript | TranscriptionError
+    runtime: Runtime, message_id: int, result: SpeechResult | TranscriptionError
 ) -> int | None:
     with runtime.db.session() as session:
         transcript = session.scalars(
@@ -151,7 +150,7 @@ def _store(
             _apply(transcript, result.to_dict())
             transcript.state = (
                 TranscriptState.DONE.value
-                if result.status is TranscriptStatus.DONE
+                if result.status is TranscriptState.DONE
                 else TranscriptState.NO_SPEECH.value
             )
             transcript.error = None
@@ -161,7 +160,7 @@ def _store(
                 message.text = result.text or None
         if message.ticket is not None:
             message.ticket.updated_at = utcnow()
-            if isinstance(result, SpeechTranscript) and result.language:
+            if isinstance(result, SpeechResult) and result.language:
                 message.ticket.language = message.ticket.language or result.language
         return message.ticket_id
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from classify.classifier import Classifier, TicketText
-from classify.taxonomy import CustomerType
+from intake.domain import CustomerType
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,8 @@ import pytest
 
 from classify.classifier import Classification, Classifier
 from classify.rules import validate_rule
-from classify.taxonomy import DEFAULT_CATEGORIES, Priority, Sentiment
+from classify.taxonomy import DEFAULT_CATEGORIES
+from intake.domain import Priority, Sentiment
 
 from .conftest import ticket
 

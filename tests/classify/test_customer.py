@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from classify.customer import LoyaltyThresholds, customer_type
-from classify.taxonomy import CustomerType
+from intake.domain import CustomerType
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 

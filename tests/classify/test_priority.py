@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from classify.priority import PriorityInput, PriorityPolicy, find_threats, prioritize
-from classify.taxonomy import CustomerType, Priority
+from intake.domain import CustomerType, Priority
 
 
 def prio(

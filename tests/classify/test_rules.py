@@ -6,15 +6,15 @@ from typing import Any
 import pytest
 
 from classify.rules import (
-    Rule,
     RuleAction,
     RuleCondition,
+    RuleDefinition,
     RuleError,
     RuleFields,
     apply_rules,
     validate_rule,
 )
-from classify.taxonomy import Priority
+from intake.domain import Priority
 
 VIP_RULE: dict[str, Any] = {
     "name": "Key accounts",
@@ -41,7 +41,7 @@ def fields(**overrides: str) -> RuleFields:
 
 def test_rule_round_trips_through_json() -> None:
     rule = validate_rule(VIP_RULE)
-    again = Rule.from_dict(json.loads(json.dumps(rule.to_dict())))
+    again = RuleDefinition.from_dict(json.loads(json.dumps(rule.to_dict())))
     assert again == rule
     assert again.to_dict() == VIP_RULE
 
@@ -127,7 +127,7 @@ def test_malformed_rules_get_a_clear_error(data: Any, message: str) -> None:
 
 
 def test_conditions_ignore_case_and_all_must_match() -> None:
-    rule = Rule(
+    rule = RuleDefinition(
         name="invoices from bigcorp",
         conditions=(
             RuleCondition("sender_domain", "equals", "BigCorp.com"),  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from intake.domain import TranscriptState
 from tests.transcribe.conftest import (
     JFK,
     JFK_TEXT,
@@ -23,7 +24,6 @@ from transcribe import (
     CorruptAudioError,
     EmptyAudioError,
     Transcriber,
-    TranscriptStatus,
     WhisperConfig,
 )
 from transcribe.audio import SAMPLE_RATE, load_audio
@@ -33,7 +33,7 @@ def test_a_real_speech_clip_transcribes_close_to_its_reference(
     transcriber: Transcriber,
 ) -> None:
     transcript = transcriber.transcribe(shared_clip(JFK))
-    assert transcript.status is TranscriptStatus.DONE
+    assert transcript.status is TranscriptState.DONE
     assert word_error_rate(JFK_TEXT, transcript.text) <= 0.1
     assert transcript.language == "en"
     assert transcript.model == "tiny.en"
@@ -56,7 +56,7 @@ def test_8khz_telephone_wav_transcribes(
 ) -> None:
     path = write_audio(tmp_path / f"{codec}.wav", prompt_samples, codec=codec, rate=8000)
     transcript = transcriber.transcribe(path)
-    assert transcript.status is TranscriptStatus.DONE
+    assert transcript.status is TranscriptState.DONE
     assert word_error_rate(PROMPT_TEXT, transcript.text) <= 0.15
 
 
@@ -72,7 +72,7 @@ def test_an_opus_voicemail_transcribes(
 def test_silence_is_no_speech_with_empty_text(transcriber: Transcriber, tmp_path: Path) -> None:
     path = write_audio(tmp_path / "silence.wav", np.zeros(6 * SAMPLE_RATE, dtype=np.float32))
     transcript = transcriber.transcribe(path)
-    assert transcript.status is TranscriptStatus.NO_SPEECH
+    assert transcript.status is TranscriptState.NO_SPEECH
     assert transcript.text == ""
     assert transcript.segments == ()
     assert transcript.duration == pytest.approx(6.0)
@@ -83,7 +83,7 @@ def test_silence_is_no_speech_with_empty_text(transcriber: Transcriber, tmp_path
 def test_line_hiss_is_no_speech_with_empty_text(transcriber: Transcriber, tmp_path: Path) -> None:
     hiss = np.random.default_rng(3).normal(0.0, 0.01, 8 * SAMPLE_RATE).astype(np.float32)
     transcript = transcriber.transcribe(write_audio(tmp_path / "hiss.wav", hiss))
-    assert transcript.status is TranscriptStatus.NO_SPEECH
+    assert transcript.status is TranscriptState.NO_SPEECH
     assert transcript.text == ""
 
 

@@ -1,4 +1,4 @@
-"""Transcript values, the JSON kept in the database, settings and model lookup."""
+"""SpeechResult values, the JSON kept in the database, settings and model lookup."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from intake.domain import TranscriptState
 from transcribe import (
     ModelLoadError,
     Segment,
+    SpeechResult,
     Transcriber,
-    Transcript,
-    TranscriptStatus,
     WhisperConfig,
     resolve_model_path,
 )
@@ -27,8 +27,8 @@ def segment(text: str, *, lp: float = -0.2, nsp: float = 0.05, start: float = 0.
 
 
 def test_a_transcript_survives_a_json_round_trip() -> None:
-    transcript = Transcript(
-        status=TranscriptStatus.DONE,
+    transcript = SpeechResult(
+        status=TranscriptState.DONE,
         text="Hello, my order 1234 is late.",
         language="en",
         language_probability=1.0,
@@ -40,12 +40,12 @@ def test_a_transcript_survives_a_json_round_trip() -> None:
     data = json.loads(json.dumps(transcript.to_dict()))
     assert data["status"] == "done"
     assert data["segments"][1]["start"] == 2.0
-    assert Transcript.from_dict(data) == transcript
+    assert SpeechResult.from_dict(data) == transcript
 
 
 def test_a_no_speech_transcript_round_trips_with_empty_text() -> None:
-    transcript = Transcript(TranscriptStatus.NO_SPEECH, "", "en", 1.0, 6.0, (), "tiny.en", False)
-    restored = Transcript.from_dict(json.loads(json.dumps(transcript.to_dict())))
+    transcript = SpeechResult(TranscriptState.NO_SPEECH, "", "en", 1.0, 6.0, (), "tiny.en", False)
+    restored = SpeechResult.from_dict(json.loads(json.dumps(transcript.to_dict())))
     assert restored == transcript
     assert restored.status == "no_speech"
 
