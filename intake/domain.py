@@ -54,13 +54,15 @@ class TicketStatus(StrEnum):
 
 
 class TranscriptState(StrEnum):
-    """A voicemail transcript's state; ``DONE`` and ``NO_SPEECH`` are what speech-to-text returns."""
+    """A voicemail transcript's state; the last four are what speech-to-text can return."""
 
     PENDING = "pending"
     RUNNING = "running"
+    FAILED = "failed"  # the audio could not be decoded, or the job gave up
     DONE = "done"
     NO_SPEECH = "no_speech"
-    FAILED = "failed"
+    UNCLEAR = "unclear"  # a guard doubted the words: listen to the audio; text not used
+    UNSUPPORTED_LANGUAGE = "unsupported_language"  # spoken in a language no model handles
 
 
 class SetBy(StrEnum):
