@@ -37,6 +37,17 @@ class Source(StrEnum):
     SPOOL = "spool"
 
 
+class MessageFlag(StrEnum):
+    """What the mail parser noticed about a message (stored in ``Message.flags``)."""
+
+    AUTO_REPLY = "auto_reply"
+    BOUNCE = "bounce"
+    UNPARSEABLE = "unparseable"
+    LIST = "list"
+    HTML_ONLY = "html_only"
+    DEFECTS = "defects"
+
+
 class MessageState(StrEnum):
     """Where an inbound message is in the pipeline (transitions: ``intake.core.states``)."""
 
@@ -95,3 +106,12 @@ class CustomerType(StrEnum):
     POTENTIAL = "potential"  # first contact
     EXISTING = "existing"
     LOYAL = "loyal"
+
+
+class ModelTask(StrEnum):
+    """What a trained text model predicts (``ModelVersion.task``)."""
+
+    CATEGORY = "category"  # the topic
+    SENTIMENT = "sentiment"
+    COMPLAINT = "complaint"  # yes / no
+    PRIORITY = "priority"  # urgent / high / medium / low

@@ -12,6 +12,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,14 +21,16 @@ from flask.testing import FlaskClient
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from werkzeug.test import TestResponse
 
-from intake.db.engine import Database
-from intake.db.migrate import upgrade
-from intake.db.models import Base, Message, Role
-from intake.embedded_redis import EmbeddedRedis
-from intake.runtime import Runtime, set_current
-from intake.settings import load_settings
-from intake.users import add_user, create_token
+from intake.cli.embedded_redis import EmbeddedRedis
+from intake.core.db.engine import Database
+from intake.core.db.migrate import upgrade
+from intake.core.db.models import Base, Message
+from intake.core.runtime import Runtime, set_current
+from intake.core.settings import load_settings
+from intake.core.users import add_user, create_token
+from intake.domain import Role
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -107,7 +110,7 @@ def _reset_postgres(url: str) -> None:
     # Re-seed default categories and SLA policies.
     from alembic import command
 
-    from intake.db.migrate import alembic_config
+    from intake.core.db.migrate import alembic_config
 
     command.downgrade(alembic_config(url), "0001")
     upgrade(url)
@@ -205,11 +208,18 @@ def auth_headers(api_token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_token}"}
 
 
+def json_of(response: TestResponse) -> dict[str, Any]:
+    """A JSON object answer's body (fails the test when the answer is not one)."""
+    data = response.get_json()
+    assert isinstance(data, dict), response.data
+    return data
+
+
 def run_jobs(runtime: Runtime, *queues: str) -> None:
     """Drain queues in this process with a real RQ worker (burst mode)."""
     from rq import SimpleWorker
 
-    from intake.queue import QueueName
+    from intake.core.jobs import QueueName
 
     names = queues or tuple(q.value for q in QueueName)
     worker = SimpleWorker(
@@ -220,8 +230,8 @@ def run_jobs(runtime: Runtime, *queues: str) -> None:
 
 def deliver(runtime: Runtime, raw: bytes, *queues: str) -> Message:
     """Accept one mail as the SMTP collector would, run the jobs, return the stored message."""
-    from intake.accept import accept_email
-    from intake.db.models import Source
+    from intake.core.accept import accept_email
+    from intake.domain import Source
 
     accepted = accept_email(
         runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["support@example.com"]

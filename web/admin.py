@@ -6,8 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from intake.accept import enqueue_processing
-from intake.db.models import Message, MessageState
+from intake.core.db.models import Message
+from intake.core.states import retry_message as retry_failed_message
+from intake.domain import MessageState
 from web.auth import admin_required
 from web.context import db, get_runtime
 
@@ -19,7 +20,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 def intake_problems() -> str:
     rows = db().scalars(
         select(Message)
-        .where(Message.state != MessageState.PROCESSED.value)
+        .where(Message.state != MessageState.PROCESSED)
         .order_by(Message.received_at.desc())
         .limit(500)
     )
@@ -29,13 +30,9 @@ def intake_problems() -> str:
 @bp.post("/intake/<int:message_id>/retry")
 @admin_required
 def retry_message(message_id: int) -> Response:
-    message = db().get(Message, message_id)
-    if message is not None and message.state == MessageState.FAILED.value:
-        message.state = MessageState.RECEIVED.value
-        message.attempts = 0
-        db().commit()
-        if enqueue_processing(get_runtime(), message_id):
-            flash(f"Message {message_id} queued again.", "ok")
-        else:
-            flash("Queue unavailable; the sweeper will retry the message.", "error")
+    enqueued = retry_failed_message(get_runtime(), message_id)
+    if enqueued:
+        flash(f"Message {message_id} queued again.", "ok")
+    elif enqueued is False:
+        flash("Queue unavailable; the sweeper will retry the message.", "error")
     return redirect(url_for("admin.intake_problems"))

@@ -9,9 +9,9 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
 
-from intake.customer_import import MAX_TIER_LENGTH, ImportResult, import_customers, parse_csv
-from intake.customers import parse_tier_domains, save_tier_domains, tier_domains
-from intake.db.models import Customer
+from intake.core.customer_import import MAX_TIER_LENGTH, ImportResult, import_customers, parse_csv
+from intake.core.customers import parse_tier_domains, save_tier_domains, tier_domains
+from intake.core.db.models import Customer
 from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db

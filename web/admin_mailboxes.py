@@ -13,17 +13,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from intake.errors import NotFoundError, RejectedError
-from intake.imap.config import (
-    AfterKind,
-    AuthKind,
-    Credentials,
-    OAuth2Credentials,
-    TlsMode,
-    parse_after_action,
-)
-from intake.imap.connection import check_connection
-from intake.mailboxes import (
+from intake.core.mailboxes import (
     MailboxSpec,
     MailboxView,
     add_mailbox,
@@ -36,6 +26,16 @@ from intake.mailboxes import (
     update_mailbox,
     view_of,
 )
+from intake.errors import NotFoundError, RejectedError
+from intake.imap.config import (
+    AfterKind,
+    AuthKind,
+    Credentials,
+    OAuth2Credentials,
+    TlsMode,
+    parse_after_action,
+)
+from intake.imap.connection import check_connection
 from web.auth import admin_required
 from web.context import db, get_runtime
 

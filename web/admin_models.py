@@ -6,13 +6,13 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
-from classify.training import Task
-from intake.db.models import Correction, ModelVersion, utcnow
+from intake.core.db.models import Correction, ModelVersion, utcnow
+from intake.core.jobs import RETRAIN_CATEGORY_MODEL
+from intake.core.model_versions import activate_version
+from intake.domain import ModelTask
 from intake.errors import NotFoundError
-from intake.model_store import activate_version
 from web.auth import admin_required
 from web.context import db, get_runtime
-from workers.enqueue import enqueue_retrain
 
 bp = Blueprint("admin_models", __name__, url_prefix="/admin/models")
 
@@ -28,7 +28,7 @@ def versions() -> str:
 @bp.post("/retrain")
 @admin_required
 def retrain_now() -> Response:
-    if enqueue_retrain(get_runtime(), utcnow().strftime("%Y%m%d%H%M%S")):
+    if get_runtime().queues.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d%H%M%S")):
         flash("Retraining queued; the new version appears here when done.", "ok")
     else:
         flash("The queue is unavailable; try again later.", "error")
@@ -51,7 +51,7 @@ def activate(version_id: int) -> Response:
 @admin_required
 def use_shipped(task: str) -> Response:
     """Roll back to the model shipped with the gateway."""
-    task_value = Task(task).value
+    task_value = ModelTask(task).value
     db().execute(update(ModelVersion).where(ModelVersion.task == task_value).values(active=False))
     db().commit()
     flash(f"The shipped {task_value} model is active.", "ok")

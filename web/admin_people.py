@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 from werkzeug.wrappers import Response
 
-from intake.db.models import ApiToken, Role, User
+from intake.core.db.models import ApiToken, User
+from intake.core.users import MIN_PASSWORD_LENGTH, add_user, create_token, find_user
+from intake.domain import Role
 from intake.errors import RejectedError
-from intake.users import MIN_PASSWORD_LENGTH, add_user, create_token, find_user
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text
@@ -28,7 +29,7 @@ bp = Blueprint("people", __name__, url_prefix="/admin/people")
 def _active_admins() -> int:
     return (
         db().scalar(
-            select(func.count(User.id)).where(User.role == Role.ADMIN.value, User.active.is_(True))
+            select(func.count(User.id)).where(User.role == Role.ADMIN, User.active.is_(True))
         )
         or 0
     )
@@ -77,7 +78,7 @@ def add_person() -> Response:
         flash(f"{email.lower()} already exists; change them below.", "error")
         return _back()
     try:
-        role = Role(request.form.get("role", Role.AGENT.value))
+        role = Role(request.form.get("role", Role.AGENT))
         user = add_user(
             db(),
             email,
@@ -127,14 +128,14 @@ def change_role(user_id: int) -> Response:
     except ValueError:
         flash("Unknown role.", "error")
         return _back(user_id)
-    if role.value != user.role:
+    if role != user.role:
         if role is not Role.ADMIN and _would_remove_last_admin(user):
             flash(f"{user.email} is the last admin; make someone else admin first.", "error")
             return _back(user_id)
-        user.role = role.value
+        user.role = role
         db().commit()
-        log.info("%s set role of %s to %s", current_user.email, user.email, role.value)
-        flash(f"{user.email} is now {role.value}.", "ok")
+        log.info("%s set role of %s to %s", current_user.email, user.email, role)
+        flash(f"{user.email} is now {role}.", "ok")
     return _back(user_id)
 
 

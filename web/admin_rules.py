@@ -1,8 +1,8 @@
 """Admin pages for classification rules: ordered, each enabled or not, stored as JSON.
 
-A rule's ``definition`` column is ``classify.rules.RuleDefinition.to_dict()``; everything saved here went
-through ``validate_rule`` first, so a worker never meets a rule it cannot build. Errors are shown
-to the admin word for word, with their input kept in the form.
+A rule's ``definition`` column is ``classify.rules.RuleDefinition.to_dict()``; everything
+saved here went through ``validate_rule`` first, so a worker never meets a rule it cannot
+build. Errors are shown to the admin word for word, with their input kept in the form.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from classify.rules import RuleDefinition, RuleError, RuleField, RuleOp, validate_rule
-from intake.db.models import Category
-from intake.db.models import Rule as RuleRow
+from intake.core.db.models import Category
+from intake.core.db.models import Rule as RuleRow
 from intake.domain import Priority
 from web.auth import admin_required
 from web.context import db
@@ -161,7 +161,7 @@ def add_rule() -> Response | tuple[str, int]:
     )
     db().commit()
     log.info("%s added rule %r", current_user.email, rule.name)
-    flash(f"RuleDefinition {rule.name!r} added.", "ok")
+    flash(f"Rule {rule.name!r} added.", "ok")
     return redirect(url_for("rules.rules"))
 
 
@@ -198,7 +198,7 @@ def save_rule(rule_id: int) -> Response | tuple[str, int]:
     row.definition = rule.to_dict()
     db().commit()
     log.info("%s changed rule %d (%r)", current_user.email, rule_id, rule.name)
-    flash(f"RuleDefinition {rule.name!r} saved.", "ok")
+    flash(f"Rule {rule.name!r} saved.", "ok")
     return redirect(url_for("rules.rules"))
 
 
@@ -208,7 +208,7 @@ def toggle_rule(rule_id: int) -> Response:
     row = _rule_or_404(rule_id)
     row.enabled = request.form.get("enabled") == "1"
     db().commit()
-    flash(f"RuleDefinition {row.name!r} {'enabled' if row.enabled else 'disabled'}.", "ok")
+    flash(f"Rule {row.name!r} {'enabled' if row.enabled else 'disabled'}.", "ok")
     return redirect(url_for("rules.rules"))
 
 
@@ -229,5 +229,5 @@ def delete_rule(rule_id: int) -> Response:
     db().delete(row)
     db().commit()
     log.info("%s deleted rule %d (%r)", current_user.email, rule_id, row.name)
-    flash(f"RuleDefinition {row.name!r} deleted.", "ok")
+    flash(f"Rule {row.name!r} deleted.", "ok")
     return redirect(url_for("rules.rules"))

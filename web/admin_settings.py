@@ -16,9 +16,9 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from intake.db.models import Category, SlaPolicy, Ticket
+from intake.core.db.models import Category, SlaPolicy, Ticket
+from intake.core.sla import DEFAULT_FIRST_RESPONSE_MINUTES
 from intake.domain import Priority
-from intake.sla import DEFAULT_FIRST_RESPONSE_MINUTES
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text
@@ -127,11 +127,11 @@ def sla() -> str:
     policies = {p.priority: p for p in db().scalars(select(SlaPolicy))}
     rows = [
         (
-            priority.value,
-            policies[priority.value].first_response_minutes
-            if priority.value in policies
-            else DEFAULT_FIRST_RESPONSE_MINUTES[priority.value],
-            priority.value in policies,
+            priority,
+            policies[priority].first_response_minutes
+            if priority in policies
+            else DEFAULT_FIRST_RESPONSE_MINUTES[priority],
+            priority in policies,
         )
         for priority in Priority
     ]
@@ -141,18 +141,18 @@ def sla() -> str:
 @bp.post("/sla")
 @admin_required
 def save_sla() -> Response:
-    values: dict[str, int] = {}
+    values: dict[Priority, int] = {}
     for priority in Priority:
-        raw = request.form.get(priority.value, "").strip()
+        raw = request.form.get(priority, "").strip()
         try:
             minutes = int(raw)
         except ValueError:
-            flash(f"{priority.value}: enter whole minutes, got {raw!r}.", "error")
+            flash(f"{priority}: enter whole minutes, got {raw!r}.", "error")
             return redirect(url_for("settings.sla"))
         if not 1 <= minutes <= MAX_SLA_MINUTES:
-            flash(f"{priority.value}: minutes must be between 1 and {MAX_SLA_MINUTES}.", "error")
+            flash(f"{priority}: minutes must be between 1 and {MAX_SLA_MINUTES}.", "error")
             return redirect(url_for("settings.sla"))
-        values[priority.value] = minutes
+        values[priority] = minutes
     policies = {p.priority: p for p in db().scalars(select(SlaPolicy))}
     for priority_name, minutes in values.items():
         policy = policies.get(priority_name)

@@ -7,9 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from intake.db.models import AppSetting, Transcript, TranscriptState
-from intake.voicemail.link import VOICEMAIL_SENDERS_KEY, voicemail_senders
-from intake.voicemail.transcripts import VOCABULARY_KEY, retry_transcript
+from intake.core.db.models import AppSetting, Transcript
+from intake.core.speech_vocabulary import VOCABULARY_KEY
+from intake.core.states import retry_transcript
+from intake.core.voicemail_tickets import VOICEMAIL_SENDERS_KEY, voicemail_senders
+from intake.domain import TranscriptState
 from web.auth import admin_required, local_target
 from web.context import db, get_runtime
 
@@ -41,7 +43,7 @@ def _save(key: str, value: dict[str, list[str]]) -> None:
 def voicemail() -> str:
     problems = db().scalars(
         select(Transcript)
-        .where(Transcript.state != TranscriptState.DONE.value)
+        .where(Transcript.state != TranscriptState.DONE)
         .order_by(Transcript.updated_at.desc())
         .limit(500)
         .options(selectinload(Transcript.message))

@@ -17,16 +17,8 @@ from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from werkzeug.wrappers import Response
 
-from intake.db.models import (
-    Channel,
-    Direction,
-    Message,
-    Ticket,
-    TicketStatus,
-    Transcript,
-    TranscriptState,
-    utcnow,
-)
+from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.domain import Channel, Direction, TicketStatus, TranscriptState
 from web.auth import login_required, token_required
 from web.context import db
 
@@ -109,12 +101,12 @@ def compute_analytics(
         per_day.append(
             DayCount(
                 key,
-                by_day.get((key, Channel.EMAIL.value), 0),
-                by_day.get((key, Channel.VOICEMAIL.value), 0),
+                by_day.get((key, Channel.EMAIL), 0),
+                by_day.get((key, Channel.VOICEMAIL), 0),
             )
         )
 
-    open_ = (Ticket.status != TicketStatus.RESOLVED.value, Ticket.automatic.is_(False))
+    open_ = (Ticket.status != TicketStatus.RESOLVED, Ticket.automatic.is_(False))
     by_status = _grouped(session, Ticket.status, *open_)
     status_order = [s.value for s in TicketStatus if s.value in by_status]
     by_priority = _grouped(session, Ticket.priority, *open_)
@@ -149,7 +141,7 @@ def compute_analytics(
         select(
             func.count(Message.id).filter(flags_text.like('%"auto_reply"%')),
             func.count(Message.id).filter(flags_text.like('%"bounce"%')),
-        ).where(Message.direction == Direction.INBOUND.value, Message.received_at >= since)
+        ).where(Message.direction == Direction.INBOUND, Message.received_at >= since)
     ).one()
     transcripts = dict(
         session.execute(
@@ -157,9 +149,9 @@ def compute_analytics(
             .where(
                 Transcript.state.in_(
                     [
-                        TranscriptState.FAILED.value,
-                        TranscriptState.PENDING.value,
-                        TranscriptState.RUNNING.value,
+                        TranscriptState.FAILED,
+                        TranscriptState.PENDING,
+                        TranscriptState.RUNNING,
                     ]
                 )
             )
@@ -180,9 +172,9 @@ def compute_analytics(
         median_first_response_minutes=round(statistics.median(waits), 1) if waits else None,
         auto_replies=auto_replies or 0,
         bounces=bounces or 0,
-        transcripts_failed=transcripts.get(TranscriptState.FAILED.value, 0),
-        transcripts_pending=transcripts.get(TranscriptState.PENDING.value, 0)
-        + transcripts.get(TranscriptState.RUNNING.value, 0),
+        transcripts_failed=transcripts.get(TranscriptState.FAILED, 0),
+        transcripts_pending=transcripts.get(TranscriptState.PENDING, 0)
+        + transcripts.get(TranscriptState.RUNNING, 0),
     )
 
 

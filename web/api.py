@@ -9,8 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from intake.core.tickets import update_ticket
 from intake.errors import RejectedError
-from intake.tickets import update_ticket
 from web.auth import token_required
 from web.context import db, get_runtime
 from web.queries import QueueFilter, list_tickets, load_ticket

@@ -1,7 +1,9 @@
 """Voicemail upload API and the Twilio-compatible recording webhook.
 
-Both answer only after the audio is durably stored and the ticket exists; the transcript
-arrives later (``transcribe`` queue) and shows on ``GET /api/tickets/<id>``.
+Both answer only after the audio is durably stored and the ticket exists (the intake step runs
+at once for the new message: ``voicemail_ticket_now``); the transcript arrives later
+(``transcribe`` queue) and shows on ``GET /api/tickets/<id>``. A recording that cannot be
+downloaded during the webhook is fetched by the ``fetch_recording`` job.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ from flask import Blueprint, g, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from intake.db.models import Source
-from intake.errors import RejectedError, StorageError
-from intake.voicemail.accept import VoicemailAccepted, accept_voicemail
-from intake.voicemail.spool import parse_timestamp
-from intake.voicemail.twilio import (
+from intake.core.accept import Accepted
+from intake.core.twilio import (
     RecordingFetchError,
     TwilioRecording,
     fetch_recording,
     validate_signature,
 )
+from intake.core.voicemail_accept import parse_timestamp, store_voicemail, voicemail_ticket_now
+from intake.domain import Source
+from intake.errors import RejectedError, StorageError
 from web.auth import token_required
 from web.context import get_runtime
 
@@ -37,14 +39,14 @@ def _error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify(error=code, message=message), status
 
 
-def _accepted_json(accepted: VoicemailAccepted) -> dict[str, Any]:
+def _accepted_json(accepted: Accepted, ticket_id: int) -> dict[str, Any]:
     return {
-        "id": accepted.ticket_id,
-        "ticket_id": accepted.ticket_id,
+        "id": ticket_id,
+        "ticket_id": ticket_id,
         "message_id": accepted.message_id,
         "duplicate": accepted.duplicate,
         # The transcript fills in on the ticket once the transcribe queue has run.
-        "url": url_for("api.ticket", ticket_id=accepted.ticket_id),
+        "url": url_for("api.ticket", ticket_id=ticket_id),
     }
 
 
@@ -68,9 +70,10 @@ def upload() -> tuple[Response, int]:
         received_at = parse_timestamp(received_raw) if received_raw else None
     except ValueError as exc:
         return _error(400, "bad_request", f"received_at: {exc}")
+    runtime = get_runtime()
     try:
-        accepted = accept_voicemail(
-            get_runtime(),
+        accepted = store_voicemail(
+            runtime,
             audio.stream,
             filename=audio.filename or "voicemail",
             content_type=audio.mimetype,
@@ -81,12 +84,13 @@ def upload() -> tuple[Response, int]:
             source=Source.API,
             dedup_key=idempotency_key(),
         )
+        ticket_id = voicemail_ticket_now(runtime, accepted.message_id)
     except RejectedError as exc:
         return _error(413, "too_large", str(exc))
     except StorageError as exc:
         log.error("voicemail upload not stored: %s", exc)
         return _error(503, "unavailable", "the voicemail could not be stored; try again later")
-    return jsonify(_accepted_json(accepted)), 200 if accepted.duplicate else 201
+    return jsonify(_accepted_json(accepted, ticket_id)), 200 if accepted.duplicate else 201
 
 
 def _signed_url() -> str:
@@ -133,14 +137,14 @@ def twilio_webhook() -> ResponseReturnValue:
         return _error(403, "host_not_allowed", str(exc))
     except RecordingFetchError as exc:
         # Twilio does not retry this webhook: keep the call, the transcription job downloads
-        # the recording with retries (intake.voicemail.recordings).
+        # the recording with retries (workers.recordings).
         log.warning("Twilio recording %s not fetched yet: %s", recording.recording_sid, exc)
         fetch_error = str(exc)
         content_type = "audio/wav"
     else:
         audio, content_type = fetched.data, fetched.content_type
     try:
-        accepted = accept_voicemail(
+        accepted = store_voicemail(
             get_runtime(),
             audio,
             filename=f"{recording.recording_sid}.{_extension(content_type)}",
@@ -158,12 +162,13 @@ def twilio_webhook() -> ResponseReturnValue:
                 "fetch_error": fetch_error,
             },
         )
+        ticket_id = voicemail_ticket_now(get_runtime(), accepted.message_id)
     except StorageError as exc:
         log.error("Twilio recording %s not stored: %s", recording.recording_sid, exc)
         return _error(503, "unavailable", "the voicemail could not be stored; try again later")
     headers = {
         "Content-Type": "text/xml; charset=utf-8",
-        "X-Intake-Ticket-Id": str(accepted.ticket_id),
+        "X-Intake-Ticket-Id": str(ticket_id),
         "X-Intake-Message-Id": str(accepted.message_id),
     }
     return EMPTY_TWIML, 200, headers

@@ -12,8 +12,8 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from intake.db.models import User
-from intake.users import check_login, user_for_token
+from intake.core.db.models import User
+from intake.core.users import check_login, user_for_token
 from web.context import db
 
 bp = Blueprint("auth", __name__)

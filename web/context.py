@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
-from intake.runtime import Runtime
+from intake.core.runtime import Runtime
 
 
 def get_runtime() -> Runtime:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from intake.db.models import Message, Ticket
+from intake.core.db.models import Message, Ticket
 
 FILTERS = ("status", "channel", "category", "priority", "sentiment", "language", "group")
 

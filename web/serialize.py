@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from classify.customer import customer_type
-from intake.customers import loyalty_thresholds
-from intake.db.models import Attachment, Customer, Message, Ticket, Transcript, utcnow
+from intake.core.customers import loyalty_thresholds
+from intake.core.db.models import Attachment, Customer, Message, Ticket, Transcript, utcnow
 from web.context import get_runtime
 
 

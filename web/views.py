@@ -10,10 +10,11 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from intake.db.models import Attachment, Message, TicketStatus, User
+from intake.core.db.models import Attachment, Message, User
+from intake.core.tickets import active_categories, update_ticket
+from intake.domain import TicketStatus
 from intake.errors import NotFoundError, RejectedError
 from intake.mail.html import sanitize_html
-from intake.tickets import active_categories, update_ticket
 from web.auth import login_required
 from web.context import db, get_runtime
 from web.queries import QueueFilter, list_tickets, load_ticket
@@ -52,7 +53,7 @@ def message_html(message: Message) -> Markup | None:
             return 'src=""'
         return f'src="{url_for("views.attachment", attachment_id=attachment_id)}"'
 
-    return Markup(_CID_SRC.sub(to_url, sanitize_html(message.html)))  # noqa: S704 - sanitized
+    return Markup(_CID_SRC.sub(to_url, sanitize_html(message.html)))  # sanitized
 
 
 @bp.get("/tickets/<int:ticket_id>")

@@ -15,24 +15,15 @@ from sqlalchemy.orm import Session, selectinload
 from classify.classifier import Classification, Classifier, TicketText
 from classify.customer import customer_type
 from classify.rules import RuleDefinition, RuleError
-from classify.training import Task
-from intake import runtime as runtime_module
-from intake.customers import loyalty_thresholds, ticket_count
-from intake.db.models import (
-    Channel,
-    Message,
-    RuleDefinition,
-    SetBy,
-    Ticket,
-    TranscriptState,
-    utcnow,
-)
-from intake.domain import CustomerType, Priority
-from intake.model_store import classifier_cache, retrain
-from intake.settings import Settings
-from intake.sla import first_response_due
-from intake.tickets import active_categories
-from workers.ingest import is_automatic
+from intake.core import runtime as runtime_module
+from intake.core.customers import loyalty_thresholds, ticket_count
+from intake.core.db.models import Message, Rule, Ticket, utcnow
+from intake.core.runtime import Runtime
+from intake.core.settings import Settings
+from intake.core.sla import first_response_due
+from intake.core.tickets import active_categories
+from intake.domain import Channel, CustomerType, ModelTask, Priority, SetBy, TranscriptState
+from workers.model_training import classifier_cache, retrain
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +32,7 @@ RECENT = timedelta(days=7)
 
 def load_rules(session: Session) -> list[RuleDefinition]:
     rules = []
-    for row in session.scalars(
-        select(RuleDefinition)
-        .where(RuleDefinition.enabled.is_(True))
-        .order_by(RuleDefinition.position)
-    ):
+    for row in session.scalars(select(Rule).where(Rule.enabled.is_(True)).order_by(Rule.position)):
         try:
             rules.append(RuleDefinition.from_dict(row.definition))
         except (RuleError, ValueError, TypeError) as exc:
@@ -55,9 +42,9 @@ def load_rules(session: Session) -> list[RuleDefinition]:
 
 
 def message_body(message: Message) -> str:
-    if message.channel == Channel.VOICEMAIL.value:
+    if message.channel == Channel.VOICEMAIL:
         transcript = message.transcript
-        if transcript is not None and transcript.state == TranscriptState.DONE.value:
+        if transcript is not None and transcript.state == TranscriptState.DONE:
             return transcript.text or ""
         return ""
     return message.new_text or message.text or ""
@@ -106,23 +93,23 @@ def ticket_text(
 
 def apply_classification(session: Session, ticket: Ticket, result: Classification) -> None:
     by_rule = bool(result.rule_names)
-    if ticket.category_set_by != SetBy.AGENT.value:
+    if ticket.category_set_by != SetBy.AGENT:
         mailbox_default = ticket.mailbox.default_category if ticket.mailbox else None
         if mailbox_default and not by_rule:
             # An admin said what this mailbox receives (billing@, say); rules still come first.
-            ticket.category, ticket.category_set_by = mailbox_default, SetBy.RULE.value
+            ticket.category, ticket.category_set_by = mailbox_default, SetBy.RULE
         else:
             ticket.category = result.category
-            ticket.category_set_by = SetBy.RULE.value if by_rule else SetBy.MODEL.value
-    if ticket.priority_set_by != SetBy.AGENT.value:
+            ticket.category_set_by = SetBy.RULE if by_rule else SetBy.MODEL
+    if ticket.priority_set_by != SetBy.AGENT:
         priority = Priority(result.priority)
-        if priority.value != ticket.priority or ticket.sla_due_at is None:
-            ticket.sla_due_at = first_response_due(session, priority.value, ticket.created_at)
-        ticket.priority = priority.value
+        if priority != ticket.priority or ticket.sla_due_at is None:
+            ticket.sla_due_at = first_response_due(session, priority, ticket.created_at)
+        ticket.priority = priority
         ticket.priority_rank = priority.rank
         ticket.priority_reasons = list(result.priority_reasons)
-        ticket.priority_set_by = SetBy.RULE.value if by_rule else SetBy.MODEL.value
-    ticket.sentiment = result.sentiment.value
+        ticket.priority_set_by = SetBy.RULE if by_rule else SetBy.MODEL
+    ticket.sentiment = result.sentiment
     ticket.sentiment_score = result.sentiment_score
     ticket.language = result.language
     ticket.confidence = result.confidence
@@ -134,7 +121,7 @@ def apply_classification(session: Session, ticket: Ticket, result: Classificatio
     ticket.classified_at = utcnow()
 
 
-def warm_up() -> None:
+def warm_up(runtime: Runtime) -> None:
     """Load the shipped models and the Chinese word list before the first job needs them."""
     sample = TicketText(subject="你好", body="hello", channel="email", sender="")
     Classifier.default().classify(sample)
@@ -151,7 +138,7 @@ def classify_ticket(ticket_id: int) -> str:
         if ticket is None:
             return "skipped: no such ticket"
         customer_messages = [
-            m for m in ticket.messages if m.direction == "inbound" and not is_automatic(m)
+            m for m in ticket.messages if m.direction == "inbound" and not m.is_automatic
         ]
         if not customer_messages:
             return "skipped: no customer message"
@@ -163,8 +150,8 @@ def classify_ticket(ticket_id: int) -> str:
             categories=active_categories(session),
         )
         apply_classification(session, ticket, result)
-    log.info("ticket %s: %s, %s", ticket_id, result.category, result.priority.value)
-    return f"{result.category}/{result.priority.value}"
+    log.info("ticket %s: %s, %s", ticket_id, result.category, result.priority)
+    return f"{result.category}/{result.priority}"
 
 
 def retrain_category_model() -> str:
@@ -172,7 +159,7 @@ def retrain_category_model() -> str:
 
     runtime = runtime_module.current()
     with runtime.db.session() as session:
-        result, version = retrain(session, runtime.blobs, Task.CATEGORY, note="retrain")
+        result, version = retrain(session, runtime.blobs, ModelTask.CATEGORY, note="retrain")
     return (
         f"version {version.id}: macro_f1 {result.new_metrics['macro_f1']}, active={version.active}"
     )

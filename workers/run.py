@@ -1,42 +1,53 @@
-"""Run an RQ worker for the gateway's queues.
+"""Run an RQ worker for some of the gateway's queues.
 
 ``SimpleWorker`` runs jobs in this process instead of forking one child per job: database pools
 and the speech and text models are built once per process and reused (a fork per job would
 either reload them every time or share database connections across processes). Run more worker
 processes, on as many hosts as needed, to scale.
+
+Before the first job, the worker imports the module of every registered job on its queues and
+calls that module's ``warm_up(runtime)`` if it has one (the speech model, the text models): so
+a transcription host loads only the speech model, and a classify worker only the text models.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Sequence
 
 from rq import SimpleWorker
 
+from intake.core.jobs import JOBS, QueueName
+from intake.core.runtime import Runtime
 from intake.errors import ConfigError
-from intake.queue import QueueName
-from intake.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 
-def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False) -> bool:
+def parse_queue_names(queue_names: Sequence[str]) -> list[QueueName]:
     try:
-        names = [QueueName(name) for name in queue_names]
+        return [QueueName(name) for name in queue_names]
     except ValueError as exc:
-        raise ConfigError(f"unknown queue: {exc}; known: {[q.value for q in QueueName]}") from None
-    queues = [runtime.queues.queue(name) for name in names]
-    if QueueName.TRANSCRIBE in names:
-        from workers.transcription import preload
+        known = ", ".join(QueueName)
+        raise ConfigError(f"unknown queue: {exc}; known: {known}") from None
 
-        # Load the speech model once, before the first job, for every job of this process.
-        preload(runtime)
-    if QueueName.CLASSIFY in names:
-        from workers.classification import warm_up
 
-        warm_up()
-    worker = SimpleWorker(queues, connection=runtime.queues.connection)
-    log.info("worker %s on queues %s", worker.name, ", ".join(n.value for n in names))
+def warm_up(runtime: Runtime, names: Sequence[QueueName]) -> None:
+    modules = {spec.function.rpartition(".")[0] for spec in JOBS if spec.queue in names}
+    for module_name in sorted(modules):
+        module = importlib.import_module(module_name)
+        if hasattr(module, "warm_up"):
+            module.warm_up(runtime)
+
+
+def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False) -> bool:
+    names = parse_queue_names(queue_names)
+    warm_up(runtime, names)
+    worker = SimpleWorker(
+        [runtime.queues.queue(name) for name in names], connection=runtime.queues.connection
+    )
+    log.info("worker %s on queues %s", worker.name, ", ".join(names))
     # The scheduler moves retried jobs back onto their queue when their backoff expires.
     return bool(
         worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)

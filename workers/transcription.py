@@ -1,6 +1,6 @@
 """The ``transcribe`` queue's job: a voicemail's audio in, its transcript on the ticket.
 
-The speech model is loaded once per worker process (``run_worker`` preloads it) and reused by
+The speech model is loaded once per worker process (``workers.run`` calls ``warm_up``) and reused by
 every job: the worker is a ``SimpleWorker``, so jobs run in this process.
 
 Bad audio (empty, damaged, too large or too long) is a property of the file, not a passing
@@ -15,18 +15,20 @@ import logging
 import threading
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
-from intake import runtime as runtime_module
-from intake.db.models import Message, Transcript, TranscriptState, utcnow
-from intake.runtime import Runtime
-from intake.settings import Settings
-from intake.voicemail.recordings import fetch_pending_recording
-from intake.voicemail.transcripts import STALE_TRANSCRIPT, speech_vocabulary
+from intake.core import runtime as runtime_module
+from intake.core.db.models import Message, Transcript, utcnow
+from intake.core.jobs import CLASSIFY_TICKET, FETCH_RECORDING
+from intake.core.runtime import Runtime
+from intake.core.settings import Settings
+from intake.core.speech_vocabulary import speech_vocabulary
+from intake.core.states import claim_transcript, finish_transcript, release_transcript
+from intake.core.voicemail_tickets import recording_pending
+from intake.domain import TranscriptState
 from transcribe import ModelLoadError, Transcriber, TranscriptionError, WhisperConfig
 from transcribe.audio import load_audio
 from transcribe.model import SpeechResult
-from workers.enqueue import enqueue_classification
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ def get_transcriber(settings: Settings) -> Transcriber:
         return transcriber
 
 
-def preload(runtime: Runtime) -> None:
+def warm_up(runtime: Runtime) -> None:
     """Load the model before the first job; a failure is logged and retried by the jobs."""
     try:
         get_transcriber(runtime.settings)
@@ -68,36 +70,18 @@ def preload(runtime: Runtime) -> None:
         log.error("speech model not loaded: %s", exc)
 
 
-def claim_transcript(runtime: Runtime, message_id: int) -> bool:
-    now = utcnow()
-    with runtime.db.session() as session:
-        result = session.execute(
-            update(Transcript)
-            .where(
-                Transcript.message_id == message_id,
-                or_(
-                    Transcript.state == TranscriptState.PENDING.value,
-                    (Transcript.state == TranscriptState.RUNNING.value)
-                    & (Transcript.updated_at < now - STALE_TRANSCRIPT),
-                ),
-            )
-            .values(
-                state=TranscriptState.RUNNING.value,
-                attempts=Transcript.attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 def transcribe_message(message_id: int) -> str:
     """Transcribe one voicemail message's audio (queue ``transcribe``)."""
     runtime = runtime_module.current()
+    with runtime.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is not None and recording_pending(message):
+            # Swept before its recording arrived: the download job enqueues this one again.
+            runtime.queues.enqueue(FETCH_RECORDING, message_id)
+            return "waiting for the recording"
     if not claim_transcript(runtime, message_id):
         return "skipped: no pending transcript"
     try:
-        not_fetched = fetch_pending_recording(runtime, message_id)
         with runtime.db.session() as session:
             transcript = session.scalars(
                 select(Transcript).where(Transcript.message_id == message_id)
@@ -107,8 +91,6 @@ def transcribe_message(message_id: int) -> str:
             vocabulary = speech_vocabulary(session)
         transcriber = get_transcriber(runtime.settings)
         try:
-            if not_fetched is not None:
-                raise TranscriptionError(not_fetched)
             audio = load_audio(
                 path,
                 max_bytes=runtime.settings.max_audio_bytes,
@@ -127,11 +109,11 @@ def transcribe_message(message_id: int) -> str:
         raise
     # Classified even without words: rules, the caller's tier and "voicemail" still apply.
     if ticket_id is not None:
-        enqueue_classification(runtime, ticket_id)
+        runtime.queues.enqueue(CLASSIFY_TICKET, ticket_id)
     if isinstance(result, TranscriptionError):
         log.warning("voicemail %s not transcribed: %s", message_id, result)
         return f"failed: {result}"
-    return f"{result.status.value}: {len(result.text)} characters"
+    return f"{result.status}: {len(result.text)} characters"
 
 
 def _store(
@@ -144,16 +126,10 @@ def _store(
         message = session.get(Message, message_id)
         assert message is not None
         if isinstance(result, TranscriptionError):
-            transcript.state = TranscriptState.FAILED.value
-            transcript.error = str(result)
+            finish_transcript(transcript, TranscriptState.FAILED, str(result))
         else:
             _apply(transcript, result.to_dict())
-            transcript.state = (
-                TranscriptState.DONE.value
-                if result.status is TranscriptState.DONE
-                else TranscriptState.NO_SPEECH.value
-            )
-            transcript.error = None
+            finish_transcript(transcript, result.status, None)
             # Search and classification read message text; never invent text for silence.
             message.new_text = result.text or None
             if message.raw_content_type != "message/rfc822":
@@ -173,19 +149,3 @@ def _apply(transcript: Transcript, data: dict[str, Any]) -> None:
     transcript.segments = data["segments"]
     transcript.model = data["model"]
     transcript.low_confidence = data["low_confidence"]
-
-
-def release_transcript(runtime: Runtime, message_id: int, error: str) -> None:
-    """After a failed attempt: pending again for RQ's retry, or failed after the last one."""
-    max_attempts = runtime.settings.job_retries + 1
-    with runtime.db.session() as session:
-        transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
-        if transcript is None:
-            return
-        transcript.error = error[:4000]
-        transcript.state = (
-            TranscriptState.FAILED.value
-            if transcript.attempts >= max_attempts
-            else TranscriptState.PENDING.value
-        )
-    log.warning("transcription of message %s failed: %s", message_id, error)

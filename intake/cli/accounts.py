@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from intake.db.engine import Database
-from intake.db.migrate import upgrade
-from intake.db.models import Role
-from intake.settings import Settings
-from intake.users import add_user, create_token
+from intake.core.db.engine import Database
+from intake.core.db.migrate import upgrade
+from intake.core.settings import Settings
+from intake.core.users import add_user, create_token
+from intake.domain import Role
 
 
 def register(commands: Any) -> None:
@@ -19,7 +19,7 @@ def register(commands: Any) -> None:
     )
     add = user.add_parser("add", help="add a user, or reset an existing user's password and role")
     add.add_argument("email")
-    add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value)
+    add.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT)
     add.add_argument("--name", default="")
     add.add_argument(
         "--password-stdin",

@@ -6,30 +6,32 @@ import argparse
 import json
 from typing import Any
 
-from classify.training import Task, evaluate, read_labeled_csv, train_text_model
-from intake.blobs import BlobStore
+from classify.training import evaluate, read_labeled_csv, train_text_model
 from intake.cli.accounts import open_database
-from intake.db.models import ModelVersion
-from intake.model_store import activate_version, active_model, retrain
-from intake.settings import Settings
+from intake.core.blobs import BlobStore
+from intake.core.db.models import ModelVersion
+from intake.core.model_versions import activate_version
+from intake.core.settings import Settings
+from intake.domain import ModelTask
+from workers.model_training import active_model, retrain
 
 
 def register(commands: Any) -> None:
     group = commands.add_parser("classify", help="train, evaluate and roll back classifier models")
     actions = group.add_subparsers(dest="classify_command", required=True, metavar="ACTION")
-    tasks = [t.value for t in Task]
+    tasks = [t.value for t in ModelTask]
 
     train = actions.add_parser(
         "train", help="train a new model version from a CSV (text,label); active if not worse"
     )
     train.add_argument("--data", required=True, help="CSV file with columns text,label")
-    train.add_argument("--task", choices=tasks, default=Task.CATEGORY.value)
+    train.add_argument("--task", choices=tasks, default=ModelTask.CATEGORY.value)
     train.set_defaults(handler=run_train)
 
     ev = actions.add_parser("eval", help="evaluate on a CSV (text,label); prints JSON last")
     ev.add_argument("--data", required=True, help="CSV file with columns text,label")
     ev.add_argument("--train", help="fit a fresh model on this CSV instead (nothing is stored)")
-    ev.add_argument("--task", choices=tasks, default=Task.CATEGORY.value)
+    ev.add_argument("--task", choices=tasks, default=ModelTask.CATEGORY.value)
     ev.set_defaults(handler=run_eval)
 
     versions = actions.add_parser("versions", help="list stored model versions with scores")
@@ -41,7 +43,7 @@ def register(commands: Any) -> None:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    task = Task(args.task)
+    task = ModelTask(args.task)
     texts, labels = read_labeled_csv(args.data)
     database = open_database(settings)
     with database.session() as session:
@@ -66,7 +68,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    task = Task(args.task)
+    task = ModelTask(args.task)
     texts, labels = read_labeled_csv(args.data)
     if args.train:
         model = train_text_model(*read_labeled_csv(args.train), task=task)

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from intake.cli.accounts import open_database
-from intake.customer_import import import_customers, parse_csv
+from intake.core.customer_import import import_customers, parse_csv
+from intake.core.settings import Settings
 from intake.errors import RejectedError
-from intake.settings import Settings
 
 
 def register(commands: Any) -> None:

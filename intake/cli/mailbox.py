@@ -9,9 +9,9 @@ import sys
 from typing import Any
 
 from intake.cli.accounts import open_database
-from intake.errors import RejectedError
-from intake.imap.config import Credentials, OAuth2Credentials, TlsMode
-from intake.mailboxes import (
+from intake.cli.process import start_runtime, wait_for_stop_signal
+from intake.collectors.imap.manager import ImapManager
+from intake.core.mailboxes import (
     MailboxSpec,
     MailboxView,
     add_mailbox,
@@ -20,7 +20,9 @@ from intake.mailboxes import (
     remove_mailbox,
     set_enabled,
 )
-from intake.settings import Settings
+from intake.core.settings import Settings
+from intake.errors import RejectedError
+from intake.imap.config import Credentials, OAuth2Credentials, TlsMode
 
 log = logging.getLogger(__name__)
 
@@ -211,10 +213,7 @@ def run_test(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_imap(args: argparse.Namespace, settings: Settings) -> int:
-    from intake.cli.services import _runtime, wait_for_stop_signal
-    from intake.imap.manager import ImapManager
-
-    runtime = _runtime(settings)
+    runtime = start_runtime(settings)
     stop = wait_for_stop_signal()
     log.info("IMAP collector starting")
     try:

@@ -74,14 +74,14 @@ def open_connection(
 def _close_quietly(client: IMAPClient) -> None:
     try:
         client.shutdown()
-    except Exception:  # noqa: BLE001 - the connection is being abandoned anyway
+    except Exception:  # the connection is being abandoned anyway
         log.debug("ignoring error while closing an abandoned connection", exc_info=True)
 
 
 def logout_quietly(client: IMAPClient) -> None:
     try:
         client.logout()
-    except Exception:  # noqa: BLE001 - the server may already be gone
+    except Exception:  # the server may already be gone
         _close_quietly(client)
 
 
@@ -109,7 +109,7 @@ def check_connection(
         client = open_connection(config, creds, timeout=timeout)
     except ImapAuthError as exc:
         return ConnectionReport(False, describe_failure(exc).message)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a readable report
+    except Exception as exc:  # every failure becomes a readable report
         return ConnectionReport(False, describe_failure(exc, config.host, config.port).message)
     try:
         info = client.select_folder(config.folder, readonly=True)
@@ -117,7 +117,7 @@ def check_connection(
         exists = info.get(b"EXISTS", 0)
         how = "push (IDLE)" if idle else f"polling every {config.poll_seconds} s (no IDLE)"
         return ConnectionReport(True, f"connected; {config.folder} holds {exists} messages; {how}")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ConnectionReport(False, describe_failure(exc, config.host, config.port).message)
     finally:
         logout_quietly(client)

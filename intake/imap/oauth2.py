@@ -80,7 +80,7 @@ def refresh_access_token(creds: OAuth2Credentials, timeout: float = 30.0) -> Acc
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             body = response.read(1024 * 1024)
     except urllib.error.HTTPError as exc:
         # Providers put the reason (invalid_grant: token expired/revoked) in the error body.

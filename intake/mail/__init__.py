@@ -3,7 +3,8 @@
 Nothing here touches the database, the web layer, queues or the network.
 """
 
-from intake.mail.model import Address, MessageFlag, ParsedAttachment, ParsedEmail
+from intake.domain import MessageFlag
+from intake.mail.model import Address, ParsedAttachment, ParsedEmail
 from intake.mail.parse import parse_email, peek_message_id
 
 __all__ = [

@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterable
 from email.utils import parseaddr
 
-from intake.mail.model import Address, MessageFlag
+from intake.domain import MessageFlag
+from intake.mail.model import Address
 
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|mailerdaemon)(?:@|$)", re.I)
 _BOUNCE_SUBJECT = re.compile(

@@ -106,7 +106,7 @@ def decode_header_value(value: object, hints: tuple[str, ...] = ()) -> str:
     if not isinstance(value, str):
         try:
             value = str(value)
-        except Exception:  # noqa: BLE001 - a header object that cannot print is just empty
+        except Exception:  # a header object that cannot print is just empty
             return ""
     value = unfold(value)
     if "\x1b" in value and value.isascii():
@@ -121,7 +121,7 @@ def parse_addresses(values: list[str], hints: tuple[str, ...] = ()) -> tuple[Add
     raw_values = [unsurrogate(unfold(v), hints) for v in values if v]
     try:
         pairs = email.utils.getaddresses(raw_values)
-    except Exception:  # noqa: BLE001 - malformed lists: recover what a simple split gives
+    except Exception:  # malformed lists: recover what a simple split gives
         pairs = [email.utils.parseaddr(part) for v in raw_values for part in v.split(",")]
     for name, addr in pairs:
         decoded_name = _SPACES.sub(" ", decode_words(name, hints)).strip().strip('"').strip()

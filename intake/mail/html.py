@@ -55,7 +55,7 @@ def sanitize_html(html: str) -> str:
             link_rel="noopener noreferrer nofollow",
             strip_comments=True,
         )
-    except Exception:  # noqa: BLE001 - the sanitizer must fail closed, never open
+    except Exception:  # the sanitizer must fail closed, never open
         return _escape(html_to_text(html))
 
 
@@ -176,6 +176,6 @@ def html_to_text(html: str) -> str:
     try:
         parser.feed(html)
         parser.close()
-    except Exception:  # noqa: BLE001 - HTMLParser is lenient, but never let markup crash intake
+    except Exception:  # HTMLParser is lenient, but never let markup crash intake
         return _WS.sub(" ", re.sub(r"<[^>]*>", " ", html)).strip()
     return parser.text()

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
-
-class MessageFlag(StrEnum):
-    AUTO_REPLY = "auto_reply"
-    BOUNCE = "bounce"
-    UNPARSEABLE = "unparseable"
-    LIST = "list"
-    HTML_ONLY = "html_only"
-    DEFECTS = "defects"
+from intake.domain import MessageFlag
 
 
 @dataclass(frozen=True)

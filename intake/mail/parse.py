@@ -13,6 +13,7 @@ import re
 from email.message import Message
 from email.parser import BytesParser
 
+from intake.domain import MessageFlag
 from intake.mail.autoreply import classify_automatic
 from intake.mail.charset import decode_guess
 from intake.mail.headers import (
@@ -24,7 +25,7 @@ from intake.mail.headers import (
     unsurrogate,
 )
 from intake.mail.html import html_to_text
-from intake.mail.model import Address, MessageFlag, ParsedEmail
+from intake.mail.model import Address, ParsedEmail
 from intake.mail.parts import Collected, collect, content_type_of
 from intake.mail.quotes import split_reply
 
@@ -43,7 +44,7 @@ def synthetic_message_id(raw: bytes) -> str:
 def _message_id(message: Message, raw: bytes) -> tuple[str, bool]:
     try:
         values = message.get_all("message-id") or []
-    except Exception:  # noqa: BLE001
+    except Exception:  # undecodable input still gets a stable id
         values = []
     for value in values:
         ids = parse_message_ids(str(value))
@@ -57,7 +58,7 @@ def peek_message_id(raw: bytes) -> str:
     raw = bytes(raw)
     try:
         headers = _read_message(raw, headers_only=True)
-    except Exception:  # noqa: BLE001 - undecodable input still gets a stable id
+    except Exception:  # the raw bytes are kept by the caller; log and degrade
         return synthetic_message_id(raw)
     return _message_id(headers, raw)[0]
 
@@ -72,11 +73,11 @@ def parse_email(raw: bytes) -> ParsedEmail:
         log.warning(
             "MIME structure too deep (%d bytes); reading headers and raw body only", len(raw)
         )
-    except Exception:  # noqa: BLE001 - the raw bytes are kept by the caller; log and degrade
+    except Exception:  # last line of defence
         log.exception("mail could not be parsed (%d bytes); reading headers only", len(raw))
     try:
         return _parse(raw, headers_only=True)
-    except Exception:  # noqa: BLE001 - last line of defence
+    except Exception:
         log.exception(
             "mail could not be parsed at all (%d bytes); keeping it as unparseable", len(raw)
         )
@@ -116,7 +117,7 @@ def _clean_text(text: str) -> str:
 def _charset_hints(message: Message) -> tuple[str, ...]:
     try:
         found = [c for c in message.get_charsets() if c]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ()
     return tuple(dict.fromkeys(str(c) for c in found if str(c).lower() != "us-ascii"))
 
@@ -124,7 +125,7 @@ def _charset_hints(message: Message) -> tuple[str, ...]:
 def _get_all(message: Message, name: str) -> list[str]:
     try:
         return [str(v) for v in (message.get_all(name) or [])]
-    except Exception:  # noqa: BLE001
+    except Exception:
         return []
 
 

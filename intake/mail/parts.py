@@ -68,13 +68,13 @@ def safe_filename(name: str, content_type: str, index: int) -> str:
 def _param(part: Message, name: str, header: str) -> str | None:
     try:
         value = part.get_param(name, header=header)
-    except Exception:  # noqa: BLE001 - malformed parameter lists
+    except Exception:  # malformed parameter lists
         return None
     if value is None:
         return None
     try:
         text = collapse_rfc2231_value(value, errors="replace")
-    except Exception:  # noqa: BLE001 - unknown RFC 2231 charsets and odd tuples
+    except Exception:  # unknown RFC 2231 charsets and odd tuples
         text = str(value[2] if isinstance(value, tuple) else value)
     return decode_words(unfold(text))
 
@@ -86,7 +86,7 @@ def filename_of(part: Message) -> str | None:
 def content_type_of(part: Message) -> str:
     try:
         return part.get_content_type()
-    except Exception:  # noqa: BLE001
+    except Exception:  # undecodable transfer encoding: keep the raw payload
         return "application/octet-stream"
 
 
@@ -100,13 +100,13 @@ def disposition_of(part: Message) -> str:
 def payload_bytes(part: Message) -> bytes:
     try:
         data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - undecodable transfer encoding: keep the raw payload
+    except Exception:  # regenerating broken nested mail can fail; use its text
         data = None
     if isinstance(data, bytes):
         return data
     try:
         raw = part.get_payload()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return b""
     if isinstance(raw, str):
         return raw.encode("utf-8", errors="surrogateescape")
@@ -116,10 +116,10 @@ def payload_bytes(part: Message) -> bytes:
 def message_bytes(message: Message) -> bytes:
     try:
         return message.as_bytes(unixfrom=False)
-    except Exception:  # noqa: BLE001 - regenerating broken nested mail can fail; use its text
+    except Exception:
         try:
             return message.as_string().encode("utf-8", errors="surrogateescape")
-        except Exception:  # noqa: BLE001
+        except Exception:
             return b""
 
 
@@ -224,5 +224,5 @@ def _walk_alternative(children: list[Message], out: Collected, depth: int) -> No
 def _collect_header_text(data: bytes, out: Collected) -> None:
     try:
         out.returned_headers.append(BytesHeaderParser(policy=RAW_POLICY).parsebytes(data))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.debug("unparseable text/rfc822-headers part ignored")

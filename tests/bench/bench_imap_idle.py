@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from intake.db.migrate import upgrade  # noqa: E402
-from intake.embedded_redis import EmbeddedRedis  # noqa: E402
-from intake.imap.manager import ImapManager  # noqa: E402
-from intake.runtime import Runtime  # noqa: E402
+from intake.cli.embedded_redis import EmbeddedRedis  # noqa: E402
+from intake.collectors.imap.manager import ImapManager  # noqa: E402
+from intake.core.db.migrate import upgrade  # noqa: E402
+from intake.core.runtime import Runtime  # noqa: E402
 from tests.conftest import make_runtime  # noqa: E402
 from tests.imap.conftest import add_imap_mailbox, stored_count, wait_for  # noqa: E402
 from tests.imap.dovecot import running_dovecot  # noqa: E402

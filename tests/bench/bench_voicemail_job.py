@@ -27,11 +27,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from rq.job import Job  # noqa: E402
 
-from intake.db.migrate import upgrade  # noqa: E402
-from intake.db.models import Message, Source  # noqa: E402
-from intake.runtime import Runtime, set_current  # noqa: E402
-from intake.settings import load_settings  # noqa: E402
-from intake.voicemail.accept import accept_voicemail  # noqa: E402
+from intake.core.db.migrate import upgrade  # noqa: E402
+from intake.core.db.models import Message  # noqa: E402
+from intake.core.runtime import Runtime, set_current  # noqa: E402
+from intake.core.settings import load_settings  # noqa: E402
+from intake.core.voicemail_accept import store_voicemail, voicemail_ticket_now  # noqa: E402
+from intake.domain import Source  # noqa: E402
 
 CLIPS = REPO.parent / "shared" / "data" / "audio" / "asterisk-core-sounds-en-8k"
 
@@ -80,7 +81,7 @@ def main() -> int:
         get_transcriber(settings)
         load_s = time.perf_counter() - started
         audio = long_recording(args.minutes)
-        accepted = accept_voicemail(
+        accepted = store_voicemail(
             runtime,
             audio,
             filename="bench.wav",
@@ -89,6 +90,7 @@ def main() -> int:
             called=None,
             source=Source.API,
         )
+        voicemail_ticket_now(runtime, accepted.message_id)
         started = time.perf_counter()
         outcome = transcribe_message(accepted.message_id)
         job_s = time.perf_counter() - started

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from intake.accept import accept_email
-from intake.db.models import Message, MessageState, Source
-from intake.queue import QueueName
-from intake.runtime import Runtime
+from intake.core.accept import accept_email
+from intake.core.db.models import Message
+from intake.core.jobs import QueueName
+from intake.core.runtime import Runtime
+from intake.domain import MessageState, Source
 from tests.mailfactory import make_mail
 
 
@@ -26,7 +27,7 @@ def test_accepted_mail_is_committed_with_its_raw_bytes_before_returning(runtime:
     with runtime.db.session() as session:
         row = session.get(Message, message_id)
         assert row is not None
-        assert row.state == MessageState.RECEIVED.value
+        assert row.state == MessageState.RECEIVED
         assert runtime.blobs.get(row.raw_sha256) == raw
         assert row.raw_size == len(raw)
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from intake.accept import accept_email
-from intake.db.models import Correction, Source
-from intake.runtime import Runtime
-from tests.conftest import run_jobs
+from intake.core.accept import accept_email
+from intake.core.db.models import Correction
+from intake.core.runtime import Runtime
+from intake.domain import Source
+from tests.conftest import json_of, run_jobs
 from tests.mailfactory import make_mail
 
 
@@ -49,7 +50,7 @@ def test_ticket_list_and_detail_show_the_thread_with_attachments(
 
     listing = client.get("/api/tickets", headers=auth_headers)
     assert listing.status_code == 200
-    (ticket,) = listing.json["tickets"]
+    (ticket,) = json_of(listing)["tickets"]
     assert ticket["subject"] == "Invoice question"
     assert ticket["channel"] == "email" and ticket["status"] == "new"
     assert ticket["customer"]["email"] == "bo@customer.org"
@@ -69,7 +70,7 @@ def test_ticket_list_and_detail_show_the_thread_with_attachments(
     ):
         assert field in ticket
 
-    detail = client.get(f"/api/tickets/{ticket['id']}", headers=auth_headers).json
+    detail = json_of(client.get(f"/api/tickets/{ticket['id']}", headers=auth_headers))
     (message,) = detail["messages"]
     assert message["from"] == "bo@customer.org" and message["direction"] == "inbound"
     assert message["text"].strip() == "Please see the attached invoice."
@@ -84,17 +85,19 @@ def test_ticket_list_filters_by_status_and_search(
 ) -> None:
     deliver(runtime, make_mail(subject="Broken zipper", body="The zipper broke."))
     deliver(runtime, make_mail(subject="Where is my parcel", body="No parcel yet."))
-    found = client.get("/api/tickets?q=zipper", headers=auth_headers).json["tickets"]
+    found = json_of(client.get("/api/tickets?q=zipper", headers=auth_headers))["tickets"]
     assert [t["subject"] for t in found] == ["Broken zipper"]
-    assert client.get("/api/tickets?status=resolved", headers=auth_headers).json["tickets"] == []
+    assert (
+        json_of(client.get("/api/tickets?status=resolved", headers=auth_headers))["tickets"] == []
+    )
 
 
 def test_auto_replies_are_hidden_from_the_default_queue(
     runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
     deliver(runtime, make_mail(subject="Away", headers={"Auto-Submitted": "auto-replied"}))
-    assert client.get("/api/tickets", headers=auth_headers).json["tickets"] == []
-    shown = client.get("/api/tickets?automatic=1", headers=auth_headers).json["tickets"]
+    assert json_of(client.get("/api/tickets", headers=auth_headers))["tickets"] == []
+    shown = json_of(client.get("/api/tickets?automatic=1", headers=auth_headers))["tickets"]
     assert len(shown) == 1 and shown[0]["automatic"]
 
 
@@ -102,15 +105,17 @@ def test_patch_changes_status_and_records_category_corrections(
     runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
     deliver(runtime, make_mail())
-    ticket_id = client.get("/api/tickets", headers=auth_headers).json["tickets"][0]["id"]
+    ticket_id = json_of(client.get("/api/tickets", headers=auth_headers))["tickets"][0]["id"]
     response = client.patch(
         f"/api/tickets/{ticket_id}",
         json={"status": "pending", "category": "service_issue", "priority": "high"},
         headers=auth_headers,
     )
     assert response.status_code == 200
-    assert response.json["status"] == "pending"
-    assert response.json["category"] == "service_issue" and response.json["priority"] == "high"
+    assert json_of(response)["status"] == "pending"
+    assert (
+        json_of(response)["category"] == "service_issue" and json_of(response)["priority"] == "high"
+    )
     with runtime.db.session() as session:
         fields = sorted(c.field for c in session.query(Correction))
         assert fields == ["category", "priority"]
@@ -120,7 +125,7 @@ def test_patch_with_an_unknown_value_is_refused_with_422(
     runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
     deliver(runtime, make_mail())
-    ticket_id = client.get("/api/tickets", headers=auth_headers).json["tickets"][0]["id"]
+    ticket_id = json_of(client.get("/api/tickets", headers=auth_headers))["tickets"][0]["id"]
     response = client.patch(
         f"/api/tickets/{ticket_id}", json={"status": "done"}, headers=auth_headers
     )

@@ -4,9 +4,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from intake.accept import accept_email
-from intake.db.models import Category, Customer, Message, Rule, Source, Ticket
-from intake.runtime import Runtime
+from intake.core.accept import accept_email
+from intake.core.db.models import Category, Customer, Message, Rule, Ticket
+from intake.core.jobs import RETRAIN_CATEGORY_MODEL
+from intake.core.runtime import Runtime
+from intake.domain import SetBy, Source
 from tests.conftest import run_jobs
 from tests.mailfactory import make_mail
 
@@ -88,7 +90,7 @@ def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Run
     with runtime.db.session() as session:
         ticket = session.get(Ticket, first.id)
         assert ticket is not None
-        ticket.category, ticket.category_set_by = "suggestion", "agent"
+        ticket.category, ticket.category_set_by = "suggestion", SetBy.AGENT
     again = deliver(
         runtime, make_mail(in_reply_to="<c1@customer.org>", body="Any news? This is urgent!")
     )
@@ -101,9 +103,8 @@ def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Run
 def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_right(
     runtime: Runtime,
 ) -> None:
-    from intake.db.models import ModelVersion
-    from intake.tickets import update_ticket
-    from workers.enqueue import enqueue_retrain
+    from intake.core.db.models import ModelVersion
+    from intake.core.tickets import update_ticket
 
     first = deliver(
         runtime,
@@ -119,7 +120,7 @@ def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_r
         ticket = session.get(Ticket, first.id)
         assert ticket is not None
         update_ticket(session, ticket, {"category": "feature_request"}, None)
-    assert enqueue_retrain(runtime, "test")
+    assert runtime.queues.enqueue(RETRAIN_CATEGORY_MODEL, "test")
     run_jobs(runtime, "classify")
     with runtime.db.session() as session:
         version = session.scalars(select(ModelVersion)).one()
@@ -138,7 +139,7 @@ def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_r
 
 
 def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> None:
-    from intake.db.models import Mailbox
+    from intake.core.db.models import Mailbox
 
     with runtime.db.session() as session:
         mailbox = Mailbox(
@@ -164,9 +165,9 @@ def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> Non
 
 
 def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Runtime) -> None:
-    from intake.db.models import Correction
-    from intake.queue import QueueName
-    from intake.sweeper import schedule_retrain
+    from intake.core.db.models import Correction
+    from intake.core.jobs import QueueName
+    from workers.sweeper import schedule_retrain
 
     assert schedule_retrain(runtime) is False
     first = deliver(runtime, make_mail())
@@ -181,7 +182,7 @@ def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Run
 def test_loyalty_thresholds_come_from_settings(
     tmp_path: Path, sqlite_url: str, redis_url: str
 ) -> None:
-    from intake.customers import loyalty_thresholds
+    from intake.core.customers import loyalty_thresholds
     from tests.conftest import make_runtime
 
     runtime = make_runtime(

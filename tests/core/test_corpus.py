@@ -9,10 +9,11 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from intake.db.models import Message, MessageState, Ticket
-from intake.runtime import Runtime
-from intake.smtp import make_controller
-from tests.conftest import add_person, login, make_app, run_jobs
+from intake.collectors.smtp import make_controller
+from intake.core.db.models import Message, Ticket
+from intake.core.runtime import Runtime
+from intake.domain import MessageState
+from tests.conftest import add_person, json_of, login, make_app, run_jobs
 from tests.core.test_smtp import free_port
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
@@ -67,15 +68,15 @@ def test_every_corpus_message_is_accepted_over_smtp_and_shown(
         states = dict(
             session.execute(select(Message.state, func.count()).group_by(Message.state)).all()
         )
-        assert set(states) == {MessageState.PROCESSED.value}, states
+        assert set(states) == {MessageState.PROCESSED}, states
         assert session.scalar(select(func.count()).where(Message.ticket_id.is_(None))) == 0
         ticket_ids = list(session.scalars(select(Ticket.id)))
-    listed = client_for.get("/api/tickets?automatic=1&limit=1000", headers=agent_headers).json[
+    listed = json_of(client_for.get("/api/tickets?automatic=1&limit=1000", headers=agent_headers))[
         "tickets"
     ]
     assert len(listed) == min(1000, len(ticket_ids))
     for ticket_id in ticket_ids[::25]:
         detail = client_for.get(f"/api/tickets/{ticket_id}", headers=agent_headers)
-        assert detail.status_code == 200 and detail.json["messages"]
+        assert detail.status_code == 200 and json_of(detail)["messages"]
         page = client_for.get(f"/tickets/{ticket_id}")
         assert page.status_code == 200

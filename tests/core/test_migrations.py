@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from alembic import command
 
-from intake.db.migrate import alembic_config
+from intake.core.db.migrate import alembic_config
 
 
 def test_migrations_create_exactly_the_schema_the_models_describe(database_url: str) -> None:

@@ -3,13 +3,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from intake.accept import accept_email
-from intake.db.models import Customer, Message, MessageState, Source, Ticket, TicketStatus
+from intake.core.accept import accept_email
+from intake.core.db.models import Customer, Message, Ticket
+from intake.core.runtime import Runtime
+from intake.domain import MessageState, Source, TicketStatus
 from intake.errors import NotFoundError
-from intake.runtime import Runtime
 from tests.conftest import deliver
 from tests.mailfactory import make_mail
-from workers.jobs import process_message
+from workers.intake import process_message
 
 
 def ticket_of(runtime: Runtime, message: Message) -> Ticket:
@@ -21,10 +22,10 @@ def ticket_of(runtime: Runtime, message: Message) -> Ticket:
 
 def test_new_mail_opens_a_ticket_linked_to_a_new_customer(runtime: Runtime) -> None:
     message = deliver(runtime, make_mail())
-    assert message.state == MessageState.PROCESSED.value
+    assert message.state == MessageState.PROCESSED
     ticket = ticket_of(runtime, message)
     assert ticket.subject == "Order 1234 has not arrived"
-    assert ticket.status == TicketStatus.NEW.value and not ticket.automatic
+    assert ticket.status == TicketStatus.NEW and not ticket.automatic
     with runtime.db.session() as session:
         customer = session.get(Customer, ticket.customer_id)
         assert customer is not None and customer.email == "alice@customer.org"
@@ -60,9 +61,9 @@ def test_customer_reply_reopens_a_resolved_ticket(runtime: Runtime) -> None:
     with runtime.db.session() as session:
         ticket = session.get(Ticket, first.ticket_id)
         assert ticket is not None
-        ticket.status = TicketStatus.RESOLVED.value
+        ticket.status = TicketStatus.RESOLVED
     deliver(runtime, make_mail(subject="Re: thanks, but", in_reply_to="<orig@customer.org>"))
-    assert ticket_of(runtime, first).status == TicketStatus.OPEN.value
+    assert ticket_of(runtime, first).status == TicketStatus.OPEN
 
 
 def test_out_of_office_reply_is_flagged_attached_and_does_not_reopen(runtime: Runtime) -> None:
@@ -70,7 +71,7 @@ def test_out_of_office_reply_is_flagged_attached_and_does_not_reopen(runtime: Ru
     with runtime.db.session() as session:
         ticket = session.get(Ticket, first.ticket_id)
         assert ticket is not None
-        ticket.status = TicketStatus.RESOLVED.value
+        ticket.status = TicketStatus.RESOLVED
     auto = deliver(
         runtime,
         make_mail(
@@ -81,7 +82,7 @@ def test_out_of_office_reply_is_flagged_attached_and_does_not_reopen(runtime: Ru
     )
     assert "auto_reply" in auto.flags
     assert auto.ticket_id == first.ticket_id
-    assert ticket_of(runtime, first).status == TicketStatus.RESOLVED.value
+    assert ticket_of(runtime, first).status == TicketStatus.RESOLVED
 
 
 def test_unthreaded_auto_reply_is_a_hidden_automatic_ticket(runtime: Runtime) -> None:
@@ -91,7 +92,7 @@ def test_unthreaded_auto_reply_is_a_hidden_automatic_ticket(runtime: Runtime) ->
 
 def test_unparseable_bytes_still_become_a_flagged_ticket(runtime: Runtime) -> None:
     message = deliver(runtime, b"\x00\xff\xfe garbage \x00 with no headers at all\r\n")
-    assert message.state == MessageState.PROCESSED.value
+    assert message.state == MessageState.PROCESSED
     assert message.ticket_id is not None
 
 
@@ -118,5 +119,5 @@ def test_missing_raw_blob_fails_after_the_last_attempt_and_keeps_the_error(
     with runtime.db.session() as session:
         message = session.get(Message, accepted.message_id)
         assert message is not None
-        assert message.state == MessageState.FAILED.value
+        assert message.state == MessageState.FAILED
         assert message.error and "missing" in message.error

@@ -9,24 +9,24 @@ from flask.testing import FlaskClient
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from intake.db.models import Customer, Mailbox, MessageState, Ticket, utcnow
+from intake.cli.supervisor import without_password
+from intake.collectors.smtp import process_smtp_message
+from intake.core.db.models import Customer, Mailbox, Ticket, utcnow
+from intake.core.jobs import CLASSIFY_TICKET, QueueName
+from intake.core.runtime import Runtime
+from intake.domain import MessageState
 from intake.errors import StorageError
-from intake.queue import QueueName
-from intake.runtime import Runtime
-from intake.smtp import process_smtp_message
-from intake.supervisor import without_password
-from intake.sweeper import sweep_unclassified
 from tests.conftest import deliver, run_jobs
 from tests.mailfactory import make_mail
 from web.auth import local_target
-from workers.enqueue import enqueue_classification
+from workers.sweeper import sweep_unclassified
 
 
 def test_an_order_number_in_ticket_tag_form_opens_a_ticket_instead_of_failing(
     runtime: Runtime,
 ) -> None:
     message = deliver(runtime, make_mail(subject="Order [#20261122000123] missing"))
-    assert message.state == MessageState.PROCESSED.value and message.ticket_id is not None
+    assert message.state == MessageState.PROCESSED and message.ticket_id is not None
 
 
 def test_a_ticket_id_beyond_the_integer_column_is_a_404(
@@ -38,7 +38,7 @@ def test_a_ticket_id_beyond_the_integer_column_is_a_404(
 def test_over_long_header_values_are_cut_to_their_columns_not_lost(runtime: Runtime) -> None:
     name = "N" * 300
     message = deliver(runtime, make_mail(sender=f"{name} <long@customer.org>"))
-    assert message.state == MessageState.PROCESSED.value
+    assert message.state == MessageState.PROCESSED
     with runtime.db.session() as session:
         customer = session.scalars(select(Customer)).one()
         assert customer.name == name[:200]
@@ -58,17 +58,17 @@ def test_a_recipient_gone_between_rcpt_and_data_gets_a_temporary_failure(
 
 
 def test_a_classification_asked_for_while_one_runs_runs_again(runtime: Runtime) -> None:
-    assert enqueue_classification(runtime, 7)
+    assert runtime.queues.enqueue(CLASSIFY_TICKET, 7)
     Job.fetch("classify-ticket-7", connection=runtime.queues.connection).set_status(
         JobStatus.STARTED
     )
-    assert enqueue_classification(runtime, 7)
+    assert runtime.queues.enqueue(CLASSIFY_TICKET, 7)
     assert "classify-ticket-7-again" in runtime.queues.queue(QueueName.CLASSIFY).job_ids
 
 
 def test_the_sweeper_classifies_a_ticket_whose_enqueue_was_lost(runtime: Runtime) -> None:
     message = deliver(runtime, make_mail())  # the classify job is queued but never run
-    runtime.queues.queue(QueueName.CLASSIFY).empty()
+    runtime.queues.queue(QueueName.CLASSIFY).empty()  # type: ignore[no-untyped-call]
     with runtime.db.session() as session:
         ticket = session.get(Ticket, message.ticket_id)
         assert ticket is not None and ticket.classified_at is None

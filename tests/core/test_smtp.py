@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from intake.db.models import Mailbox, Message, MessageState
-from intake.runtime import Runtime
-from intake.smtp import make_controller
-from intake.sweeper import sweep_once
+from intake.collectors.smtp import make_controller
+from intake.core.db.models import Mailbox, Message
+from intake.core.runtime import Runtime
+from intake.domain import MessageState
 from tests.conftest import make_runtime, run_jobs
 from tests.mailfactory import make_mail
+from workers.sweeper import sweep_once
 
 
 def free_port() -> int:
@@ -42,7 +43,7 @@ def test_mail_for_an_accepted_domain_is_stored_before_250(runtime: Runtime, smtp
     assert send(smtp_port, raw, ["support@example.com"]) == {}
     with runtime.db.session() as session:
         row = session.scalars(select(Message)).one()
-        assert row.state == MessageState.RECEIVED.value
+        assert row.state == MessageState.RECEIVED
         assert runtime.blobs.get(row.raw_sha256) == raw
         assert row.envelope_to == ["support@example.com"]
 
@@ -118,18 +119,18 @@ def test_redis_down_still_answers_250_and_the_sweeper_enqueues_later(
     online = make_runtime(tmp_path, sqlite_url, redis_url, INTAKE_SWEEP_SECONDS="1")
     with online.db.session() as session:
         row = session.scalars(select(Message)).one()
-        assert row.state == MessageState.RECEIVED.value
+        assert row.state == MessageState.RECEIVED
         # Past the sweeper's grace period.
         row.received_at = row.received_at.replace(year=row.received_at.year - 1)
     try:
-        from intake.runtime import set_current
+        from intake.core.runtime import set_current
 
         set_current(online)
         assert sweep_once(online) == 1
         run_jobs(online, "intake")
         with online.db.session() as session:
             row = session.scalars(select(Message)).one()
-            assert row.state == MessageState.PROCESSED.value and row.ticket_id is not None
+            assert row.state == MessageState.PROCESSED and row.ticket_id is not None
     finally:
         set_current(None)
         online.close()

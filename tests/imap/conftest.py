@@ -10,11 +10,11 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select
 
-from intake.db.models import Mailbox, Message
+from intake.collectors.imap.manager import ImapManager
+from intake.core.db.models import Mailbox, Message
+from intake.core.mailboxes import MailboxSpec, add_mailbox
+from intake.core.runtime import Runtime
 from intake.imap.config import Credentials, TlsMode
-from intake.imap.manager import ImapManager
-from intake.mailboxes import MailboxSpec, add_mailbox
-from intake.runtime import Runtime
 from tests.conftest import IN_CI
 from tests.imap.dovecot import Dovecot, dovecot_binary, running_dovecot
 

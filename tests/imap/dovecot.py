@@ -172,7 +172,7 @@ protocol imap {{
             [binary, "-F", "-c", str(config)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "stderr.log", "ab"),  # noqa: SIM115
+            stderr=open(self.root / "stderr.log", "ab"),
         )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from intake.db.models import Role
-from intake.imap.alerts import send_failure_alert
+from intake.collectors.imap.alerts import send_failure_alert
+from intake.core.mailbox_state import ConnState, record_failure, record_success
+from intake.core.mailboxes import MailboxSpec, add_mailbox
+from intake.core.runtime import Runtime
+from intake.core.users import add_user
+from intake.domain import Role
 from intake.imap.failures import Failure, FailureKind
-from intake.imap.state import ConnState, record_failure, record_success
-from intake.mailboxes import MailboxSpec, add_mailbox
-from intake.runtime import Runtime
-from intake.users import add_user
 from tests.imap.dovecot import free_port
 
 
@@ -24,7 +24,7 @@ class Collect:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], bytes]] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 OK"
 

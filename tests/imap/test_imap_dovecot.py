@@ -13,11 +13,11 @@ from imapclient import SEEN, IMAPClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from intake.db.models import Mailbox, Message
+from intake.core.db.models import Mailbox, Message
+from intake.core.mailboxes import MailboxSpec, remove_mailbox, set_enabled, update_mailbox
+from intake.core.runtime import Runtime
 from intake.imap.config import AfterAction, AfterKind, Credentials, MailboxConfig, TlsMode
 from intake.imap.connection import check_connection
-from intake.mailboxes import MailboxSpec, remove_mailbox, set_enabled, update_mailbox
-from intake.runtime import Runtime
 from tests.imap.conftest import (
     USERS,
     add_imap_mailbox,

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
+from intake.core.mailboxes import MailboxSpec, add_mailbox
+from intake.core.runtime import Runtime
+from intake.core.secrets import decrypt
 from intake.imap.config import Credentials, OAuth2Credentials, TlsMode
 from intake.imap.connection import TokenCache
 from intake.imap.failures import ImapAuthError
 from intake.imap.oauth2 import parse_token_response, refresh_access_token
-from intake.mailboxes import MailboxSpec, add_mailbox
-from intake.runtime import Runtime
-from intake.secrets import decrypt
 from tests.imap.conftest import (
     USERS,
     mailbox_row,
@@ -42,7 +42,7 @@ def endpoint() -> Iterator[TokenEndpoint]:
     state = TokenEndpoint()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             length = int(self.headers["Content-Length"])
             form = urllib.parse.parse_qs(self.rfile.read(length).decode())
             state.requests.append({k: v[0] for k, v in form.items()})
@@ -149,7 +149,7 @@ def provider() -> Iterator[Provider]:
     state = Provider()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:  # http.server's naming
             length = int(self.headers["Content-Length"])
             form = {
                 k: v[0] for k, v in urllib.parse.parse_qs(self.rfile.read(length).decode()).items()

@@ -6,9 +6,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from intake.db.models import Mailbox, Role, utcnow
-from intake.runtime import Runtime
-from intake.users import add_user
+from intake.core.db.models import Mailbox, utcnow
+from intake.core.runtime import Runtime
+from intake.core.users import add_user
+from intake.domain import Role
 from tests.imap.conftest import USERS
 from tests.imap.dovecot import Dovecot
 

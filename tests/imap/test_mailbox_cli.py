@@ -8,8 +8,8 @@ import json
 import pytest
 
 from intake.cli import main
-from intake.db.models import Mailbox
-from intake.runtime import Runtime
+from intake.core.db.models import Mailbox
+from intake.core.runtime import Runtime
 from tests.imap.conftest import USERS
 from tests.imap.dovecot import Dovecot
 

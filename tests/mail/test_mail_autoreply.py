@@ -1,7 +1,8 @@
 import pytest
 
+from intake.domain import MessageFlag
 from intake.mail.autoreply import classify_automatic
-from intake.mail.model import Address, MessageFlag
+from intake.mail.model import Address
 
 HUMAN = Address(name="Alice", email="alice@example.com")
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.mail.model import MessageFlag, ParsedEmail
+from intake.domain import MessageFlag
+from intake.mail.model import ParsedEmail
 from intake.mail.parse import parse_email, peek_message_id
 
 CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "email"

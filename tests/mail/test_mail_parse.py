@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.mail.model import Address, MessageFlag
+from intake.domain import MessageFlag
+from intake.mail.model import Address
 from intake.mail.parse import parse_email, peek_message_id, synthetic_message_id
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mail"

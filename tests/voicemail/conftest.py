@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from intake.runtime import Runtime, set_current
-from intake.settings import load_settings
+from intake.core.runtime import Runtime, set_current
+from intake.core.settings import load_settings
 from tests.conftest import make_runtime
 from transcribe import Transcriber
 

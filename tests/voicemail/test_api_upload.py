@@ -8,8 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from intake.db.models import Customer, Message, Transcript
-from intake.runtime import Runtime
+from intake.core.db.models import Customer, Message, Transcript
+from intake.core.runtime import Runtime
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import CORRUPT_AUDIO
 from transcribe import Transcriber

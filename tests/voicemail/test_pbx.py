@@ -5,7 +5,7 @@ from email import policy
 from email.message import EmailMessage
 
 from intake.mail.parse import parse_email
-from intake.voicemail.pbx import detect_voicemail, parse_callerid
+from intake.mail.pbx import detect_voicemail, parse_callerid
 from tests.mailfactory import make_mail
 from tests.voicemail.conftest import pcm_wav
 from tests.voicemail.pbxmail import asterisk_mail

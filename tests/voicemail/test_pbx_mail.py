@@ -5,10 +5,10 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from intake.db.models import AppSetting, Customer, Mailbox, Message, Ticket, Transcript
-from intake.queue import QueueName
-from intake.runtime import Runtime
-from intake.smtp import process_smtp_message
+from intake.collectors.smtp import process_smtp_message
+from intake.core.db.models import AppSetting, Customer, Mailbox, Message, Ticket, Transcript
+from intake.core.jobs import QueueName
+from intake.core.runtime import Runtime
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import pcm_wav
 from tests.voicemail.pbxmail import asterisk_mail

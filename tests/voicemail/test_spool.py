@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from intake.db.models import Message, Ticket
-from intake.queue import QueueName
-from intake.runtime import Runtime
-from intake.settings import load_settings
-from intake.supervisor import plan_children
-from intake.voicemail.spool import Outcome, parse_sidecar, scan_once
+from intake.cli.supervisor import plan_children
+from intake.collectors.spool import Outcome, parse_sidecar, scan_once
+from intake.core.db.models import Message, Ticket
+from intake.core.jobs import QueueName
+from intake.core.runtime import Runtime
+from intake.core.settings import load_settings
 from tests.conftest import run_jobs
 from tests.voicemail.conftest import CORRUPT_AUDIO
 from transcribe import Transcriber
@@ -40,13 +40,14 @@ def test_spooled_audio_with_sidecar_is_ingested_transcribed_and_moved_to_done(
         )
     )
     [result] = scan_once(sqlite_runtime, spool, settle_s=0)
-    assert result.outcome is Outcome.DONE and result.ticket_id is not None
+    assert result.outcome is Outcome.DONE and result.message_id is not None
     assert sorted(p.name for p in (spool / "done").iterdir()) == ["vm-001.json", "vm-001.wav"]
     assert not (spool / "vm-001.wav").exists()
-    run_jobs(sqlite_runtime, QueueName.TRANSCRIBE.value)
+    # The collector stored and enqueued; the intake job opens the ticket, then it is transcribed.
+    run_jobs(sqlite_runtime, QueueName.INTAKE, QueueName.TRANSCRIBE)
     with sqlite_runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
-        assert message.source == "spool" and message.ticket_id == result.ticket_id
+        assert message.source == "spool" and message.ticket_id is not None
         assert message.caller_number == "+15552010123" and message.caller_name == "Jane Doe"
         assert message.received_at.isoformat() == "2026-11-20T08:00:00+00:00"
         assert message.transcript is not None and message.transcript.state == "done"
@@ -58,10 +59,10 @@ def test_undecodable_spooled_audio_is_ingested_anyway_and_moved_to_failed_with_a
 ) -> None:
     (spool / "broken.wav").write_bytes(CORRUPT_AUDIO)
     [result] = scan_once(sqlite_runtime, spool, settle_s=0)
-    assert result.outcome is Outcome.FAILED and result.ticket_id is not None
+    assert result.outcome is Outcome.FAILED and result.message_id is not None
     note = (spool / "failed" / "broken.wav.error.txt").read_text()
     assert f"ingested as message {result.message_id}" in note
-    run_jobs(sqlite_runtime, QueueName.TRANSCRIBE.value)
+    run_jobs(sqlite_runtime, QueueName.INTAKE, QueueName.TRANSCRIBE)
     with sqlite_runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
         assert message.transcript is not None and message.transcript.state == "failed"
@@ -116,7 +117,8 @@ def test_a_file_ingested_but_not_moved_is_not_ingested_twice(
     # A crash between ingesting and moving: the file is back in the spool, unchanged.
     (spool / "done" / "vm-003.wav").rename(spool / "vm-003.wav")
     [again] = scan_once(sqlite_runtime, spool, settle_s=0)
-    assert again.ticket_id == first.ticket_id
+    assert again.message_id == first.message_id
+    run_jobs(sqlite_runtime, QueueName.INTAKE)
     with sqlite_runtime.db.session() as session:
         assert session.scalar(select(func.count(Ticket.id))) == 1
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,20 +11,28 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from intake.db.models import Role, Source, Transcript, utcnow
-from intake.queue import QueueName
-from intake.runtime import Runtime
-from intake.sweeper import sweep_once
-from intake.voicemail.accept import VoicemailAccepted, accept_voicemail
-from intake.voicemail.transcripts import speech_vocabulary
+from intake.core.db.models import Transcript, utcnow
+from intake.core.jobs import QueueName
+from intake.core.runtime import Runtime
+from intake.core.speech_vocabulary import speech_vocabulary
+from intake.core.voicemail_accept import store_voicemail, voicemail_ticket_now
+from intake.domain import Role, Source
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import CORRUPT_AUDIO
 from transcribe import ModelLoadError, Transcriber
+from workers.sweeper import sweep_once
 from workers.transcription import transcribe_message
 
 
-def accept(runtime: Runtime, audio: bytes, caller: str = "+15552010123") -> VoicemailAccepted:
-    return accept_voicemail(
+@dataclass(frozen=True)
+class Uploaded:
+    message_id: int
+    ticket_id: int
+
+
+def accept(runtime: Runtime, audio: bytes, caller: str = "+15552010123") -> Uploaded:
+    """What the upload API does: store the voicemail, then open its ticket at once."""
+    stored = store_voicemail(
         runtime,
         io.BytesIO(audio),
         filename="vm.wav",
@@ -32,6 +41,7 @@ def accept(runtime: Runtime, audio: bytes, caller: str = "+15552010123") -> Voic
         called="+15550009999",
         source=Source.API,
     )
+    return Uploaded(stored.message_id, voicemail_ticket_now(runtime, stored.message_id))
 
 
 def transcript_of(runtime: Runtime, message_id: int) -> Transcript:

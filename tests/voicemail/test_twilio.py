@@ -9,20 +9,20 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from intake.db.models import Message, Transcript
-from intake.errors import RejectedError
-from intake.queue import QueueName
-from intake.runtime import Runtime
-from intake.voicemail.twilio import (
+from intake.core.db.models import Message, Transcript
+from intake.core.jobs import QueueName
+from intake.core.runtime import Runtime
+from intake.core.twilio import (
     RecordingFetchError,
     compute_signature,
     fetch_recording,
     host_allowed,
     validate_signature,
 )
+from intake.errors import RejectedError
 from tests.conftest import make_app, run_jobs
 from transcribe import Transcriber
-from workers.transcription import transcribe_message
+from workers.recordings import fetch_recording as fetch_recording_job
 
 TOKEN = "twilio-test-auth-token"
 WEBHOOK = "http://localhost/api/voicemail/twilio"
@@ -35,7 +35,7 @@ class RecordingServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's hook name)
+            def do_GET(self) -> None:  # http.server's hook name
                 outer.auth_headers.append(self.headers.get("Authorization"))
                 if self.path.startswith("/redirect"):
                     self.send_response(302)
@@ -229,7 +229,8 @@ def test_recording_not_downloadable_yet_is_kept_as_a_ticket_and_fetched_by_the_j
         assert message.ticket_id == ticket_id and message.caller_number == "+15552010123"
         assert message.raw_size == 0 and "404" in message.extra["fetch_error"]
     recording_server.recordings["/Recordings/RE0002"] = speech_wav
-    run_jobs(runtime, QueueName.TRANSCRIBE.value)
+    # The recording job (intake queue) downloads it and enqueues the transcription.
+    run_jobs(runtime, QueueName.INTAKE, QueueName.TRANSCRIBE)
     with runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
         assert runtime.blobs.get(message.raw_sha256) == speech_wav
@@ -248,7 +249,7 @@ def test_recording_that_never_downloads_ends_as_a_failed_transcript_with_the_rea
     message_id = int(response.headers["X-Intake-Message-Id"])
     for _ in range(2):
         with pytest.raises(RecordingFetchError):
-            transcribe_message(message_id)
+            fetch_recording_job(message_id)
     with runtime.db.session() as session:
         transcript = session.scalars(select(Transcript)).one()
         assert transcript.state == "failed" and "HTTP 404" in (transcript.error or "")

@@ -14,8 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from intake.db.models import Role
-from intake.runtime import Runtime, set_current
+from intake.core.runtime import Runtime, set_current
+from intake.domain import Role
 from tests.conftest import add_person, login, make_app, make_runtime
 
 ADMIN = "admin@example.com"

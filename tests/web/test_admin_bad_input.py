@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from intake.runtime import Runtime
+from intake.core.runtime import Runtime
 from tests.conftest import login
 from tests.web.conftest import ADMIN, people_app
 

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from intake.accept import accept_email
-from intake.db.models import Customer, Role, Source, Ticket
-from intake.runtime import Runtime
+from intake.core.accept import accept_email
+from intake.core.db.models import Customer, Ticket
+from intake.core.runtime import Runtime
+from intake.domain import Role, Source
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.mailfactory import make_mail
 

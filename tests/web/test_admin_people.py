@@ -7,8 +7,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.db.models import ApiToken, Role, User
-from intake.runtime import Runtime
+from intake.core.db.models import ApiToken, User
+from intake.core.runtime import Runtime
+from intake.domain import Role
 from tests.conftest import add_person, login, make_app
 from tests.web.conftest import ADMIN, AGENT
 

@@ -9,8 +9,8 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from classify.rules import RuleError, validate_rule
-from intake.db.models import Rule as RuleRow
-from intake.runtime import Runtime
+from intake.core.db.models import Rule as RuleRow
+from intake.core.runtime import Runtime
 
 SIMPLE_FORM = {
     "mode": "form",

@@ -6,10 +6,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.db.models import Category, SlaPolicy, Ticket
-from intake.runtime import Runtime
-from intake.sla import first_response_due
-from intake.tickets import active_categories
+from intake.core.db.models import Category, SlaPolicy, Ticket
+from intake.core.runtime import Runtime
+from intake.core.sla import first_response_due
+from intake.core.tickets import active_categories
+from intake.domain import Priority
 from tests.conftest import login
 from tests.web.conftest import ADMIN, people_app
 
@@ -126,7 +127,9 @@ def test_sla_targets_are_saved_and_used_for_new_due_times(
             p.priority: p.first_response_minutes for p in session.scalars(select(SlaPolicy))
         }
         created = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-        assert first_response_due(session, "urgent", created) == created + timedelta(minutes=15)
+        assert first_response_due(session, Priority.URGENT, created) == created + timedelta(
+            minutes=15
+        )
     assert policies == {"urgent": 15, "high": 120, "medium": 480, "low": 2880}
 
 

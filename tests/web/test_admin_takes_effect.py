@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.accept import accept_email
-from intake.customer_import import import_customers
-from intake.db.models import Source, Ticket
-from intake.runtime import Runtime
+from intake.core.accept import accept_email
+from intake.core.customer_import import import_customers
+from intake.core.db.models import Ticket
+from intake.core.runtime import Runtime
+from intake.domain import Source
 from tests.conftest import run_jobs
 from tests.mailfactory import make_mail
 

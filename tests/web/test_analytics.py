@@ -5,8 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from intake.db.models import Message, Ticket, Transcript, utcnow
-from intake.runtime import Runtime
+from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.core.runtime import Runtime
+from intake.domain import Channel
 from tests.conftest import add_person, login
 from tests.web.conftest import AGENT, people_app
 from web.analytics import compute_analytics
@@ -101,7 +102,7 @@ def seed(runtime: Runtime) -> None:
             ]
         )
         voicemail = message(tickets[2], 6, [], NOW - timedelta(days=1))
-        voicemail.channel = "voicemail"
+        voicemail.channel = Channel.VOICEMAIL
         session.add(voicemail)
         session.flush()
         session.add(

@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from intake.accept import accept_email
-from intake.db.models import Category, Role, Source, Ticket
-from intake.db.models import Rule as RuleRow
-from intake.runtime import Runtime
+from intake.core.accept import accept_email
+from intake.core.db.models import Category, Ticket
+from intake.core.db.models import Rule as RuleRow
+from intake.core.runtime import Runtime
+from intake.domain import Role, Source
 from tests.conftest import IN_CI, add_person, make_app, run_jobs
 from tests.mailfactory import make_mail
 from tests.web.browser import Browser, find_chromium

@@ -9,10 +9,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from intake.cli import main
-from intake.customer_import import import_customers, parse_csv
-from intake.db.models import Customer
+from intake.core.customer_import import import_customers, parse_csv
+from intake.core.db.models import Customer
+from intake.core.runtime import Runtime
 from intake.errors import RejectedError
-from intake.runtime import Runtime
 
 
 def customers(runtime: Runtime) -> dict[str, tuple[str | None, str, str | None]]:

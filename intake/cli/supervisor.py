@@ -1,0 +1,186 @@
+"""``intake up``: every service of a one-machine install, as child processes of one command.
+
+Children run in their own sessions so that Ctrl-C reaches only the supervisor, which then stops
+them in order; each child also gets SIGTERM from the kernel if the supervisor dies, so nothing is
+left running. A child that crashes is restarted with backoff.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from intake.cli.embedded_redis import EmbeddedRedis
+from intake.core.db.migrate import upgrade
+from intake.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT = 10.0
+
+
+def die_with_parent() -> None:
+    """Runs in the child before exec: ask the kernel for SIGTERM when the parent dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: stopping on signals still works, only the crash safety net is missing
+    os.setsid()
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    next_start: float = 0.0  # when to restart after a crash; 0 while running
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, env=self.env, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent
+        )
+        self.started_at = time.monotonic()
+        log.info("started %s (pid %s)", self.name, self.process.pid)
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def without_password(url: str) -> str:
+    """The URL with any password masked, for logs and the startup summary."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def service_argv(command: Sequence[str]) -> list[str]:
+    return [sys.executable, "-m", "intake", *command]
+
+
+def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
+    commands = {"smtp": ["smtp"], "imap": ["imap"]}
+    for number in range(1, settings.workers + 1):
+        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify"]
+    # One transcription worker: a second model copy would only compete for the same cores.
+    commands["worker-transcribe"] = ["worker", "--queues", "transcribe"]
+    commands["sweeper"] = ["sweeper"]
+    commands["web"] = ["web"]
+    if settings.voicemail_spool is not None:
+        commands["voicemail-spool"] = ["voicemail-spool"]
+    return [Child(name, service_argv(argv), env=env) for name, argv in commands.items()]
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, announce: Callable[[str], None] = print) -> None:
+        self.settings = settings
+        self.announce = announce
+        self.stopping = threading.Event()
+        self.redis: EmbeddedRedis | None = None
+        self.children: list[Child] = []
+
+    def request_stop(self, signum: int, _frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env["INTAKE_DATA_DIR"] = str(settings.data_dir)
+        env["INTAKE_DATABASE_URL"] = settings.database_url
+        try:
+            redis_url = settings.redis_url
+            if not redis_url:
+                self.redis = EmbeddedRedis(settings.data_dir / "redis")
+                redis_url = self.redis.start()
+            env["INTAKE_REDIS_URL"] = redis_url
+            upgrade(settings.database_url)
+            self.children = plan_children(settings, env)
+            for child in self.children:
+                child.start()
+            self.announce(self.describe(redis_url))
+            self.watch()
+        finally:
+            self.stop_all()
+        return 0
+
+    def describe(self, redis_url: str) -> str:
+        s = self.settings
+        embedded = " (embedded)" if self.redis else ""
+        return "\n".join(
+            [
+                "Intake Gateway is running:",
+                f"  web UI and API  http://{s.web_host}:{s.web_port}/",
+                f"  SMTP            {s.smtp_host}:{s.smtp_port}",
+                "  IMAP            polls the mailboxes admins configure (web UI or CLI)",
+                f"  Redis           {without_password(redis_url)}{embedded}",
+                f"  database        {without_password(s.database_url)}",
+                f"  data            {s.data_dir}",
+                *([f"  voicemail spool {s.voicemail_spool}"] if s.voicemail_spool else []),
+                "Press Ctrl-C to stop.",
+            ]
+        )
+
+    def watch(self) -> None:
+        while not self.stopping.wait(0.5):
+            if self.redis and self.redis.process and self.redis.process.poll() is not None:
+                log.error("embedded Redis exited; stopping everything")
+                return
+            now = time.monotonic()
+            for child in self.children:
+                if child.running():
+                    continue
+                if child.next_start == 0.0:
+                    assert child.process is not None
+                    uptime = now - child.started_at
+                    child.restarts = 0 if uptime > 60 else child.restarts + 1
+                    delay = min(30.0, 0.5 * 2**child.restarts)
+                    log.error(
+                        "%s exited with %s; restarting in %.1f s",
+                        child.name,
+                        child.process.returncode,
+                        delay,
+                    )
+                    child.next_start = now + delay
+                elif now >= child.next_start:
+                    child.next_start = 0.0
+                    child.start()
+
+    def stop_all(self) -> None:
+        running = [c for c in self.children if c.running()]
+        for child in running:
+            assert child.process is not None
+            child.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in running:
+            assert child.process is not None
+            try:
+                child.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in time; killing it", child.name)
+                child.process.kill()
+                child.process.wait()
+        if self.redis is not None:
+            self.redis.stop()
+        log.info("all services stopped")

@@ -1,0 +1,28 @@
+"""``intake web``: the web UI and JSON API, served by waitress."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from waitress import serve
+
+from intake.cli.process import start_runtime
+from intake.core.settings import Settings
+from web import create_app
+
+log = logging.getLogger(__name__)
+
+
+def register(commands: Any) -> None:
+    web = commands.add_parser("web", help="run the web UI and JSON API")
+    web.add_argument("--threads", type=int, default=8)
+    web.set_defaults(handler=run_web)
+
+
+def run_web(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = start_runtime(settings)
+    log.info("web UI on http://%s:%s/", settings.web_host, settings.web_port)
+    serve(create_app(runtime), host=settings.web_host, port=settings.web_port, threads=args.threads)
+    return 0

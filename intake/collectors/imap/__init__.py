@@ -1,0 +1,1 @@
+"""The IMAP collector: one connection thread per mailbox, IDLE or polling."""

@@ -1,0 +1,432 @@
+"""SQLAlchemy models: the store every process shares.
+
+Enumerated values are kept as plain strings in the database and read back as the enums of
+``intake.domain`` (``EnumText``), so adding a value never needs a migration, PostgreSQL and SQLite
+behave the same, and the type checker sees ``Mapped[MessageState]``, not ``Mapped[str]``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from enum import StrEnum
+from itertools import chain
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from intake.domain import (
+    Channel,
+    Direction,
+    MessageFlag,
+    MessageState,
+    ModelTask,
+    Priority,
+    Role,
+    Sentiment,
+    SetBy,
+    Source,
+    TicketStatus,
+    TranscriptState,
+)
+
+log = logging.getLogger(__name__)
+
+AUTOMATIC_FLAGS = frozenset({MessageFlag.AUTO_REPLY, MessageFlag.BOUNCE})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class EnumText(TypeDecorator[E]):
+    """A domain enum stored as its plain string value (a VARCHAR, no database enum type)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int = 20) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
+        # Raises ValueError for a word that is not a member: no typo reaches the database.
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[Role] = mapped_column(EnumText(Role), default=Role.AGENT)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(32), unique=True)  # E.164
+    name: Mapped[str] = mapped_column(String(200), default="")
+    tier: Mapped[str | None] = mapped_column(String(40))  # admin-set, e.g. "vip"
+    first_contact_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_contact_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Mailbox(Base):
+    """An inbound address (SMTP) or IMAP account an admin configured."""
+
+    __tablename__ = "mailboxes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    addresses: Mapped[list[Any]] = mapped_column(default=list)  # lower-cased inbound addresses
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_group: Mapped[str | None] = mapped_column(String(100))
+    default_category: Mapped[str | None] = mapped_column(String(60))
+    is_voicemail_source: Mapped[bool] = mapped_column(Boolean, default=False)
+    imap_host: Mapped[str | None] = mapped_column(String(255))
+    imap_port: Mapped[int | None]
+    imap_tls: Mapped[str] = mapped_column(String(20), default="implicit")
+    imap_user: Mapped[str | None] = mapped_column(String(320))
+    auth_kind: Mapped[str] = mapped_column(String(20), default="password")  # password|xoauth2
+    secret_encrypted: Mapped[bytes | None] = mapped_column(
+        LargeBinary
+    )  # Fernet token of a JSON dict
+    folder: Mapped[str] = mapped_column(String(255), default="INBOX")
+    after_action: Mapped[str] = mapped_column(
+        String(300), default="seen"
+    )  # seen|move:FOLDER|delete
+    poll_seconds: Mapped[int] = mapped_column(Integer, default=60)
+    backfill_days: Mapped[int] = mapped_column(Integer, default=0)  # 0: unseen mail only
+    # Sync and health state, written by the IMAP collector.
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
+    last_uid: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(30), default="unknown")
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    alerted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_imap(self) -> bool:
+        return bool(self.imap_host)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_queue", "status", "priority_rank", "sla_due_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel), default=Channel.EMAIL)
+    status: Mapped[TicketStatus] = mapped_column(
+        EnumText(TicketStatus), default=TicketStatus.NEW, index=True
+    )
+    # A ticket made only of auto-replies or bounces is no customer request: hidden by default.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    category: Mapped[str | None] = mapped_column(String(60), index=True)
+    category_set_by: Mapped[SetBy | None] = mapped_column(EnumText(SetBy, 10))
+    priority: Mapped[Priority] = mapped_column(
+        EnumText(Priority, 10), default=Priority.MEDIUM, index=True
+    )
+    priority_rank: Mapped[int] = mapped_column(Integer, default=2)  # urgent 0 … low 3, for sorting
+    priority_set_by: Mapped[SetBy | None] = mapped_column(EnumText(SetBy, 10))
+    priority_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    sentiment: Mapped[Sentiment | None] = mapped_column(EnumText(Sentiment, 10))
+    sentiment_score: Mapped[float | None] = mapped_column(Float)
+    language: Mapped[str | None] = mapped_column(String(16))
+    confidence: Mapped[float | None] = mapped_column(Float)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    classified_at: Mapped[datetime | None]
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    group: Mapped[str | None] = mapped_column(String(100))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    sla_due_at: Mapped[datetime | None]
+    first_response_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    customer: Mapped[Customer | None] = relationship()
+    mailbox: Mapped[Mailbox | None] = relationship()
+    assignee: Mapped[User | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="ticket", order_by="Message.received_at, Message.id"
+    )
+
+
+class Message(Base):
+    """One inbound email or voicemail, outbound reply or internal note, with its raw bytes."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("dedup_scope", "dedup_key", name="uq_messages_dedup"),
+        Index("ix_messages_state", "state", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    channel: Mapped[Channel] = mapped_column(EnumText(Channel), default=Channel.EMAIL)
+    direction: Mapped[Direction] = mapped_column(EnumText(Direction, 10), default=Direction.INBOUND)
+    source: Mapped[Source] = mapped_column(EnumText(Source))
+    state: Mapped[MessageState] = mapped_column(
+        EnumText(MessageState), default=MessageState.RECEIVED
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Duplicate detection: one row per (scope, key); scope is the mailbox (or recipient domain).
+    dedup_scope: Mapped[str] = mapped_column(String(400))
+    dedup_key: Mapped[str] = mapped_column(String(600))
+    raw_sha256: Mapped[str] = mapped_column(String(64))
+    raw_size: Mapped[int] = mapped_column(BigInteger)
+    raw_content_type: Mapped[str] = mapped_column(String(100), default="message/rfc822")
+    message_id_header: Mapped[str | None] = mapped_column(String(998), index=True)
+    in_reply_to: Mapped[list[Any]] = mapped_column(default=list)
+    references: Mapped[list[Any]] = mapped_column(default=list)
+    envelope_from: Mapped[str | None] = mapped_column(String(998))
+    envelope_to: Mapped[list[Any]] = mapped_column(default=list)
+    from_addr: Mapped[str | None] = mapped_column(String(998), index=True)
+    from_name: Mapped[str | None] = mapped_column(String(998))
+    to_addrs: Mapped[list[Any]] = mapped_column(default=list)
+    cc_addrs: Mapped[list[Any]] = mapped_column(default=list)
+    subject: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str | None] = mapped_column(Text)
+    new_text: Mapped[str | None] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    auto_reason: Mapped[str | None] = mapped_column(Text)
+    defects: Mapped[list[Any]] = mapped_column(default=list)
+    caller_number: Mapped[str | None] = mapped_column(String(40))
+    caller_name: Mapped[str | None] = mapped_column(String(200))
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)  # source-specific metadata
+    sent_at: Mapped[datetime | None]  # the sender's Date header
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]  # when a worker took it; a stale claim is a dead worker
+    processed_at: Mapped[datetime | None]
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
+    mailbox: Mapped[Mailbox | None] = relationship()
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    transcript: Mapped[Transcript | None] = relationship(
+        back_populates="message", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_automatic(self) -> bool:
+        """An auto-reply or a bounce: no customer wrote it, so it is not classified or answered."""
+        return bool(AUTOMATIC_FLAGS.intersection(self.flags or ()))
+
+
+class Attachment(Base):
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(500))
+    content_type: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_id: Mapped[str | None] = mapped_column(String(500))
+    inline: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    audio_sha256: Mapped[str] = mapped_column(String(64))
+    audio_content_type: Mapped[str] = mapped_column(String(100))
+    audio_filename: Mapped[str] = mapped_column(String(500), default="voicemail")
+    state: Mapped[TranscriptState] = mapped_column(
+        EnumText(TranscriptState), default=TranscriptState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_probability: Mapped[float | None] = mapped_column(Float)
+    duration: Mapped[float | None] = mapped_column(Float)
+    segments: Mapped[list[Any]] = mapped_column(default=list)
+    model: Mapped[str | None] = mapped_column(String(300))
+    low_confidence: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="transcript")
+
+
+class Category(Base):
+    """The team's problem-type taxonomy; the model's labels map onto these keys."""
+
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Rule(Base):
+    """An admin rule; conditions and actions are the JSON form of ``classify.rules.Rule``."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaPolicy(Base):
+    """Time to first response, per priority."""
+
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    priority: Mapped[Priority] = mapped_column(EnumText(Priority, 10), unique=True)
+    first_response_minutes: Mapped[int] = mapped_column(Integer)
+
+
+class ModelVersion(Base):
+    """A trained classifier version with its held-back scores; one active per task."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[ModelTask] = mapped_column(EnumText(ModelTask))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    blob_sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Correction(Base):
+    """An agent's change of category or priority: training data for the next model version."""
+
+    __tablename__ = "corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[str | None] = mapped_column(String(60))
+    new_value: Mapped[str] = mapped_column(String(60))
+    text: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppSetting(Base):
+    """Admin-editable settings that live in the database (e.g. the speech vocabulary)."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _fit_strings_to_their_columns(session: Session, _context: Any, _instances: Any) -> None:
+    """Cut over-long strings to their column's length instead of failing the whole write.
+
+    Such values come from outside (a 300-character display name, a SIP URI as caller number);
+    PostgreSQL refuses them where SQLite would not, and the raw item keeps the full value.
+    """
+    for row in chain(session.new, session.dirty):
+        for attribute in inspect(row).mapper.column_attrs:
+            length = getattr(attribute.columns[0].type, "length", None)
+            value = getattr(row, attribute.key)
+            if length and isinstance(value, str) and len(value) > length:
+                log.warning("%s.%s cut to %d characters", type(row).__name__, attribute.key, length)
+                setattr(row, attribute.key, value[:length])

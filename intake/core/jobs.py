@@ -1,0 +1,165 @@
+"""The job registry: every RQ job defined once, and idempotent enqueueing.
+
+A job is named here by the dotted path of its function in ``workers/``; RQ imports that path in
+the worker process, so the core and the collectors enqueue without importing the workers (and
+their models). ``tests/core/test_jobs.py`` imports every registered function.
+
+Every job id is derived from the item it works on, so enqueueing twice (a collector and the
+sweeper, or two sweepers on two hosts) never runs two live copies; the jobs themselves also claim
+their row (``intake.core.states``), so even a duplicate that slips through does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+# Backoff between retries of a failed job, in seconds; the last interval repeats.
+RETRY_INTERVALS = [5, 30, 120, 600, 1800]
+ACTIVE_STATES = {
+    JobStatus.QUEUED,
+    JobStatus.STARTED,
+    JobStatus.SCHEDULED,
+    JobStatus.DEFERRED,
+}
+
+
+class QueueName(StrEnum):
+    """The RQ queues; each worker process serves some of them (``intake worker --queues``)."""
+
+    INTAKE = "intake"  # parse, thread, link customer, fetch recordings: fast, never waits on audio
+    TRANSCRIBE = "transcribe"  # speech to text only: slow, own workers (GPU hosts in big setups)
+    CLASSIFY = "classify"  # topic, priority, sentiment; retraining
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One kind of job: where it runs, how long it may take, how it is named and retried."""
+
+    function: str  # dotted path of the job function, resolved by RQ in the worker
+    queue: QueueName
+    id_pattern: str  # formatted with the item's key: the RQ job id
+    timeout_s: int = 600
+    retried: bool = True  # with RETRY_INTERVALS, up to INTAKE_JOB_RETRIES times
+    # A job already running may have read its rows before the change that asks for this one,
+    # so a second job (``<id>-again``) is queued to run after it.
+    again_if_running: bool = False
+    passes_key: bool = True  # the function takes the key as its one argument
+
+    def job_id(self, key: int | str) -> str:
+        return self.id_pattern.format(key)
+
+
+# Long voicemails (an hour of audio is possible) must not be killed by RQ's default timeout.
+TRANSCRIBE_TIMEOUT = timedelta(hours=2)
+
+PROCESS_MESSAGE = JobSpec("workers.intake.process_message", QueueName.INTAKE, "process-message-{}")
+FETCH_RECORDING = JobSpec(
+    "workers.recordings.fetch_recording", QueueName.INTAKE, "fetch-recording-{}", timeout_s=300
+)
+TRANSCRIBE_MESSAGE = JobSpec(
+    "workers.transcription.transcribe_message",
+    QueueName.TRANSCRIBE,
+    "transcribe-message-{}",
+    timeout_s=int(TRANSCRIBE_TIMEOUT.total_seconds()),
+)
+CLASSIFY_TICKET = JobSpec(
+    "workers.classification.classify_ticket",
+    QueueName.CLASSIFY,
+    "classify-ticket-{}",
+    again_if_running=True,
+)
+# One retrain per key: a date for the nightly run, a timestamp for the admin's button.
+RETRAIN_CATEGORY_MODEL = JobSpec(
+    "workers.classification.retrain_category_model",
+    QueueName.CLASSIFY,
+    "retrain-category-{}",
+    timeout_s=3600,
+    passes_key=False,
+)
+
+JOBS: tuple[JobSpec, ...] = (
+    PROCESS_MESSAGE,
+    FETCH_RECORDING,
+    TRANSCRIBE_MESSAGE,
+    CLASSIFY_TICKET,
+    RETRAIN_CATEGORY_MODEL,
+)
+
+
+class JobQueues:
+    def __init__(self, redis_url: str, retries: int = 5) -> None:
+        self.redis_url = redis_url
+        self.retries = retries
+        self._connection: Redis | None = None
+
+    @property
+    def connection(self) -> Redis:
+        if self._connection is None:
+            self._connection = Redis.from_url(
+                self.redis_url, socket_connect_timeout=2, socket_timeout=10
+            )
+        return self._connection
+
+    def queue(self, name: QueueName) -> Queue:
+        return Queue(name, connection=self.connection)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.connection.ping())
+        except RedisError:
+            return False
+
+    def enqueue(self, spec: JobSpec, key: int | str, *, job_id: str | None = None) -> bool:
+        """Enqueue ``spec`` for ``key`` unless a live job with its id exists.
+
+        False when Redis is unreachable: the row waits and the sweeper enqueues it later.
+        """
+        job_id = job_id or spec.job_id(key)
+        try:
+            try:
+                existing = Job.fetch(job_id, connection=self.connection)
+                status = existing.get_status(refresh=False)
+                if status == JobStatus.STARTED and spec.again_if_running:
+                    return self.enqueue(spec, key, job_id=f"{spec.job_id(key)}-again")
+                if status in ACTIVE_STATES:
+                    return True
+            except NoSuchJobError:
+                pass
+            args: tuple[Any, ...] = (key,) if spec.passes_key else ()
+            retry = (
+                Retry(max=self.retries, interval=RETRY_INTERVALS[: self.retries])
+                if spec.retried and self.retries
+                else None
+            )
+            self.queue(spec.queue).enqueue(
+                spec.function,
+                *args,
+                job_id=job_id,
+                job_timeout=spec.timeout_s,
+                retry=retry,
+                result_ttl=3600,
+                failure_ttl=7 * 24 * 3600,
+            )
+            return True
+        except RedisError as exc:
+            log.warning(
+                "cannot enqueue %s on %s (will be swept later): %s", job_id, spec.queue, exc
+            )
+            return False
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None

@@ -1,0 +1,190 @@
+"""Every state change of a message and of a transcript, shared by jobs, sweeper and admin pages.
+
+Claims are conditional UPDATEs: a job runs only if it moved the row from waiting to claimed, so
+a job enqueued twice, or run on two hosts, does its work once. A claim older than its stale
+limit belongs to a worker that died mid-job and may be taken over.
+
+    message:     received ──claim──▶ processing ──▶ processed
+                    ▲                    │ failure
+                    └──── retry ◀── failed (after the last attempt)
+    transcript:  pending ──claim──▶ running ──▶ done | no_speech | unclear |
+                    ▲                    │          unsupported_language | failed
+                    └────── retry ◀──────┘
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from intake.core.db.models import Message, Transcript, utcnow
+from intake.core.jobs import PROCESS_MESSAGE, TRANSCRIBE_MESSAGE, TRANSCRIBE_TIMEOUT
+from intake.core.runtime import Runtime
+from intake.domain import MessageState, TranscriptState
+
+log = logging.getLogger(__name__)
+
+# A message claim older than this belongs to a worker that died mid-job.
+STALE_CLAIM = timedelta(minutes=15)
+# Longer than the job timeout: a running transcript older than this belongs to a dead worker.
+STALE_TRANSCRIPT = TRANSCRIBE_TIMEOUT + timedelta(minutes=15)
+# Give a just-stored item's own enqueue a moment before the sweeper second-guesses it.
+GRACE = timedelta(seconds=5)
+ERROR_LIMIT = 4000  # characters of an error kept on the row
+
+
+def _max_attempts(runtime: Runtime) -> int:
+    return runtime.settings.job_retries + 1
+
+
+# Messages
+
+
+def claim_message(runtime: Runtime, message_id: int) -> bool:
+    now = utcnow()
+    with runtime.db.session() as session:
+        result = session.execute(
+            update(Message)
+            .where(
+                Message.id == message_id,
+                or_(
+                    Message.state == MessageState.RECEIVED,
+                    (Message.state == MessageState.PROCESSING)
+                    & (Message.claimed_at < now - STALE_CLAIM),
+                ),
+            )
+            .values(state=MessageState.PROCESSING, claimed_at=now, attempts=Message.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_processed(message: Message) -> None:
+    """In the session that made the message's ticket, so both commit together."""
+    message.state = MessageState.PROCESSED
+    message.processed_at = utcnow()
+    message.claimed_at = None
+    message.error = None
+
+
+def release_message(runtime: Runtime, message_id: int, error: str) -> None:
+    """Record a failed attempt; after the last one the message shows as failed for an admin."""
+    with runtime.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            return
+        message.error = error[:ERROR_LIMIT]
+        message.state = (
+            MessageState.FAILED
+            if message.attempts >= _max_attempts(runtime)
+            else MessageState.RECEIVED
+        )
+        message.claimed_at = None
+    log.warning("message %s attempt failed: %s", message_id, error)
+
+
+def retry_message(runtime: Runtime, message_id: int) -> bool | None:
+    """Admin action on a failed message. None: not failed; else whether it was enqueued."""
+    with runtime.db.session() as session:
+        message = session.get(Message, message_id)
+        if message is None or message.state != MessageState.FAILED:
+            return None
+        message.state = MessageState.RECEIVED
+        message.attempts = 0
+    return runtime.queues.enqueue(PROCESS_MESSAGE, message_id)
+
+
+def waiting_message_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Messages stored but not processed: never enqueued, or claimed by a dead worker."""
+    return list(
+        session.scalars(
+            select(Message.id)
+            .where(
+                or_(
+                    (Message.state == MessageState.RECEIVED) & (Message.received_at < now - GRACE),
+                    (Message.state == MessageState.PROCESSING)
+                    & (Message.claimed_at < now - STALE_CLAIM),
+                )
+            )
+            .order_by(Message.id)
+            .limit(limit)
+        )
+    )
+
+
+# Transcripts
+
+
+def claim_transcript(runtime: Runtime, message_id: int) -> bool:
+    now = utcnow()
+    with runtime.db.session() as session:
+        result = session.execute(
+            update(Transcript)
+            .where(
+                Transcript.message_id == message_id,
+                or_(
+                    Transcript.state == TranscriptState.PENDING,
+                    (Transcript.state == TranscriptState.RUNNING)
+                    & (Transcript.updated_at < now - STALE_TRANSCRIPT),
+                ),
+            )
+            .values(state=TranscriptState.RUNNING, attempts=Transcript.attempts + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish_transcript(transcript: Transcript, state: TranscriptState, error: str | None) -> None:
+    """In the session that stores the result, so the text and its state commit together."""
+    transcript.state = state
+    transcript.error = error[:ERROR_LIMIT] if error else None
+
+
+def release_transcript(runtime: Runtime, message_id: int, error: str) -> None:
+    """After a failed attempt: pending again for RQ's retry, or failed after the last one."""
+    with runtime.db.session() as session:
+        transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
+        if transcript is None:
+            return
+        finish_transcript(
+            transcript,
+            TranscriptState.FAILED
+            if transcript.attempts >= _max_attempts(runtime)
+            else TranscriptState.PENDING,
+            error,
+        )
+    log.warning("transcription of message %s failed: %s", message_id, error)
+
+
+def retry_transcript(runtime: Runtime, message_id: int) -> bool:
+    """Admin action: a finished or failed transcript goes back to pending and is enqueued."""
+    with runtime.db.session() as session:
+        transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
+        if transcript is None or transcript.state == TranscriptState.RUNNING:
+            return False
+        finish_transcript(transcript, TranscriptState.PENDING, None)
+        transcript.attempts = 0
+    runtime.queues.enqueue(TRANSCRIBE_MESSAGE, message_id)
+    return True
+
+
+def waiting_transcript_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """Message ids of pending transcripts, and of running ones whose worker died."""
+    return list(
+        session.scalars(
+            select(Transcript.message_id)
+            .where(
+                or_(
+                    (Transcript.state == TranscriptState.PENDING)
+                    & (Transcript.updated_at < now - GRACE),
+                    (Transcript.state == TranscriptState.RUNNING)
+                    & (Transcript.updated_at < now - STALE_TRANSCRIPT),
+                )
+            )
+            .order_by(Transcript.id)
+            .limit(limit)
+        )
+    )

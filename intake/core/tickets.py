@@ -1,0 +1,135 @@
+"""Tickets: opening one for a new conversation, and the changes people make (agents'
+corrections are kept as training data)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intake.core.db.models import Category, Correction, Message, Ticket, User, utcnow
+from intake.core.sla import first_response_due
+from intake.domain import Priority, SetBy, TicketStatus
+from intake.errors import RejectedError
+
+EDITABLE = ("status", "category", "priority", "assignee", "group", "tags")
+
+
+def open_ticket(session: Session, first: Message, subject: str, at: datetime) -> Ticket:
+    """A new ticket started by ``first``, at medium priority until it is classified."""
+    ticket = Ticket(
+        subject=subject,
+        channel=first.channel,
+        status=TicketStatus.NEW,
+        automatic=first.is_automatic,
+        mailbox_id=first.mailbox_id,
+        priority=Priority.MEDIUM,
+        priority_rank=Priority.MEDIUM.rank,
+        sla_due_at=first_response_due(session, Priority.MEDIUM, at),
+        created_at=at,
+    )
+    if first.mailbox is not None:
+        ticket.group = first.mailbox.default_group
+    session.add(ticket)
+    return ticket
+
+
+def active_categories(session: Session) -> list[str]:
+    return list(
+        session.scalars(
+            select(Category.key).where(Category.retired.is_(False)).order_by(Category.position)
+        )
+    )
+
+
+def ticket_training_text(ticket: Ticket) -> str:
+    first = next((m for m in ticket.messages if m.direction == "inbound"), None)
+    body = (first.new_text or first.text or "") if first is not None else ""
+    return f"{ticket.subject}\n{body}".strip()
+
+
+def update_ticket(
+    session: Session, ticket: Ticket, changes: Mapping[str, Any], user: User | None
+) -> list[str]:
+    """Apply validated changes; returns the names of fields that changed."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise RejectedError(f"cannot change {', '.join(sorted(unknown))}")
+    changed: list[str] = []
+    if "status" in changes:
+        try:
+            status = TicketStatus(str(changes["status"]))
+        except ValueError:
+            raise RejectedError(f"unknown status {changes['status']!r}") from None
+        if status != ticket.status:
+            if ticket.first_response_at is None and ticket.status == TicketStatus.NEW:
+                ticket.first_response_at = utcnow()
+            ticket.status = status
+            ticket.resolved_at = utcnow() if status == TicketStatus.RESOLVED else None
+            changed.append("status")
+    if "category" in changes:
+        category = str(changes["category"])
+        if category not in active_categories(session):
+            raise RejectedError(f"unknown category {category!r}")
+        if category != ticket.category:
+            _record_correction(session, ticket, "category", ticket.category, category, user)
+            ticket.category = category
+            changed.append("category")
+        ticket.category_set_by = SetBy.AGENT
+    if "priority" in changes:
+        try:
+            priority = Priority(str(changes["priority"]))
+        except ValueError:
+            raise RejectedError(f"unknown priority {changes['priority']!r}") from None
+        if priority != ticket.priority:
+            _record_correction(session, ticket, "priority", ticket.priority, priority, user)
+            ticket.priority = priority
+            ticket.priority_rank = priority.rank
+            ticket.priority_reasons = [f"set by {user.email if user else 'an agent'}"]
+            ticket.sla_due_at = first_response_due(session, priority, ticket.created_at)
+            changed.append("priority")
+        ticket.priority_set_by = SetBy.AGENT
+    if "assignee" in changes:
+        ticket.assignee_id = _assignee_id(session, changes["assignee"])
+        changed.append("assignee")
+    if "group" in changes:
+        group = str(changes["group"] or "")
+        if len(group) > 100:
+            raise RejectedError("group names have at most 100 characters")
+        ticket.group = group or None
+        changed.append("group")
+    if "tags" in changes:
+        tags = changes["tags"]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise RejectedError("tags must be a list of strings")
+        ticket.tags = sorted({t.strip() for t in tags if t.strip()})
+        changed.append("tags")
+    ticket.updated_at = utcnow()
+    return changed
+
+
+def _assignee_id(session: Session, value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    user = session.scalar(select(User).where(User.email == str(value).strip().lower()))
+    if user is None:
+        raise RejectedError(f"no user {value!r}")
+    return user.id
+
+
+def _record_correction(
+    session: Session, ticket: Ticket, field: str, old: str | None, new: str, user: User | None
+) -> None:
+    session.add(
+        Correction(
+            ticket_id=ticket.id,
+            field=field,
+            old_value=old,
+            new_value=new,
+            text=ticket_training_text(ticket),
+            user_id=user.id if user else None,
+        )
+    )

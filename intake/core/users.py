@@ -1,0 +1,69 @@
+"""Users, password checks and API tokens (stored only as sha256 hashes)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from intake.core.db.models import ApiToken, User, utcnow
+from intake.domain import Role
+from intake.errors import NotFoundError, RejectedError
+
+TOKEN_PREFIX = "itk_"
+MIN_PASSWORD_LENGTH = 8
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def add_user(session: Session, email: str, role: Role, password: str, name: str = "") -> User:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise RejectedError(f"not an email address: {email!r}")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RejectedError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user = find_user(session, email)
+    if user is None:
+        user = User(email=email, name=name)
+        session.add(user)
+    user.role = role
+    user.password_hash = generate_password_hash(password)
+    user.active = True
+    session.flush()
+    return user
+
+
+def check_login(session: Session, email: str, password: str) -> User | None:
+    user = find_user(session, email)
+    if user is None or not user.active:
+        # Same cost as a real check, so timing does not reveal which emails exist.
+        check_password_hash(generate_password_hash("x"), password)
+        return None
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_token(session: Session, email: str, name: str = "") -> str:
+    user = find_user(session, email)
+    if user is None:
+        raise NotFoundError(f"no user {email}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_sha256=_token_hash(token), name=name))
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    api_token = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == _token_hash(token)))
+    if api_token is None or not api_token.user.active:
+        return None
+    api_token.last_used_at = utcnow()
+    return api_token.user

@@ -1,1 +1,0 @@
-"""Voicemail intake: uploads, Twilio webhooks, PBX voicemail mail and a spool folder."""

@@ -1,0 +1,103 @@
+"""Re-enqueue work that is stored but not queued: Redis was down, or a worker died mid-job.
+
+Rows, not queue records, are the truth about what waits (``intake.core.states``). Safe to run
+on several hosts at once: job ids are derived from rows and jobs claim rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from sqlalchemy import exists, func, select
+
+from intake.core.db.models import Correction, Message, ModelVersion, Ticket, Transcript, utcnow
+from intake.core.jobs import (
+    CLASSIFY_TICKET,
+    PROCESS_MESSAGE,
+    RETRAIN_CATEGORY_MODEL,
+    TRANSCRIBE_MESSAGE,
+    JobSpec,
+)
+from intake.core.runtime import Runtime
+from intake.core.states import waiting_message_ids, waiting_transcript_ids
+from intake.domain import TranscriptState
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+# A ticket's classification normally follows within seconds of its message being processed.
+UNCLASSIFIED_AFTER = timedelta(minutes=2)
+UNCLASSIFIED_UNTIL = timedelta(days=1)
+
+
+def _enqueue_all(runtime: Runtime, spec: JobSpec, keys: list[int], what: str) -> int:
+    enqueued = sum(1 for key in keys if runtime.queues.enqueue(spec, key))
+    if keys:
+        log.info("sweeper: %d of %d %s enqueued", enqueued, len(keys), what)
+    return enqueued
+
+
+def sweep_once(runtime: Runtime) -> int:
+    """Enqueue everything waiting; returns how many jobs were (re)enqueued."""
+    now = utcnow()
+    with runtime.db.session() as session:
+        messages = waiting_message_ids(session, now, BATCH)
+        transcripts = waiting_transcript_ids(session, now, BATCH)
+    return (
+        _enqueue_all(runtime, PROCESS_MESSAGE, messages, "waiting messages")
+        + _enqueue_all(runtime, TRANSCRIBE_MESSAGE, transcripts, "waiting transcripts")
+        + sweep_unclassified(runtime)
+    )
+
+
+def sweep_unclassified(runtime: Runtime) -> int:
+    """Enqueue classification of customer tickets whose own enqueue was lost (Redis blip)."""
+    now = utcnow()
+    unfinished = exists().where(
+        Transcript.message_id == Message.id,
+        Message.ticket_id == Ticket.id,
+        Transcript.state.in_([TranscriptState.PENDING, TranscriptState.RUNNING]),
+    )
+    with runtime.db.session() as session:
+        ids = list(
+            session.scalars(
+                select(Ticket.id)
+                .where(
+                    Ticket.classified_at.is_(None),
+                    Ticket.automatic.is_(False),
+                    Ticket.created_at < now - UNCLASSIFIED_AFTER,
+                    # Bounded: a ticket whose classification keeps failing is not retried forever.
+                    Ticket.created_at > now - UNCLASSIFIED_UNTIL,
+                    ~unfinished,
+                )
+                .order_by(Ticket.id)
+                .limit(BATCH)
+            )
+        )
+    return _enqueue_all(runtime, CLASSIFY_TICKET, ids, "unclassified tickets")
+
+
+def schedule_retrain(runtime: Runtime) -> bool:
+    """Queue the nightly retrain when agents corrected something since the last version."""
+    with runtime.db.session() as session:
+        last_correction = session.scalar(select(func.max(Correction.created_at)))
+        last_version = session.scalar(
+            select(func.max(ModelVersion.created_at)).where(ModelVersion.task == "category")
+        )
+    if last_correction is None or (last_version is not None and last_version >= last_correction):
+        return False
+    # One run per day: the job id is derived from the date.
+    return runtime.queues.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d"))
+
+
+def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            sweep_once(runtime)
+            schedule_retrain(runtime)
+        except Exception:
+            # A database or Redis outage must not kill the sweeper: try again next round.
+            log.exception("sweep failed")
+        stop.wait(runtime.settings.sweep_seconds)
