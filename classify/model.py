@@ -1,5 +1,8 @@
 """A trained text model: scoring, and its byte format.
 
+A model may also read a sentence embedding (``classify.embeddings``): its coefficients then
+have one more block, one row per embedding dimension, and the model stores the encoder's name.
+
 The format is a zip of JSON metadata and plain numeric arrays (``numpy.save``), never a pickle:
 bytes read back from the database cannot run code, and a model outlives scikit-learn upgrades
 because only the vocabulary, IDF weights and linear coefficients are stored; scoring is done
@@ -29,7 +32,8 @@ from classify.features import FeatureSpec, count_features
 log = logging.getLogger(__name__)
 
 FORMAT = "intake-text-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)  # version 1: TF-IDF only, no embedding fields
 _PROBE_TOLERANCE = 1e-4
 
 FloatArray = npt.NDArray[np.float64]
@@ -42,7 +46,8 @@ class ModelFormatError(ValueError):
 
 @dataclass
 class TextModel:
-    """Linear classifier over word and character TF-IDF blocks; probabilities by softmax.
+    """Linear classifier over word and character TF-IDF blocks (plus, optionally, a sentence
+    embedding scaled by ``embedding_scale``); probabilities by softmax.
 
     Each block is weighted ``1 + log(count) * idf`` and scaled to unit length, as scikit-learn's
     ``TfidfVectorizer(sublinear_tf=True)`` does. ``temperature`` scales decision values before
@@ -61,9 +66,12 @@ class TextModel:
     temperature: float
     metrics: dict[str, Any] = field(default_factory=dict)
     probes: tuple[str, ...] = ()
+    embedding: str | None = None  # encoder name (``classify.embeddings``), or None
+    embedding_dim: int = 0
+    embedding_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        n_features = len(self.word_vocab) + len(self.char_vocab)
+        n_features = len(self.word_vocab) + len(self.char_vocab) + self.embedding_dim
         if self.coef_t.shape != (n_features, len(self.labels)):
             raise ModelFormatError(
                 f"coefficients {self.coef_t.shape} do not fit {n_features} features "
@@ -73,15 +81,31 @@ class TextModel:
             len(self.char_vocab),
         ):
             raise ModelFormatError("IDF weights do not fit the vocabulary")
+        if (self.embedding is None) != (self.embedding_dim == 0):
+            raise ModelFormatError("embedding name and size disagree")
         self._char_offset = len(self.word_vocab)
+        self._embedding_offset = self._char_offset + len(self.char_vocab)
 
     def tokens(self, text: str) -> Tokens:
         """The analyzer output; models sharing a ``spec`` can share it (see ``decision_tokens``)."""
         return count_features(text, self.spec)
 
-    def decision_tokens(self, tokens: Tokens) -> FloatArray:
+    def embed(self, texts: Sequence[str]) -> FloatArray | None:
+        """The sentence vectors this model reads, or None for a TF-IDF-only model."""
+        if self.embedding is None:
+            return None
+        from classify.embeddings import get_encoder
+
+        return get_encoder(self.embedding).encode(list(texts))
+
+    def decision_tokens(self, tokens: Tokens, vector: FloatArray | None = None) -> FloatArray:
+        """Decision values; ``vector`` is the text's embedding, needed when the model has one."""
         words, chars = tokens
         scores = self.intercept.copy()
+        if self.embedding is not None:
+            if vector is None or vector.shape != (self.embedding_dim,):
+                raise ValueError(f"the {self.task} model needs a {self.embedding} vector")
+            scores += (vector * self.embedding_scale) @ self.coef_t[self._embedding_offset :]
         for items, vocab, idf, offset in (
             (words, self.word_vocab, self.word_idf, 0),
             (chars, self.char_vocab, self.char_idf, self._char_offset),
@@ -102,14 +126,33 @@ class TextModel:
             scores += weights @ self.coef_t[index_array + offset]
         return scores
 
+    def term_contributions(self, tokens: Tokens, label: str) -> list[tuple[str, float]]:
+        """Word-block terms of this text by how much they pushed towards ``label`` (largest
+        first): the readable part of a decision, for reasons shown to agents."""
+        column = self.labels.index(label)
+        words = tokens[0]
+        found = [(t, self.word_vocab[t]) for t in words if t in self.word_vocab]
+        if not found:
+            return []
+        weights = np.array([(1.0 + math.log(words[t])) * self.word_idf[i] for t, i in found])
+        weights /= math.sqrt(float(weights @ weights))
+        others = [c for c in range(len(self.labels)) if c != column]
+        rows = self.coef_t[[i for _, i in found]]
+        margin = rows[:, column] - (rows[:, others].mean(axis=1) if others else 0.0)
+        scored = [(t, float(w * m)) for (t, _), w, m in zip(found, weights, margin, strict=True)]
+        return sorted(scored, key=lambda tm: -tm[1])
+
     def decision(self, texts: Sequence[str]) -> FloatArray:
         out = np.empty((len(texts), len(self.labels)), dtype=np.float64)
+        vectors = self.embed(texts)
         for row, text in enumerate(texts):
-            out[row] = self.decision_tokens(self.tokens(text))
+            vector = vectors[row] if vectors is not None else None
+            out[row] = self.decision_tokens(self.tokens(text), vector)
         return out
 
-    def proba_tokens(self, tokens: Tokens) -> FloatArray:
-        probs: FloatArray = softmax(self.decision_tokens(tokens)[None, :] * self.temperature)[0]
+    def proba_tokens(self, tokens: Tokens, vector: FloatArray | None = None) -> FloatArray:
+        scores = self.decision_tokens(tokens, vector)[None, :] * self.temperature
+        probs: FloatArray = softmax(scores)[0]
         return probs
 
     def predict_proba(self, texts: Sequence[str]) -> FloatArray:
@@ -135,6 +178,9 @@ class TextModel:
             "probes": list(self.probes),
             "word_terms": _terms(self.word_vocab),
             "char_terms": _terms(self.char_vocab),
+            "embedding": self.embedding,
+            "embedding_dim": self.embedding_dim,
+            "embedding_scale": self.embedding_scale,
         }
         arrays: dict[str, FloatArray] = {
             "word_idf": self.word_idf,
@@ -167,7 +213,7 @@ class TextModel:
             raise ModelFormatError(f"not a text model: {exc}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelFormatError("not a text model: wrong format marker")
-        if meta.get("format_version") != FORMAT_VERSION:
+        if meta.get("format_version") not in _READABLE_VERSIONS:
             raise ModelFormatError(
                 f"model format version {meta.get('format_version')!r} is not supported "
                 f"(this build reads version {FORMAT_VERSION})"
@@ -186,11 +232,17 @@ class TextModel:
                 temperature=float(meta["temperature"]),
                 metrics=dict(meta.get("metrics", {})),
                 probes=tuple(str(p) for p in meta.get("probes", ())),
+                embedding=meta.get("embedding"),
+                embedding_dim=int(meta.get("embedding_dim", 0)),
+                embedding_scale=float(meta.get("embedding_scale", 1.0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelFormatError(f"damaged text model: {exc}") from None
         saved = arrays["probe_scores"]
-        now = model.decision(list(model.probes))
+        try:
+            now = model.decision(list(model.probes))
+        except RuntimeError as exc:  # e.g. the sentence encoder is not installed
+            raise ModelFormatError(f"the {model.task} model cannot score here: {exc}") from None
         if now.shape != saved.shape or not np.allclose(now, saved, atol=_PROBE_TOLERANCE):
             raise ModelFormatError(
                 f"the {model.task} model scores its probe texts differently in this version "

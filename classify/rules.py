@@ -1,8 +1,9 @@
 """Admin-editable rules, applied in order before and over the model.
 
-A rule is plain data so the database can store it as JSON: ``RuleDefinition.from_dict(rule.to_dict())``
-gives the same rule back. Validation happens when a rule is built, so a bad regex is reported to
-the admin who typed it rather than failing later inside a worker.
+A rule is plain data so the database can store it as JSON:
+``RuleDefinition.from_dict(rule.to_dict())`` gives the same rule back. Validation happens when a
+rule is built, so a bad regex is reported to the admin who typed it rather than failing later
+inside a worker.
 """
 
 from __future__ import annotations

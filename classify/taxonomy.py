@@ -1,6 +1,9 @@
-"""The default categories (priorities, sentiments and customer types live in ``intake.domain``).
+"""The default categories, i.e. topics (priorities, sentiments and customer types live in
+``intake.domain``).
 
 Categories are plain strings rather than an Enum because admins rename, add and retire them.
+Whether a message is a complaint is not a topic but its own dimension
+(``Classification.complaint``): a late-delivery complaint is a ``service_issue`` and a complaint.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ DEFAULT_CATEGORIES: tuple[str, ...] = (
     "product_issue",
     "service_issue",
     "billing",
-    "complaint",
     "suggestion",
     "other",
 )

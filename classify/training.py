@@ -1,4 +1,7 @@
-"""Fitting, evaluating and retraining text models (category or sentiment)."""
+"""Fitting and evaluating text models (topic, complaint, sentiment, priority).
+
+Retraining with agents' corrections lives in ``classify.retrain`` (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,6 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +24,24 @@ from sklearn.svm import LinearSVC
 
 from classify.features import FeatureSpec, analyze_chars, analyze_words
 from classify.model import FloatArray, TextModel, softmax
+from intake.domain import ModelTask
 
 log = logging.getLogger(__name__)
 
 _TEMPERATURES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0)
 _DEFAULT_TEMPERATURE = 4.0
 _N_PROBES = 4
+# The sentence vector has unit length like each TF-IDF block; doubling it let the SVM lean on
+# it more (measured in tests/bench/bench_triage_encoders.py).
+EMBEDDING_SCALE = 1.0
 # Below this many held-back texts a macro-F1 difference between class weightings is noise
 # (measured: on the ~170 held-back texts of the shipped category set the unweighted model won
 # by chance, yet scored 0.06 lower in 5-fold cross-validation on the written English examples).
 _MIN_HELD_TO_CHOOSE = 1000
 
 
-class Task(str, Enum):
-    CATEGORY = "category"
-    SENTIMENT = "sentiment"
+# What a model predicts; the one definition is intake.domain.ModelTask.
+Task = ModelTask
 
 
 class TrainingDataError(ValueError):
@@ -51,19 +55,31 @@ _SENTIMENT_ALIASES = {
 }  # fmt: skip
 
 
+_COMPLAINT_ALIASES = {
+    "yes": "yes", "y": "yes", "true": "yes", "1": "yes", "complaint": "yes",
+    "no": "no", "n": "no", "false": "no", "0": "no",
+}  # fmt: skip
+_PRIORITIES = {"urgent": "urgent", "high": "high", "medium": "medium", "low": "low"}
+_ALIASES: dict[Task, tuple[dict[str, str], str]] = {
+    Task.SENTIMENT: (_SENTIMENT_ALIASES, "negative, neutral, positive, 0 or 1"),
+    Task.COMPLAINT: (_COMPLAINT_ALIASES, "yes, no, true, false, 1 or 0"),
+    Task.PRIORITY: (_PRIORITIES, "urgent, high, medium or low"),
+}
+
+
 def normalize_labels(labels: Sequence[str], task: Task | str) -> list[str]:
-    """Trim labels; for sentiment also map ``0|1`` (and neg/pos) to ``negative|positive``."""
+    """Trim labels; map each task's spellings to its labels (sentiment ``0|1`` to
+    ``negative|positive``, complaint ``true|false`` to ``yes|no``); topics stay free text."""
     task = Task(task)
     cleaned = [str(label).strip() for label in labels]
     if task is Task.CATEGORY:
         return cleaned
+    aliases, expected = _ALIASES[task]
     out = []
     for row, label in enumerate(cleaned, start=1):
-        mapped = _SENTIMENT_ALIASES.get(label.casefold())
+        mapped = aliases.get(label.casefold())
         if mapped is None:
-            raise TrainingDataError(
-                f"row {row}: sentiment label {label!r} is not negative, neutral, positive, 0 or 1"
-            )
+            raise TrainingDataError(f"row {row}: {task.value} label {label!r} is not {expected}")
         out.append(mapped)
     return out
 
@@ -126,8 +142,12 @@ def train_text_model(
     calibrate: bool = True,
     balanced: bool | None = None,
     seed: int = 0,
+    embedding: str | None = None,
+    embedding_scale: float = EMBEDDING_SCALE,
 ) -> TextModel:
-    """Fit word+character TF-IDF and a linear SVM; fit the softmax temperature on held-back data.
+    """Fit word+character TF-IDF (plus the ``embedding`` encoder's sentence vectors, e.g.
+    ``classify.embeddings.DEFAULT_ENCODER``) and a linear SVM; fit the softmax temperature on
+    held-back data.
 
     ``balanced`` weights each class inversely to its frequency; ``None`` lets the held-back
     data decide when there is enough of it, and otherwise means balanced. Deterministic for the
@@ -150,7 +170,7 @@ def train_text_model(
             held_labels = [labels[i] for i in held_idx]
             trials = _fit_each(
                 [texts[i] for i in train_idx], [labels[i] for i in train_idx],
-                weights[train_idx], task, spec, c, options,
+                weights[train_idx], task, spec, c, options, embedding, embedding_scale,
             )  # fmt: skip
             # Balanced weights help recall of rare classes but cost precision on the common
             # ones; which wins macro-F1 depends on the data (measured: BANKING77 gains from
@@ -160,7 +180,9 @@ def train_text_model(
             best = max(range(len(trials)), key=lambda i: (scores[i], -i))
             chosen = options[best]
             temperature = _fit_temperature(trials[best], held_texts, held_labels)
-    model = _fit_each(texts, labels, weights, task, spec, c, (chosen,))[0]
+    model = _fit_each(texts, labels, weights, task, spec, c, (chosen,), embedding, embedding_scale)[
+        0
+    ]
     model.temperature = temperature
     model.metrics = {
         "n_train": len(texts),
@@ -191,17 +213,46 @@ def _fit_each(
     spec: FeatureSpec,
     c: float,
     balanced: Sequence[bool],
+    embedding: str | None = None,
+    embedding_scale: float = EMBEDDING_SCALE,
 ) -> list[TextModel]:
     """One model per class weighting in ``balanced``, sharing the features built once."""
     words, chars = make_vectorizers(spec)
     try:
-        matrix = sp.hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+        blocks = [words.fit_transform(texts), chars.fit_transform(texts)]
     except ValueError as exc:  # e.g. "empty vocabulary" when every text is punctuation
         raise TrainingDataError(f"cannot build features: {exc}") from None
+    if embedding is not None:
+        blocks.append(sp.csr_matrix(_vectors(embedding, texts) * embedding_scale))
+    matrix = sp.hstack(blocks).tocsr()
     return [
-        _fit_svm(matrix, labels, weights, task, spec, c, choice, words, chars)
+        _fit_svm(matrix, labels, weights, task, spec, c, choice, words, chars,
+                 (embedding, blocks[2].shape[1] if embedding else 0, embedding_scale))
         for choice in balanced
-    ]
+    ]  # fmt: skip
+
+
+def _vectors(embedding: str, texts: Sequence[str]) -> FloatArray:
+    from classify.embeddings import EncoderUnavailableError, cached
+    from classify.shipped import preload_embeddings
+
+    try:
+        if not len(cached(embedding)):
+            preload_embeddings(embedding)  # the shipped texts' vectors: only new ones are encoded
+        return cached(embedding).encode(texts)
+    except EncoderUnavailableError as exc:
+        raise TrainingDataError(str(exc)) from None
+
+
+def decision_values(model: TextModel, texts: Sequence[str]) -> FloatArray:
+    """``model.decision`` reusing the training embedding cache (held-back texts get scored
+    several times while training)."""
+    if model.embedding is None:
+        return model.decision(texts)
+    vectors = _vectors(model.embedding, texts)
+    return np.array(
+        [model.decision_tokens(model.tokens(t), v) for t, v in zip(texts, vectors, strict=True)]
+    ).reshape(len(texts), len(model.labels))
 
 
 def _fit_svm(
@@ -214,6 +265,7 @@ def _fit_svm(
     balanced: bool,
     words: TfidfVectorizer,
     chars: TfidfVectorizer,
+    embedding: tuple[str | None, int, float] = (None, 0, 1.0),
 ) -> TextModel:
     svm = LinearSVC(
         C=c, class_weight="balanced" if balanced else None, random_state=0, max_iter=5000
@@ -236,6 +288,9 @@ def _fit_svm(
         coef_t=np.ascontiguousarray(coef.T.astype(np.float32).astype(np.float64)),
         intercept=intercept,
         temperature=_DEFAULT_TEMPERATURE,
+        embedding=embedding[0],
+        embedding_dim=embedding[1],
+        embedding_scale=embedding[2],
     )
 
 
@@ -257,7 +312,8 @@ def make_vectorizers(spec: FeatureSpec) -> tuple[TfidfVectorizer, TfidfVectorize
 
 
 def _macro_f1(model: TextModel, texts: list[str], labels: list[str]) -> float:
-    return float(f1_score(labels, model.predict(texts), average="macro", zero_division=0))
+    predicted = [model.labels[i] for i in decision_values(model, texts).argmax(axis=1)]
+    return float(f1_score(labels, predicted, average="macro", zero_division=0))
 
 
 def _fit_temperature(model: TextModel, texts: list[str], labels: list[str]) -> float:
@@ -265,7 +321,7 @@ def _fit_temperature(model: TextModel, texts: list[str], labels: list[str]) -> f
     known = [(t, index[label]) for t, label in zip(texts, labels, strict=True) if label in index]
     if not known:
         return _DEFAULT_TEMPERATURE
-    scores = model.decision([t for t, _ in known])
+    scores = decision_values(model, [t for t, _ in known])
     truth = np.array([i for _, i in known])
 
     def nll(temperature: float) -> float:
@@ -298,7 +354,8 @@ def evaluate(model: TextModel, texts: Sequence[str], labels: Sequence[str]) -> d
     truth = normalize_labels(labels, model.task)
     if not truth:
         return {"n": 0, "accuracy": 0.0, "macro_f1": 0.0}
-    predicted = model.predict(list(texts))
+    scores = decision_values(model, list(texts))
+    predicted = [model.labels[i] for i in scores.argmax(axis=1)]
     return {
         "n": len(truth),
         "accuracy": round(float(accuracy_score(truth, predicted)), 4),
@@ -306,108 +363,20 @@ def evaluate(model: TextModel, texts: Sequence[str], labels: Sequence[str]) -> d
     }
 
 
-@dataclass(frozen=True)
-class RetrainResult:
-    """Outcome of ``train_and_compare``; activate ``model_bytes`` only when ``not_worse``."""
+from classify.retrain import (  # noqa: E402  (re-exported)
+    RetrainResult,
+    train_and_compare,
+    train_priority_model,
+)
 
-    task: str
-    model_bytes: bytes
-    new_metrics: dict[str, Any]
-    current_metrics: dict[str, Any] | None
-    not_worse: bool
-    n_train: int
-    n_holdout: int
-
-
-def train_and_compare(
-    texts: Sequence[str],
-    labels: Sequence[str],
-    *,
-    task: Task | str,
-    current: TextModel | None,
-    base: tuple[Sequence[str], Sequence[str]]
-    | tuple[Sequence[str], Sequence[str], Sequence[float]] = ((), ()),
-    corrections: Sequence[tuple[str, str]] = (),
-    holdout: float = 0.2,
-    correction_weight: float = 3.0,
-    tolerance: float = 0.0,
-    seed: int = 0,
-) -> RetrainResult:
-    """Retrain on ``base`` (the shipped data, optionally with sample weights as a third element,
-    e.g. ``shipped.category_training_set()``) + the team's data + agents' corrections.
-
-    A slice of the team's own data and corrections (or of everything, when they are fewer than
-    20 examples) is held back and the candidate is trained without it. The deployed ``current``
-    model has already seen the shipped data and earlier corrections, so scoring it on that slice
-    would flatter it; when there is a current model, the candidate is instead compared with a
-    reference trained the same way on the same split *without* the team's examples: the question
-    is whether adding them makes things worse. The returned model is then refitted on
-    everything, corrections weighted up so that one agent's fix outweighs a few contrary
-    examples. ``not_worse`` means the candidate's macro-F1 on the slice is at least the
-    reference's minus ``tolerance``; ``current_metrics`` holds the reference's scores.
-    """
-    task = Task(task)
-    own_texts = list(texts) + [t for t, _ in corrections]
-    own_labels = normalize_labels(list(labels) + [label for _, label in corrections], task)
-    own_weights = [1.0] * len(texts) + [correction_weight] * len(corrections)
-    base_texts, base_labels = list(base[0]), normalize_labels(base[1], task)
-    base_weights = list(base[2]) if len(base) == 3 else [1.0] * len(base_texts)
-    if len(base_weights) != len(base_texts):
-        raise TrainingDataError(f"{len(base_texts)} base texts but {len(base_weights)} weights")
-    if len(own_texts) >= 20:
-        pool_texts, pool_labels, pool_weights = own_texts, own_labels, own_weights
-        fixed_texts, fixed_labels, fixed_weights = base_texts, base_labels, base_weights
-        n_base_in_pool = 0
-    else:
-        pool_texts = base_texts + own_texts
-        pool_labels = base_labels + own_labels
-        pool_weights = base_weights + own_weights
-        fixed_texts, fixed_labels, fixed_weights = [], [], []
-        n_base_in_pool = len(base_texts)
-    train_idx, held_idx = _split(pool_labels, holdout, seed)
-    if not held_idx:
-        raise TrainingDataError("not enough labeled examples to hold any back for evaluation")
-    held_texts = [pool_texts[i] for i in held_idx]
-    held_labels = [pool_labels[i] for i in held_idx]
-    candidate = train_text_model(
-        fixed_texts + [pool_texts[i] for i in train_idx],
-        fixed_labels + [pool_labels[i] for i in train_idx],
-        task=task,
-        sample_weight=fixed_weights + [pool_weights[i] for i in train_idx],
-        seed=seed,
-    )
-    new_metrics = evaluate(candidate, held_texts, held_labels)
-    current_metrics = None
-    if current is not None:
-        reference_idx = [i for i in train_idx if i < n_base_in_pool]
-        reference_labels = fixed_labels + [pool_labels[i] for i in reference_idx]
-        if len(set(reference_labels)) >= 2:
-            reference = train_text_model(
-                fixed_texts + [pool_texts[i] for i in reference_idx],
-                reference_labels,
-                task=task,
-                sample_weight=fixed_weights + [pool_weights[i] for i in reference_idx],
-                seed=seed,
-            )
-            current_metrics = evaluate(reference, held_texts, held_labels)
-    not_worse = current_metrics is None or (
-        new_metrics["macro_f1"] >= current_metrics["macro_f1"] - tolerance
-    )
-    final = train_text_model(
-        fixed_texts + pool_texts,
-        fixed_labels + pool_labels,
-        task=task,
-        sample_weight=fixed_weights + pool_weights,
-        seed=seed,
-    )
-    final.metrics["holdout"] = new_metrics
-    log.info("retrained %s model: %s (current: %s)", task.value, new_metrics, current_metrics)
-    return RetrainResult(
-        task=task.value,
-        model_bytes=final.to_bytes(),
-        new_metrics=new_metrics,
-        current_metrics=current_metrics,
-        not_worse=not_worse,
-        n_train=len(fixed_texts) + len(pool_texts),
-        n_holdout=len(held_idx),
-    )
+__all__ = [
+    "RetrainResult",
+    "Task",
+    "TrainingDataError",
+    "evaluate",
+    "normalize_labels",
+    "read_labeled_csv",
+    "train_and_compare",
+    "train_priority_model",
+    "train_text_model",
+]
