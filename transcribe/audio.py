@@ -177,7 +177,9 @@ def load_audio(
             for out in resampler.resample(None):
                 buffer.append(_samples(out))
     except av.FFmpegError as exc:
-        raise CorruptAudioError(f"The audio could not be decoded ({_ffmpeg_reason(exc)}).") from exc
+        raise CorruptAudioError(
+            f"The audio could not be decoded: the file is damaged ({_ffmpeg_reason(exc)})."
+        ) from exc
     finally:
         del resampler
         # PyAV's resampler graph holds reference cycles; without a collection every job would

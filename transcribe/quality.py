@@ -85,7 +85,3 @@ def is_low_confidence(
         mean_logprob(segments) < logprob_threshold
         or language_probability < language_probability_threshold
     )
-
-
-def join_text(segments: Iterable[Segment]) -> str:
-    return " ".join(text for segment in segments if (text := segment.text.strip()))

@@ -1,11 +1,16 @@
-"""Fixtures for the transcription library: the shared speech clips, audio writers, one model."""
+"""Fixtures for the transcription library: the shared speech clips, audio writers, one model set.
+
+The models load once per test session: whisper-base (joined from its two packages into a
+session temp dir, as the gateway joins it into its data dir) for language ID, English and
+Mandarin.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -27,6 +32,13 @@ PROMPT_TEXT = (
     "To look into your messages press 1 now. "
     "You may quit voicemail at any time by pressing the pound key."
 )
+IVR = "asterisk-core-sounds-en-8k/basic-pbx-ivr-main.wav"
+OPTIONS = "asterisk-core-sounds-en-8k/vm-options.wav"
+# AISHELL-1: the clip whisper-base writes without a mistake, and one it gets mostly right.
+MANDARIN = "mindaudio/BAC009S0002W0123.wav"
+MANDARIN_TEXT = "也成为地方政府的眼中钉"
+MANDARIN_2 = "mindaudio/BAC009S0002W0124.wav"
+MANDARIN_2_TEXT = "自六月底呼和浩特市率先宣布取消限购后"
 
 
 def shared_clip(name: str) -> Path:
@@ -36,12 +48,23 @@ def shared_clip(name: str) -> Path:
     return path
 
 
+def character_error_rate(reference: str, hypothesis: str) -> float:
+    """Edits between the Chinese characters (punctuation ignored) over the reference length."""
+    ref = [char for char in reference if char.isalnum()]
+    hyp = [char for char in hypothesis if char.isalnum()]
+    return _edits(ref, hyp) / len(ref)
+
+
 def words(text: str) -> list[str]:
     return re.sub(r"[^\w\s]", " ", text.lower().replace("1", "one")).split()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
-    ref, hyp = words(reference), words(hypothesis)
+    ref = words(reference)
+    return _edits(ref, words(hypothesis)) / len(ref)
+
+
+def _edits(ref: list[str], hyp: list[str]) -> int:
     previous = list(range(len(hyp) + 1))
     for i, ref_word in enumerate(ref, 1):
         current = [i]
@@ -50,7 +73,7 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
                 min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
             )
         previous = current
-    return previous[-1] / len(ref)
+    return previous[-1]
 
 
 def write_audio(
@@ -93,9 +116,29 @@ def prompt_samples() -> npt.NDArray[np.float32]:
     return load_audio(shared_clip(PROMPT))
 
 
+def cut(samples: npt.NDArray[np.float32], start_s: float, end_s: float) -> npt.NDArray[np.float32]:
+    return samples[int(start_s * SAMPLE_RATE) : int(end_s * SAMPLE_RATE)]
+
+
+def padded(*parts: npt.NDArray[np.float32], before_s: float = 1.0, after_s: float = 1.5) -> Any:
+    """Parts with silence before and after, as a caller leaves it around a short message."""
+    return np.concatenate(
+        [
+            np.zeros(int(before_s * SAMPLE_RATE), dtype=np.float32),
+            *parts,
+            np.zeros(int(after_s * SAMPLE_RATE), dtype=np.float32),
+        ]
+    )
+
+
 @pytest.fixture(scope="session")
-def transcriber() -> Iterator[Transcriber]:
-    """The default model, loaded once for the whole session, strictly offline."""
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("speech-models")
+
+
+@pytest.fixture(scope="session")
+def transcriber(models_dir: Path) -> Iterator[Transcriber]:
+    """The default models, loaded once for the whole session, strictly offline."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HUB_OFFLINE", "1")
-        yield Transcriber(WhisperConfig(cpu_threads=2))
+        yield Transcriber(WhisperConfig(cpu_threads=2, models_dir=str(models_dir)))

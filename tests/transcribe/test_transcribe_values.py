@@ -17,9 +17,11 @@ from transcribe import (
     WhisperConfig,
     resolve_model_path,
 )
-from transcribe.engine import _trimmed_window, merge_vocabulary
+from transcribe.engine import normalize_language
 from transcribe.pieces import cut_points
 from transcribe.quality import is_hallucination, is_low_confidence, keep_speech, mean_logprob
+from transcribe.whisper import merge_vocabulary
+from transcribe.whisper import trimmed_window as _trimmed_window
 
 
 def segment(text: str, *, lp: float = -0.2, nsp: float = 0.05, start: float = 0.0) -> Segment:
@@ -41,6 +43,44 @@ def test_a_transcript_survives_a_json_round_trip() -> None:
     assert data["status"] == "done"
     assert data["segments"][1]["start"] == 2.0
     assert SpeechResult.from_dict(data) == transcript
+
+
+def test_an_unclear_result_round_trips_with_its_reason_and_candidate_text() -> None:
+    result = SpeechResult(
+        status=TranscriptState.UNCLEAR,
+        text="",
+        language="zh",
+        language_probability=0.99,
+        duration=5.0,
+        segments=(),
+        model="base",
+        low_confidence=False,
+        reason="the same words repeat in a loop",
+        candidate_text="谢谢谢谢谢谢谢谢谢谢",
+        language_source="detected",
+    )
+    data = json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
+    assert data["status"] == "unclear"
+    assert SpeechResult.from_dict(data) == result
+
+
+def test_a_result_stored_before_the_guards_existed_still_loads() -> None:
+    old = {
+        "status": "done",
+        "text": "Hi.",
+        "language": "en",
+        "language_probability": 1.0,
+        "duration": 1.0,
+        "segments": [
+            {"start": 0.0, "end": 1.0, "text": "Hi.", "avg_logprob": -0.2, "no_speech_prob": 0.1}
+        ],
+        "model": "tiny.en",
+        "low_confidence": False,
+    }
+    result = SpeechResult.from_dict(old)
+    assert (result.reason, result.candidate_text, result.language_source) == ("", "", "")
+    assert result.segments[0].compression_ratio == 0.0
+    assert result.text == "Hi."
 
 
 def test_a_no_speech_transcript_round_trips_with_empty_text() -> None:
@@ -83,21 +123,26 @@ def test_the_packaged_model_resolves_offline(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_local_model_directory_is_used_as_is(tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(b"x")
     assert resolve_model_path(str(tmp_path)) == str(tmp_path)
 
 
-def test_a_hub_name_is_left_for_faster_whisper_to_fetch() -> None:
-    assert resolve_model_path("small") == "small"
-
-
-def test_a_missing_model_directory_is_a_model_load_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="does not exist"):
-        resolve_model_path(str(tmp_path / "nope"))
+def test_a_name_that_is_no_packaged_model_is_refused_rather_than_downloaded() -> None:
+    with pytest.raises(ModelLoadError, match="neither a built-in model"):
+        resolve_model_path("small")
 
 
 def test_a_directory_without_a_model_is_a_model_load_error(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="could not be loaded"):
-        Transcriber(WhisperConfig(model=str(tmp_path)))
+    with pytest.raises(ModelLoadError, match="has no model.bin"):
+        resolve_model_path(str(tmp_path))
+    with pytest.raises(ModelLoadError, match="has no model.bin"):
+        Transcriber(WhisperConfig(model=str(tmp_path), detector_model="", language_models=()))
+
+
+def test_an_english_only_model_cannot_be_configured_for_mandarin() -> None:
+    config = WhisperConfig(model="tiny.en", detector_model="", language_models=(("zh", "tiny.en"),))
+    with pytest.raises(ModelLoadError, match="knows English only"):
+        Transcriber(config)
 
 
 @pytest.mark.parametrize(
@@ -113,6 +158,10 @@ def test_a_directory_without_a_model_is_a_model_load_error(tmp_path: Path) -> No
         {"temperatures": ()},
         {"vocabulary": "Acme"},
         {"model": " "},
+        {"detect_s": 0.0},
+        {"language_window_s": (("zh", 40.0),)},
+        {"language_models": (("zh", ""),)},
+        {"time_budget_per_audio_s": 0.0},
     ],
 )
 def test_impossible_settings_are_refused(changes: dict[str, object]) -> None:
@@ -122,6 +171,21 @@ def test_impossible_settings_are_refused(changes: dict[str, object]) -> None:
 
 def test_configs_are_hashable_so_a_worker_can_cache_one_model_per_config() -> None:
     assert {WhisperConfig(): 1}[WhisperConfig()] == 1
+
+
+def test_each_language_has_its_model_and_encoder_window() -> None:
+    config = WhisperConfig(model="tiny.en", language_models=(("zh", "base"), ("yue", "/m/yue")))
+    assert config.routes() == {"en": "tiny.en", "zh": "base", "yue": "/m/yue"}
+    assert config.window_s("zh") == 20.0
+    assert config.window_s("en") == config.min_encoder_window_s
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("zh-CN", "zh"), (" ZH_Hans ", "zh"), ("en", "en"), ("", ""), (None, "")],
+)
+def test_language_hints_are_reduced_to_their_language(code: str | None, expected: str) -> None:
+    assert normalize_language(code) == expected
 
 
 def test_vocabulary_is_merged_trimmed_and_deduplicated() -> None:
