@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Mailbox
+from intake.core.db.models import Mailbox, utcnow
 from intake.core.mailbox_state import config_from_row
 from intake.core.secrets import decrypt, encrypt
 from intake.core.settings import Settings
@@ -76,10 +76,27 @@ class MailboxView:
     last_error_at: datetime | None
     consecutive_failures: int
     alerted: bool
+    check: ConnectionCheck
 
     @property
     def is_imap(self) -> bool:
         return bool(self.imap_host)
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """The admin's last "test connection": asked for, then answered by the check_mailbox job."""
+
+    requested_at: datetime | None = None
+    checked_at: datetime | None = None
+    ok: bool | None = None
+    message: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.requested_at is not None and (
+            self.checked_at is None or self.checked_at < self.requested_at
+        )
 
 
 def view_of(row: Mailbox) -> MailboxView:
@@ -106,6 +123,9 @@ def view_of(row: Mailbox) -> MailboxView:
         last_error_at=row.last_error_at,
         consecutive_failures=row.consecutive_failures,
         alerted=row.alerted_at is not None,
+        check=ConnectionCheck(
+            row.check_requested_at, row.checked_at, row.check_ok, row.check_message
+        ),
     )
 
 
@@ -290,3 +310,19 @@ def _check_addresses_free(session: Session, addresses: list[str], own_id: int | 
             raise RejectedError(
                 f"{', '.join(sorted(taken))} already belongs to mailbox {other.name!r}"
             )
+
+
+def request_check(session: Session, mailbox_id: int) -> MailboxView:
+    """Mark a connection test as asked for; the caller enqueues ``CHECK_MAILBOX``."""
+    row = get_mailbox(session, mailbox_id)
+    if not row.imap_host:
+        raise RejectedError(f"mailbox {row.name!r} has no IMAP server")
+    row.check_requested_at = utcnow()
+    return view_of(row)
+
+
+def record_check(session: Session, mailbox_id: int, ok: bool, message: str) -> None:
+    row = get_mailbox(session, mailbox_id)
+    row.checked_at = utcnow()
+    row.check_ok = ok
+    row.check_message = message

@@ -177,6 +177,11 @@ class Mailbox(Base):
     last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     alerted_at: Mapped[datetime | None]
+    # The admin's "test connection", run by the check_mailbox job (never in a web request).
+    check_requested_at: Mapped[datetime | None]
+    checked_at: Mapped[datetime | None]
+    check_ok: Mapped[bool | None] = mapped_column(Boolean)
+    check_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
