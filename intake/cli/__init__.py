@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 # command -> (module that registers it, one-line help for ``intake --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
     "up": ("intake.cli.gateway", "run every service on this machine (Ctrl-C stops all)"),
-    "migrate": ("intake.cli.gateway", "apply database migrations"),
+    "migrate": ("intake.cli.database", "apply database migrations"),
     "smtp": ("intake.cli.smtp_service", "run the SMTP collector"),
-    "imap": ("intake.cli.mailbox", "run the IMAP collector for every enabled mailbox"),
+    "imap": ("intake.cli.imap_service", "run the IMAP collector for every enabled mailbox"),
     "voicemail-spool": ("intake.cli.spool_service", "ingest audio files dropped in the spool"),
     "worker": ("intake.cli.worker_service", "run an RQ worker (--queues intake,classify,...)"),
     "sweeper": ("intake.cli.sweeper_service", "re-enqueue stored items that are not queued"),

@@ -9,8 +9,6 @@ import sys
 from typing import Any
 
 from intake.cli.accounts import open_database
-from intake.cli.process import start_runtime, wait_for_stop_signal
-from intake.collectors.imap.manager import ImapManager
 from intake.core.mailboxes import (
     MailboxSpec,
     MailboxView,
@@ -28,8 +26,6 @@ log = logging.getLogger(__name__)
 
 
 def register(commands: Any) -> None:
-    imap = commands.add_parser("imap", help="run the IMAP collector for every enabled mailbox")
-    imap.set_defaults(handler=run_imap)
     mailbox = commands.add_parser("mailbox", help="manage mailboxes").add_subparsers(
         dest="mailbox_command", required=True, metavar="ACTION"
     )
@@ -210,14 +206,3 @@ def run_test(args: argparse.Namespace, settings: Settings) -> int:
     report = check_connection(config, credentials)
     print(("ok: " if report.ok else "failed: ") + report.message)
     return 0 if report.ok else 1
-
-
-def run_imap(args: argparse.Namespace, settings: Settings) -> int:
-    runtime = start_runtime(settings)
-    stop = wait_for_stop_signal()
-    log.info("IMAP collector starting")
-    try:
-        ImapManager(runtime).run(stop)
-    finally:
-        runtime.close()
-    return 0

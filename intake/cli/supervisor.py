@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from intake.cli.embedded_redis import EmbeddedRedis
-from intake.core.db.migrate import upgrade
 from intake.core.settings import Settings
+from intake.errors import IntakeError
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,10 @@ class Supervisor:
                 self.redis = EmbeddedRedis(settings.data_dir / "redis")
                 redis_url = self.redis.start()
             env["INTAKE_REDIS_URL"] = redis_url
-            upgrade(settings.database_url)
+            # In a child, so the supervisor itself never loads SQLAlchemy and Alembic.
+            migrate = service_argv(["migrate"])
+            if subprocess.run(migrate, env=env, stdin=subprocess.DEVNULL).returncode != 0:
+                raise IntakeError("database migrations failed (the reason is printed above)")
             self.children = plan_children(settings, env)
             for child in self.children:
                 child.start()

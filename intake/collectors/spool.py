@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from intake.core.accept import Accepted
-from intake.core.jobs import PROCESS_MESSAGE
+from intake.core.jobs import INGEST_MESSAGE
 from intake.core.runtime import Runtime
 from intake.core.voicemail_accept import parse_timestamp, store_voicemail
 from intake.domain import Source
@@ -190,7 +190,7 @@ def ingest_file(runtime: Runtime, path: Path) -> SpoolResult:
         _finish(path, sidecar_path, spool / DONE, None)
         outcome = Outcome.DONE
     if not accepted.duplicate:
-        runtime.queues.enqueue(PROCESS_MESSAGE, accepted.message_id)
+        runtime.jobs.enqueue(INGEST_MESSAGE, accepted.message_id)
     log.info("spool file %s is message %s", path.name, accepted.message_id)
     return SpoolResult(path.name, outcome, accepted.message_id, error=audio_problem)
 

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from intake.core.db.models import Mailbox, Message, utcnow
-from intake.core.jobs import PROCESS_MESSAGE
+from intake.core.jobs import INGEST_MESSAGE
 from intake.core.runtime import Runtime
 from intake.domain import Channel, MessageState, Source
 from intake.errors import StorageError
@@ -167,5 +167,5 @@ def accept_email(
     if accepted.duplicate:
         log.info("duplicate of message %s (Message-ID %s) ignored", accepted.message_id, message_id)
     else:
-        runtime.queues.enqueue(PROCESS_MESSAGE, accepted.message_id)
+        runtime.jobs.enqueue(INGEST_MESSAGE, accepted.message_id)
     return accepted

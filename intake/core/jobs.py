@@ -35,7 +35,7 @@ ACTIVE_STATES = {
 }
 
 
-class QueueName(StrEnum):
+class JobQueue(StrEnum):
     """The RQ queues; each worker process serves some of them (``intake worker --queues``)."""
 
     INTAKE = "intake"  # parse, thread, link customer, fetch recordings: fast, never waits on audio
@@ -48,7 +48,7 @@ class JobSpec:
     """One kind of job: where it runs, how long it may take, how it is named and retried."""
 
     function: str  # dotted path of the job function, resolved by RQ in the worker
-    queue: QueueName
+    queue: JobQueue
     id_pattern: str  # formatted with the item's key: the RQ job id
     timeout_s: int = 600
     retried: bool = True  # with RETRY_INTERVALS, up to INTAKE_JOB_RETRIES times
@@ -64,41 +64,52 @@ class JobSpec:
 # Long voicemails (an hour of audio is possible) must not be killed by RQ's default timeout.
 TRANSCRIBE_TIMEOUT = timedelta(hours=2)
 
-PROCESS_MESSAGE = JobSpec("workers.intake.process_message", QueueName.INTAKE, "process-message-{}")
+INGEST_MESSAGE = JobSpec("workers.intake.ingest_message", JobQueue.INTAKE, "ingest-message-{}")
 FETCH_RECORDING = JobSpec(
-    "workers.recordings.fetch_recording", QueueName.INTAKE, "fetch-recording-{}", timeout_s=300
+    "workers.recordings.fetch_recording", JobQueue.INTAKE, "fetch-recording-{}", timeout_s=300
 )
 TRANSCRIBE_MESSAGE = JobSpec(
     "workers.transcription.transcribe_message",
-    QueueName.TRANSCRIBE,
+    JobQueue.TRANSCRIBE,
     "transcribe-message-{}",
     timeout_s=int(TRANSCRIBE_TIMEOUT.total_seconds()),
 )
 CLASSIFY_TICKET = JobSpec(
     "workers.classification.classify_ticket",
-    QueueName.CLASSIFY,
+    JobQueue.CLASSIFY,
     "classify-ticket-{}",
     again_if_running=True,
+)
+# An admin's IMAP connection test: seconds against a remote server, so never in a web request.
+CHECK_MAILBOX = JobSpec(
+    "workers.mailbox_check.check_mailbox",
+    JobQueue.INTAKE,
+    "check-mailbox-{}",
+    timeout_s=120,
+    retried=False,  # the admin asked now; a retry minutes later would answer a stale question
 )
 # One retrain per key: a date for the nightly run, a timestamp for the admin's button.
 RETRAIN_CATEGORY_MODEL = JobSpec(
     "workers.classification.retrain_category_model",
-    QueueName.CLASSIFY,
+    JobQueue.CLASSIFY,
     "retrain-category-{}",
     timeout_s=3600,
     passes_key=False,
 )
 
 JOBS: tuple[JobSpec, ...] = (
-    PROCESS_MESSAGE,
+    INGEST_MESSAGE,
     FETCH_RECORDING,
     TRANSCRIBE_MESSAGE,
     CLASSIFY_TICKET,
+    CHECK_MAILBOX,
     RETRAIN_CATEGORY_MODEL,
 )
 
 
-class JobQueues:
+class Jobs:
+    """The process's connection to the job queues in Redis."""
+
     def __init__(self, redis_url: str, retries: int = 5) -> None:
         self.redis_url = redis_url
         self.retries = retries
@@ -112,7 +123,7 @@ class JobQueues:
             )
         return self._connection
 
-    def queue(self, name: QueueName) -> Queue:
+    def queue(self, name: JobQueue) -> Queue:
         return Queue(name, connection=self.connection)
 
     def ping(self) -> bool:

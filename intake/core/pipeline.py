@@ -8,7 +8,7 @@ from intake.core.voicemail_tickets import recording_pending
 
 
 def next_job(message: Message) -> tuple[JobSpec, int] | None:
-    """After ``process_message``: audio is fetched, then transcribed; customers' text classified.
+    """After ``ingest_message``: audio is fetched, then transcribed; customers' text classified.
 
     A voicemail is classified once its transcript is there (``transcribe_message`` enqueues it);
     auto-replies and bounces are never classified.

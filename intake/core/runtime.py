@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from intake.core.blobs import BlobStore
 from intake.core.db.engine import Database
-from intake.core.jobs import JobQueues
+from intake.core.jobs import Jobs
 from intake.core.settings import Settings
 from intake.errors import ConfigError
 
@@ -16,7 +16,7 @@ class Runtime:
     settings: Settings
     db: Database
     blobs: BlobStore
-    queues: JobQueues
+    jobs: Jobs
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
@@ -27,11 +27,11 @@ class Runtime:
             settings=settings,
             db=Database(settings.database_url),
             blobs=BlobStore(settings.blob_dir),
-            queues=JobQueues(settings.redis_url, retries=settings.job_retries),
+            jobs=Jobs(settings.redis_url, retries=settings.job_retries),
         )
 
     def close(self) -> None:
-        self.queues.close()
+        self.jobs.close()
         self.db.dispose()
 
 

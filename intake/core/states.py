@@ -21,7 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from intake.core.db.models import Message, Transcript, utcnow
-from intake.core.jobs import PROCESS_MESSAGE, TRANSCRIBE_MESSAGE, TRANSCRIBE_TIMEOUT
+from intake.core.jobs import INGEST_MESSAGE, TRANSCRIBE_MESSAGE, TRANSCRIBE_TIMEOUT
 from intake.core.runtime import Runtime
 from intake.domain import MessageState, TranscriptState
 
@@ -94,7 +94,7 @@ def retry_message(runtime: Runtime, message_id: int) -> bool | None:
             return None
         message.state = MessageState.RECEIVED
         message.attempts = 0
-    return runtime.queues.enqueue(PROCESS_MESSAGE, message_id)
+    return runtime.jobs.enqueue(INGEST_MESSAGE, message_id)
 
 
 def waiting_message_ids(session: Session, now: datetime, limit: int) -> list[int]:
@@ -167,7 +167,7 @@ def retry_transcript(runtime: Runtime, message_id: int) -> bool:
             return False
         finish_transcript(transcript, TranscriptState.PENDING, None)
         transcript.attempts = 0
-    runtime.queues.enqueue(TRANSCRIBE_MESSAGE, message_id)
+    runtime.jobs.enqueue(TRANSCRIBE_MESSAGE, message_id)
     return True
 
 

@@ -1,7 +1,7 @@
 """The durable door for voicemail audio (API upload, Twilio webhook, spool folder).
 
 The audio goes to the blob store and a voicemail message row is committed before anything is
-acknowledged, exactly as for email, and the ``process_message`` job opens its ticket.
+acknowledged, exactly as for email, and the ``ingest_message`` job opens its ticket.
 
 The HTTP collectors answer with the ticket id (``POST /api/voicemail`` returns 201 with it), so
 they run that same intake step at once for their own message, under the same claim as the job:
@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from intake.core.accept import Accepted, NewMessage, store_message
 from intake.core.customers import normalize_phone
 from intake.core.db.models import Message
-from intake.core.jobs import PROCESS_MESSAGE
+from intake.core.jobs import INGEST_MESSAGE
 from intake.core.pipeline import next_job
 from intake.core.runtime import Runtime
 from intake.core.states import claim_message, mark_processed, release_message
@@ -109,7 +109,7 @@ def store_voicemail(
 def voicemail_ticket_now(runtime: Runtime, message_id: int) -> int:
     """The ticket of a stored voicemail, opening it now through the intake step's claim.
 
-    Raises StorageError when it cannot be opened now; the ``process_message`` job is then
+    Raises StorageError when it cannot be opened now; the ``ingest_message`` job is then
     enqueued, and a client's retry finds this message again by its dedup key.
     """
     with runtime.db.session() as session:
@@ -130,12 +130,12 @@ def voicemail_ticket_now(runtime: Runtime, message_id: int) -> int:
             follow_up = next_job(message)
     except (SQLAlchemyError, IntakeError) as exc:
         release_message(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
-        runtime.queues.enqueue(PROCESS_MESSAGE, message_id)
+        runtime.jobs.enqueue(INGEST_MESSAGE, message_id)
         if isinstance(exc, StorageError):
             raise
         raise StorageError(f"could not open a ticket for voicemail {message_id}: {exc}") from exc
     if follow_up is not None:
-        runtime.queues.enqueue(*follow_up)
+        runtime.jobs.enqueue(*follow_up)
     return ticket_id
 
 

@@ -1,6 +1,6 @@
 """Turn a stored voicemail message into a ticket with a pending transcript (inside one session).
 
-Called by the ``process_message`` job for uploaded audio and for PBX voicemail emails, and by
+Called by the ``ingest_message`` job for uploaded audio and for PBX voicemail emails, and by
 ``voicemail_ticket_now`` for the HTTP collectors, always under the message's claim. Every
 function is idempotent: a message that already has its transcript or ticket keeps them.
 """

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from intake.core.jobs import JOBS, JobSpec, QueueName
+from intake.core.jobs import JOBS, JobQueue, JobSpec
 
 
 @pytest.mark.parametrize("spec", JOBS, ids=lambda spec: spec.function)
@@ -28,5 +28,5 @@ def test_job_ids_differ_between_kinds_and_come_from_the_item() -> None:
 
 def test_the_transcribe_queue_runs_speech_only() -> None:
     """GPU transcription hosts serve this queue alone: nothing else may land on it."""
-    on_transcribe = [spec.function for spec in JOBS if spec.queue is QueueName.TRANSCRIBE]
+    on_transcribe = [spec.function for spec in JOBS if spec.queue is JobQueue.TRANSCRIBE]
     assert on_transcribe == ["workers.transcription.transcribe_message"]

@@ -100,7 +100,7 @@ def main() -> int:
             duration = message.transcript.duration or args.minutes * 60
             words = len((message.transcript.text or "").split())
         # Leave no job behind for a real worker that may share this Redis.
-        Job.fetch(f"transcribe-message-{accepted.message_id}", runtime.queues.connection).delete()
+        Job.fetch(f"transcribe-message-{accepted.message_id}", runtime.jobs.connection).delete()
         runtime.close()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"model load        {load_s:.2f} s")

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from intake.core.accept import accept_email
 from intake.core.db.models import Message
-from intake.core.jobs import QueueName
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.domain import MessageState, Source
 from tests.mailfactory import make_mail
@@ -58,5 +58,5 @@ def test_message_without_message_id_gets_a_stable_synthetic_one(runtime: Runtime
 
 def test_accepting_mail_enqueues_its_processing_job(runtime: Runtime) -> None:
     message_id = accept(runtime, make_mail())
-    queue = runtime.queues.queue(QueueName.INTAKE)
-    assert f"process-message-{message_id}" in queue.job_ids
+    queue = runtime.jobs.queue(JobQueue.INTAKE)
+    assert f"ingest-message-{message_id}" in queue.job_ids

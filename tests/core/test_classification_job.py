@@ -120,7 +120,7 @@ def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_r
         ticket = session.get(Ticket, first.id)
         assert ticket is not None
         update_ticket(session, ticket, {"category": "feature_request"}, None)
-    assert runtime.queues.enqueue(RETRAIN_CATEGORY_MODEL, "test")
+    assert runtime.jobs.enqueue(RETRAIN_CATEGORY_MODEL, "test")
     run_jobs(runtime, "classify")
     with runtime.db.session() as session:
         version = session.scalars(select(ModelVersion)).one()
@@ -166,7 +166,7 @@ def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> Non
 
 def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Runtime) -> None:
     from intake.core.db.models import Correction
-    from intake.core.jobs import QueueName
+    from intake.core.jobs import JobQueue
     from workers.sweeper import schedule_retrain
 
     assert schedule_retrain(runtime) is False
@@ -175,7 +175,7 @@ def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Run
         session.add(Correction(ticket_id=first.id, field="category", new_value="other", text="x"))
     assert schedule_retrain(runtime) is True
     assert any(
-        j.startswith("retrain-category-") for j in runtime.queues.queue(QueueName.CLASSIFY).job_ids
+        j.startswith("retrain-category-") for j in runtime.jobs.queue(JobQueue.CLASSIFY).job_ids
     )
 
 

@@ -10,7 +10,7 @@ from intake.domain import MessageState, Source, TicketStatus
 from intake.errors import NotFoundError
 from tests.conftest import deliver
 from tests.mailfactory import make_mail
-from workers.intake import process_message
+from workers.intake import ingest_message
 
 
 def ticket_of(runtime: Runtime, message: Message) -> Ticket:
@@ -98,7 +98,7 @@ def test_unparseable_bytes_still_become_a_flagged_ticket(runtime: Runtime) -> No
 
 def test_processing_the_same_message_twice_creates_one_ticket(runtime: Runtime) -> None:
     message = deliver(runtime, make_mail())
-    assert process_message(message.id).startswith("skipped")
+    assert ingest_message(message.id).startswith("skipped")
     with runtime.db.session() as session:
         assert session.scalar(select(func.count(Ticket.id))) == 1
 
@@ -115,7 +115,7 @@ def test_missing_raw_blob_fails_after_the_last_attempt_and_keeps_the_error(
         runtime.blobs.path(message.raw_sha256).unlink()
         message.attempts = runtime.settings.job_retries  # this run is the last one
     with pytest.raises(NotFoundError, match="missing"):
-        process_message(accepted.message_id)
+        ingest_message(accepted.message_id)
     with runtime.db.session() as session:
         message = session.get(Message, accepted.message_id)
         assert message is not None

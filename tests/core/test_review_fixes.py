@@ -12,7 +12,7 @@ from sqlalchemy import select
 from intake.cli.supervisor import without_password
 from intake.collectors.smtp import process_smtp_message
 from intake.core.db.models import Customer, Mailbox, Ticket, utcnow
-from intake.core.jobs import CLASSIFY_TICKET, QueueName
+from intake.core.jobs import CLASSIFY_TICKET, JobQueue
 from intake.core.runtime import Runtime
 from intake.domain import MessageState
 from intake.errors import StorageError
@@ -58,17 +58,15 @@ def test_a_recipient_gone_between_rcpt_and_data_gets_a_temporary_failure(
 
 
 def test_a_classification_asked_for_while_one_runs_runs_again(runtime: Runtime) -> None:
-    assert runtime.queues.enqueue(CLASSIFY_TICKET, 7)
-    Job.fetch("classify-ticket-7", connection=runtime.queues.connection).set_status(
-        JobStatus.STARTED
-    )
-    assert runtime.queues.enqueue(CLASSIFY_TICKET, 7)
-    assert "classify-ticket-7-again" in runtime.queues.queue(QueueName.CLASSIFY).job_ids
+    assert runtime.jobs.enqueue(CLASSIFY_TICKET, 7)
+    Job.fetch("classify-ticket-7", connection=runtime.jobs.connection).set_status(JobStatus.STARTED)
+    assert runtime.jobs.enqueue(CLASSIFY_TICKET, 7)
+    assert "classify-ticket-7-again" in runtime.jobs.queue(JobQueue.CLASSIFY).job_ids
 
 
 def test_the_sweeper_classifies_a_ticket_whose_enqueue_was_lost(runtime: Runtime) -> None:
     message = deliver(runtime, make_mail())  # the classify job is queued but never run
-    runtime.queues.queue(QueueName.CLASSIFY).empty()  # type: ignore[no-untyped-call]
+    runtime.jobs.queue(JobQueue.CLASSIFY).empty()  # type: ignore[no-untyped-call]
     with runtime.db.session() as session:
         ticket = session.get(Ticket, message.ticket_id)
         assert ticket is not None and ticket.classified_at is None

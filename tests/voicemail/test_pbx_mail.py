@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from intake.collectors.smtp import process_smtp_message
 from intake.core.db.models import AppSetting, Customer, Mailbox, Message, Ticket, Transcript
-from intake.core.jobs import QueueName
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.voicemail.conftest import pcm_wav
@@ -17,7 +17,7 @@ from transcribe import Transcriber
 
 def deliver(runtime: Runtime, raw: bytes, sender: str = "asterisk@pbx.example.com") -> int:
     stored = process_smtp_message(runtime, sender, ["support@example.com"], raw)
-    run_jobs(runtime, QueueName.INTAKE.value)
+    run_jobs(runtime, JobQueue.INTAKE.value)
     return stored[0].message_id
 
 
@@ -40,7 +40,7 @@ def test_asterisk_voicemail_mail_by_smtp_becomes_a_transcribed_voicemail_ticket(
         assert customer is not None and customer.phone == "+15552010123"
         # The PBX's own address is not the customer.
         assert session.scalar(select(Customer).where(Customer.email.is_not(None))) is None
-    run_jobs(runtime, QueueName.TRANSCRIBE.value)
+    run_jobs(runtime, JobQueue.TRANSCRIBE.value)
     with runtime.db.session() as session:
         transcript = session.scalars(select(Transcript)).one()
         assert transcript.state == "done"
@@ -69,7 +69,7 @@ def test_asterisk_mail_without_recording_is_a_voicemail_ticket_without_transcrip
         message = session.get(Message, message_id)
         assert message is not None and message.channel == "voicemail"
         assert message.transcript is None and message.ticket is not None
-    assert runtime.queues.queue(QueueName.TRANSCRIBE).count == 0
+    assert runtime.jobs.queue(JobQueue.TRANSCRIBE).count == 0
 
 
 def test_mail_with_audio_to_a_mailbox_marked_as_voicemail_source_is_a_voicemail(
@@ -114,7 +114,7 @@ def test_voicemail_mail_with_audio_over_the_limit_keeps_the_audio_and_fails_tran
 ) -> None:
     runtime = make_voicemail_runtime(INTAKE_MAX_AUDIO_BYTES="8192")
     message_id = deliver(runtime, asterisk_mail(speech_wav))
-    run_jobs(runtime, QueueName.TRANSCRIBE.value)
+    run_jobs(runtime, JobQueue.TRANSCRIBE.value)
     with runtime.db.session() as session:
         transcript = session.scalars(select(Transcript)).one()
         assert transcript.state == "failed"

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from intake.cli.supervisor import plan_children
 from intake.collectors.spool import Outcome, parse_sidecar, scan_once
 from intake.core.db.models import Message, Ticket
-from intake.core.jobs import QueueName
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.core.settings import load_settings
 from tests.conftest import run_jobs
@@ -44,7 +44,7 @@ def test_spooled_audio_with_sidecar_is_ingested_transcribed_and_moved_to_done(
     assert sorted(p.name for p in (spool / "done").iterdir()) == ["vm-001.json", "vm-001.wav"]
     assert not (spool / "vm-001.wav").exists()
     # The collector stored and enqueued; the intake job opens the ticket, then it is transcribed.
-    run_jobs(sqlite_runtime, QueueName.INTAKE, QueueName.TRANSCRIBE)
+    run_jobs(sqlite_runtime, JobQueue.INTAKE, JobQueue.TRANSCRIBE)
     with sqlite_runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
         assert message.source == "spool" and message.ticket_id is not None
@@ -62,7 +62,7 @@ def test_undecodable_spooled_audio_is_ingested_anyway_and_moved_to_failed_with_a
     assert result.outcome is Outcome.FAILED and result.message_id is not None
     note = (spool / "failed" / "broken.wav.error.txt").read_text()
     assert f"ingested as message {result.message_id}" in note
-    run_jobs(sqlite_runtime, QueueName.INTAKE, QueueName.TRANSCRIBE)
+    run_jobs(sqlite_runtime, JobQueue.INTAKE, JobQueue.TRANSCRIBE)
     with sqlite_runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
         assert message.transcript is not None and message.transcript.state == "failed"
@@ -118,7 +118,7 @@ def test_a_file_ingested_but_not_moved_is_not_ingested_twice(
     (spool / "done" / "vm-003.wav").rename(spool / "vm-003.wav")
     [again] = scan_once(sqlite_runtime, spool, settle_s=0)
     assert again.message_id == first.message_id
-    run_jobs(sqlite_runtime, QueueName.INTAKE)
+    run_jobs(sqlite_runtime, JobQueue.INTAKE)
     with sqlite_runtime.db.session() as session:
         assert session.scalar(select(func.count(Ticket.id))) == 1
 

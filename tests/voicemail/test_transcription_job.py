@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from intake.core.db.models import Transcript, utcnow
-from intake.core.jobs import QueueName
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.core.speech_vocabulary import speech_vocabulary
 from intake.core.voicemail_accept import store_voicemail, voicemail_ticket_now
@@ -56,7 +56,7 @@ def test_finished_transcript_enqueues_classification_of_its_ticket(
 ) -> None:
     accepted = accept(sqlite_runtime, speech_wav)
     assert transcribe_message(accepted.message_id).startswith("done")
-    classify = sqlite_runtime.queues.queue(QueueName.CLASSIFY)
+    classify = sqlite_runtime.jobs.queue(JobQueue.CLASSIFY)
     assert f"classify-ticket-{accepted.ticket_id}" in classify.job_ids
     assert transcribe_message(accepted.message_id).startswith("skipped")
 
@@ -83,7 +83,7 @@ def test_admin_retry_puts_a_failed_transcript_back_on_the_queue(
     runtime: Runtime, speech_model: Transcriber
 ) -> None:
     accepted = accept(runtime, CORRUPT_AUDIO)
-    run_jobs(runtime, QueueName.TRANSCRIBE.value)
+    run_jobs(runtime, JobQueue.TRANSCRIBE.value)
     assert transcript_of(runtime, accepted.message_id).state == "failed"
     add_person(runtime, "admin@example.com", Role.ADMIN)
     client = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
@@ -100,7 +100,7 @@ def test_admin_retry_puts_a_failed_transcript_back_on_the_queue(
     assert response.headers["Location"].endswith(f"/tickets/{accepted.ticket_id}")
     again = transcript_of(runtime, accepted.message_id)
     assert again.state == "pending" and again.attempts == 0 and again.error is None
-    job_ids = runtime.queues.queue(QueueName.TRANSCRIBE).job_ids
+    job_ids = runtime.jobs.queue(JobQueue.TRANSCRIBE).job_ids
     assert f"transcribe-message-{accepted.message_id}" in job_ids
 
 
@@ -144,7 +144,7 @@ def test_sweeper_re_enqueues_a_pending_transcript_whose_job_was_lost(
     sqlite_runtime: Runtime, speech_wav: bytes
 ) -> None:
     accepted = accept(sqlite_runtime, speech_wav)
-    queue = sqlite_runtime.queues.queue(QueueName.TRANSCRIBE)
+    queue = sqlite_runtime.jobs.queue(JobQueue.TRANSCRIBE)
     queue.empty()  # type: ignore[no-untyped-call]
     with sqlite_runtime.db.session() as session:
         session.execute(update(Transcript).values(updated_at=utcnow() - timedelta(minutes=1)))
@@ -156,13 +156,13 @@ def test_sweeper_takes_back_a_transcript_left_running_by_a_dead_worker(
     sqlite_runtime: Runtime, speech_wav: bytes, speech_model: Transcriber
 ) -> None:
     accepted = accept(sqlite_runtime, speech_wav)
-    sqlite_runtime.queues.queue(QueueName.TRANSCRIBE).empty()  # type: ignore[no-untyped-call]
+    sqlite_runtime.jobs.queue(JobQueue.TRANSCRIBE).empty()  # type: ignore[no-untyped-call]
     with sqlite_runtime.db.session() as session:
         session.execute(
             update(Transcript).values(state="running", updated_at=utcnow() - timedelta(hours=3))
         )
     assert sweep_once(sqlite_runtime) == 1
-    run_jobs(sqlite_runtime, QueueName.TRANSCRIBE.value)
+    run_jobs(sqlite_runtime, JobQueue.TRANSCRIBE.value)
     assert transcript_of(sqlite_runtime, accepted.message_id).state == "done"
 
 

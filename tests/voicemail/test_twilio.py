@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 from intake.core.db.models import Message, Transcript
-from intake.core.jobs import QueueName
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.core.twilio import (
     RecordingFetchError,
@@ -171,7 +171,7 @@ def test_signed_twilio_webhook_fetches_the_recording_and_opens_a_transcribed_tic
     assert b"<Response>" in response.data
     ticket_id = int(response.headers["X-Intake-Ticket-Id"])
     assert recording_server.auth_headers[0] is not None  # Twilio media auth: AccountSid + token
-    run_jobs(runtime, QueueName.TRANSCRIBE.value)
+    run_jobs(runtime, JobQueue.TRANSCRIBE.value)
     with runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
         assert message.ticket_id == ticket_id and message.source == "webhook"
@@ -230,7 +230,7 @@ def test_recording_not_downloadable_yet_is_kept_as_a_ticket_and_fetched_by_the_j
         assert message.raw_size == 0 and "404" in message.extra["fetch_error"]
     recording_server.recordings["/Recordings/RE0002"] = speech_wav
     # The recording job (intake queue) downloads it and enqueues the transcription.
-    run_jobs(runtime, QueueName.INTAKE, QueueName.TRANSCRIBE)
+    run_jobs(runtime, JobQueue.INTAKE, JobQueue.TRANSCRIBE)
     with runtime.db.session() as session:
         message = session.scalars(select(Message)).one()
         assert runtime.blobs.get(message.raw_sha256) == speech_wav
