@@ -218,24 +218,9 @@ class Classifier:
             category, category_confidence = self._category(tokens, vector, categories)
             category_why = topic_reasons(self.category_model, tokens, category)
             sentiment, sentiment_score = self._sentiment(*features.of(self.sentiment_model))
-            if self.complaint_model is not None:
-                tokens, vector = features.of(self.complaint_model)
-                p_yes = float(
-                    self.complaint_model.proba_tokens(tokens, vector)[
-                        self.complaint_model.labels.index("yes")
-                    ]
-                )
-                complaint = p_yes >= 0.5
-                if complaint and says_not_a_complaint(head) and p_yes < 0.9:
-                    # "This isn't a complaint, just…": the customer's framing wins unless
-                    # the text is plainly a grievance.
-                    complaint = False
-                complaint_p = p_yes if complaint else 1.0 - p_yes
-                complaint_why = complaint_reasons(self.complaint_model, tokens, complaint, head)
-            else:
-                complaint = sentiment is Sentiment.NEGATIVE
-                complaint_p = 0.5 + abs(sentiment_score) / 2
-                complaint_why = ("negative tone",) if complaint else ()
+            complaint, complaint_p, complaint_why = self._complaint(
+                features, head, sentiment, sentiment_score
+            )
             if self.priority_model is not None:
                 probs = self.priority_model.proba_tokens(*features.of(self.priority_model))
                 level_probs = {
@@ -286,6 +271,24 @@ class Classifier:
             complaint_reasons=complaint_why,
             category_reasons=category_why,
         )
+
+    def _complaint(
+        self, features: _Features, head: str, sentiment: Sentiment, score: float
+    ) -> tuple[bool, float, tuple[str, ...]]:
+        """Complaint or not, the probability of that decision, and its reasons."""
+        if self.complaint_model is None:
+            complaint = sentiment is Sentiment.NEGATIVE
+            return complaint, 0.5 + abs(score) / 2, ("negative tone",) if complaint else ()
+        tokens, vector = features.of(self.complaint_model)
+        probs = self.complaint_model.proba_tokens(tokens, vector)
+        p_yes = float(probs[self.complaint_model.labels.index("yes")])
+        complaint = p_yes >= 0.5
+        if complaint and says_not_a_complaint(head) and p_yes < 0.9:
+            # "This isn't a complaint, just…": the customer's framing wins unless the text is
+            # plainly a grievance.
+            complaint = False
+        reasons = complaint_reasons(self.complaint_model, tokens, complaint, head)
+        return complaint, p_yes if complaint else 1.0 - p_yes, reasons
 
     def _category(
         self, tokens: Tokens, vector: FloatArray | None, categories: Sequence[str] | None

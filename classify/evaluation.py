@@ -139,6 +139,18 @@ def evaluate_rows(
             }
         report[task] = metrics
     report["needs_review_rate"] = round(sum(r.needs_review for r in results) / len(results), 4)
+    if "topic" in tasks:
+        # Calibration check: flagged topics should be wrong far more often than the others.
+        for flagged in (True, False):
+            pairs = [
+                (row["topic"], r.category)
+                for row, r in zip(rows, results, strict=True)
+                if row.get("topic") and r.needs_review is flagged
+            ]
+            key = "topic_accuracy_" + ("flagged" if flagged else "not_flagged")
+            report[key] = (
+                round(sum(t.casefold() == p for t, p in pairs) / len(pairs), 4) if pairs else None
+            )
     return report
 
 

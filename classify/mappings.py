@@ -62,7 +62,8 @@ for _names, _value in (
         "request_refund transfer_into_account",
         ("billing", "no", "medium"),
     ),
-    ("top_up_by_bank_transfer_charge top_up_by_card_charge", ("billing", "no", "low")),
+    # "Is there a fee for topping up by card?": general product information, no money moved
+    ("top_up_by_bank_transfer_charge top_up_by_card_charge", ("inquiry", "no", "low")),
 ):
     for _name in _names.split():
         _B77[_name] = _value
@@ -70,8 +71,9 @@ for _names, _value in (
 BANKING77: dict[str, tuple[str, str, str]] = dict(_B77)
 
 # CFPB "Issue" -> topic. Wrong entries about money owed (a debt, a balance, a late mark, a hard
-# inquiry) are billing; a company that did not investigate, answer or handle the account is
-# service_issue. Issues not listed are billing (the commonest reading of a money complaint).
+# inquiry) and everything about debt collection are billing; a company that did not
+# investigate, answer or handle the account is service_issue. Issues not listed are billing
+# (the commonest reading of a money complaint).
 CFPB_SERVICE_ISSUES = frozenset(
     {
         "Problem with a credit reporting company's investigation into an existing problem",
@@ -80,9 +82,6 @@ CFPB_SERVICE_ISSUES = frozenset(
         "Unable to get your credit report or credit score",
         "Credit monitoring or identity theft protection services",
         "Identity theft protection or other monitoring services",
-        "Communication tactics",
-        "Threatened to contact someone or share information improperly",
-        "Improper contact or sharing of info",
         "Dealing with your lender or servicer",
         "Managing an account",
         "Closing an account",
@@ -91,7 +90,6 @@ CFPB_SERVICE_ISSUES = frozenset(
         "Problem with customer service",
         "Other service problem",
         "Managing, opening, or closing your mobile wallet account",
-        "Written notification about debt",
         "Advertising and marketing, including promotional offers",
     }
 )

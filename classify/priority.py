@@ -28,6 +28,7 @@ _URGENCY = (
     "right now", "critical", "time sensitive", "time-sensitive",
     "紧急", "加急", "急用", "着急", "很急", "急需", "马上", "立刻", "立即", "尽快", "十万火急",
 )  # fmt: skip
+MODEL_URGENT_AT = 0.5
 _LEVELS = (Priority.LOW, Priority.MEDIUM, Priority.HIGH, Priority.URGENT)
 
 
@@ -74,9 +75,13 @@ def prioritize(
         best = max(item.level_probs, key=lambda k: item.level_probs[k])  # type: ignore[index]
         level = Priority(best)
         reasons.append(f"reads as {best} ({item.level_probs[best]:.2f})")
-        if level is Priority.URGENT and not any(s.level == "urgent" for s in signals):
-            # The model alone may suspect an emergency, but an urgent ticket needs a phrase
-            # an agent can see; it stays high.
+        if (
+            level is Priority.URGENT
+            and item.level_probs[best] < MODEL_URGENT_AT
+            and not any(s.level == "urgent" for s in signals)
+        ):
+            # An urgent ticket needs a phrase an agent can see, or a model that is sure (as
+            # one retrained on agents' corrections becomes); a hunch stays high.
             level = Priority.HIGH
         base_points = 0
     else:

@@ -97,6 +97,9 @@ def train_and_compare(
         sample_weight=fixed_weights + [pool_weights[i] for i in train_idx],
         seed=seed,
         embedding=embedding,
+        # Only compared by their predictions: no temperature or class-weight search (each
+        # costs another fit on the whole shipped set).
+        calibrate=False,
     )
     new_metrics = evaluate(candidate, held_texts, held_labels)
     current_metrics = None
@@ -111,6 +114,7 @@ def train_and_compare(
                 sample_weight=fixed_weights + [pool_weights[i] for i in reference_idx],
                 seed=seed,
                 embedding=embedding,
+                calibrate=False,
             )
             current_metrics = evaluate(reference, held_texts, held_labels)
     not_worse = current_metrics is None or (

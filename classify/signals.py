@@ -87,6 +87,7 @@ _URGENT: dict[str, tuple[str, ...]] = {
         r"i (?:was|got|have been) scammed", r"(?:paid|sent|transferred) (?:\S+ ){0,4}(?:to )?"
         r"(?:a |the )?scam\w*", r"pretending to be", r"stolen (?:card|phone)",
         r"(?:card|phone|wallet) (?:was |has been |got )?stolen",
+        r"threat(?:en(?:ed|ing|s)?)? (?:me |us )?(?:with |of )?(?:arrest|jail|prison|police)",
     ),
     "stop payment": (
         r"(?:sent|transferred|paid) (?:\S+ ){0,4}to the wrong",
@@ -114,7 +115,7 @@ _URGENT_ZH: dict[str, tuple[str, ...]] = {
     "fraud": (
         "盗刷", "账户被盗", "账号被盗", "卡被盗", "被盗刷", "盗号", "非本人", "不是我本人",
         "不是本人",
-        "不是我操作", "诈骗", "冒充",
+        "不是我操作", "诈骗", "冒充", "威胁我",
     ),
     "stop payment": ("转错", "撤回", "拦截", "打错账户", "汇错"),
 }

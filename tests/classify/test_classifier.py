@@ -29,11 +29,11 @@ MESSAGES = {
     "service_issue": [
         "It's been ten days and my parcel still shows 'in transit'. Can you find out where it is?",
         "快递显示已经派送三天了，我还是没收到包裹。",
-        "退货寄回去十天了，退款一直没到账。",
     ],
     "billing": [
         # a refund is money, whatever held it up (the triage guidelines' convention)
         "I sent the faulty kettle back two weeks ago and haven't heard anything about my refund.",
+        "退货寄回去十天了，退款一直没到账。",
         "I was billed twice this month for my subscription, please refund one of the payments.",
         "There's a charge of 19.99 on my card statement from you that I don't recognise.",
         "这个月被重复扣费了两次，请退还多扣的钱。",

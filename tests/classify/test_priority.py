@@ -131,9 +131,13 @@ def test_with_a_model_the_level_it_reads_is_a_reason_and_phrases_override_it() -
     assert reasons[0] == "safety: 'caught fire'"
 
 
-def test_the_model_alone_cannot_make_a_ticket_urgent() -> None:
-    alarmed = {"low": 0.05, "medium": 0.05, "high": 0.1, "urgent": 0.8}
-    assert prio("Please call me back.", level_probs=alarmed)[0] is Priority.HIGH
+def test_the_model_alone_makes_a_ticket_urgent_only_when_it_is_sure() -> None:
+    hunch = {"low": 0.2, "medium": 0.2, "high": 0.2, "urgent": 0.4}
+    assert prio("Please call me back.", level_probs=hunch)[0] is Priority.HIGH
+    sure = {"low": 0.05, "medium": 0.05, "high": 0.1, "urgent": 0.8}
+    priority, reasons = prio("Please call me back.", level_probs=sure)
+    assert priority is Priority.URGENT
+    assert reasons == ("reads as urgent (0.80)",)
 
 
 def test_with_a_model_vip_and_repeat_contacts_raise_one_level_each_up_to_high() -> None:

