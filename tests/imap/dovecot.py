@@ -168,12 +168,14 @@ protocol imap {{
         binary = dovecot_binary()
         assert binary is not None
         config = self.write_config()
-        self.process = subprocess.Popen(
-            [binary, "-F", "-c", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "stderr.log", "ab"),
-        )
+        # The child keeps its own copy of the descriptor; ours is closed at once.
+        with open(self.root / "stderr.log", "ab") as stderr:
+            self.process = subprocess.Popen(
+                [binary, "-F", "-c", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -202,11 +202,12 @@ def test_ticket_page_plays_the_audio_with_range_requests_and_links_the_caller(
     assert f'src="/messages/{message_id}/audio"' in page
     assert 'href="tel:+15552010123"' in page
     assert "data-start=" in page and "dialed" in page.lower()
-    partial = client.get(f"/messages/{message_id}/audio", headers={"Range": "bytes=0-99"})
-    assert partial.status_code == 206
-    assert partial.headers["Content-Type"] == "audio/wav"
-    assert partial.data == speech_wav[:100]
-    assert partial.headers["Content-Range"] == f"bytes 0-99/{len(speech_wav)}"
+    # Closed after reading: the answer streams the stored file.
+    with client.get(f"/messages/{message_id}/audio", headers={"Range": "bytes=0-99"}) as partial:
+        assert partial.status_code == 206
+        assert partial.headers["Content-Type"] == "audio/wav"
+        assert partial.data == speech_wav[:100]
+        assert partial.headers["Content-Range"] == f"bytes 0-99/{len(speech_wav)}"
 
 
 def test_g711_mu_law_telephone_audio_is_transcribed(

@@ -71,7 +71,7 @@ def test_missing_model_is_retried_then_marked_failed_with_the_reason(
     with pytest.raises(ModelLoadError):
         transcribe_message(accepted.message_id)
     first = transcript_of(runtime, accepted.message_id)
-    assert first.state == "pending" and "does not exist" in (first.error or "")
+    assert first.state == "pending" and "nor a model directory" in (first.error or "")
     with pytest.raises(ModelLoadError):
         transcribe_message(accepted.message_id)
     last = transcript_of(runtime, accepted.message_id)
