@@ -14,6 +14,7 @@ from classify.training import (
     TrainingDataError,
     _split,
     evaluate,
+    featurize,
     normalize_labels,
     train_text_model,
 )
@@ -90,44 +91,37 @@ def train_and_compare(
         raise TrainingDataError("not enough labeled examples to hold any back for evaluation")
     held_texts = [pool_texts[i] for i in held_idx]
     held_labels = [pool_labels[i] for i in held_idx]
-    candidate = train_text_model(
-        fixed_texts + [pool_texts[i] for i in train_idx],
-        fixed_labels + [pool_labels[i] for i in train_idx],
-        task=task,
-        sample_weight=fixed_weights + [pool_weights[i] for i in train_idx],
-        seed=seed,
-        embedding=embedding,
-        # Only compared by their predictions: no temperature or class-weight search (each
-        # costs another fit on the whole shipped set).
-        calibrate=False,
-    )
+    # Every text is analysed once and the three fits below take rows of that featurization
+    # (the vocabulary then includes held-back texts, but no label of theirs reaches a fit).
+    all_texts = fixed_texts + pool_texts
+    features = featurize(all_texts, embedding=embedding)
+    n_fixed = len(fixed_texts)
+
+    def fit(pool_rows: list[int], *, calibrate: bool) -> TextModel:
+        rows = list(range(n_fixed)) + [n_fixed + i for i in pool_rows]
+        return train_text_model(
+            [all_texts[r] for r in rows],
+            fixed_labels + [pool_labels[i] for i in pool_rows],
+            task=task,
+            sample_weight=fixed_weights + [pool_weights[i] for i in pool_rows],
+            seed=seed,
+            featurized=features.rows(rows),
+            # The candidate and the reference are only compared by their predictions: no
+            # temperature or class-weight search, each another fit on the whole shipped set.
+            calibrate=calibrate,
+        )
+
+    candidate = fit(train_idx, calibrate=False)
     new_metrics = evaluate(candidate, held_texts, held_labels)
     current_metrics = None
     if current is not None:
         reference_idx = [i for i in train_idx if i < n_base_in_pool]
-        reference_labels = fixed_labels + [pool_labels[i] for i in reference_idx]
-        if len(set(reference_labels)) >= 2:
-            reference = train_text_model(
-                fixed_texts + [pool_texts[i] for i in reference_idx],
-                reference_labels,
-                task=task,
-                sample_weight=fixed_weights + [pool_weights[i] for i in reference_idx],
-                seed=seed,
-                embedding=embedding,
-                calibrate=False,
-            )
-            current_metrics = evaluate(reference, held_texts, held_labels)
+        if len(set(fixed_labels + [pool_labels[i] for i in reference_idx])) >= 2:
+            current_metrics = evaluate(fit(reference_idx, calibrate=False), held_texts, held_labels)
     not_worse = current_metrics is None or (
         new_metrics["macro_f1"] >= current_metrics["macro_f1"] - tolerance
     )
-    final = train_text_model(
-        fixed_texts + pool_texts,
-        fixed_labels + pool_labels,
-        task=task,
-        sample_weight=fixed_weights + pool_weights,
-        seed=seed,
-        embedding=embedding,
-    )
+    final = fit(list(range(len(pool_texts))), calibrate=True)
     final.metrics["holdout"] = new_metrics
     log.info("retrained %s model: %s (current: %s)", task.value, new_metrics, current_metrics)
     return RetrainResult(

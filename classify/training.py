@@ -6,12 +6,14 @@ Retraining with agents' corrections lives in ``classify.retrain`` (re-exported h
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import logging
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,7 @@ log = logging.getLogger(__name__)
 _TEMPERATURES = (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 16.0)
 _DEFAULT_TEMPERATURE = 4.0
 _N_PROBES = 4
-# The sentence vector has unit length like each TF-IDF block; doubling it let the SVM lean on
-# it more (measured in tests/bench/bench_triage_encoders.py).
+# The sentence vector has unit length like each TF-IDF block (other scales were not measured).
 EMBEDDING_SCALE = 1.0
 # Below this many held-back texts a macro-F1 difference between class weightings is noise
 # (measured: on the ~170 held-back texts of the shipped category set the unweighted model won
@@ -144,20 +145,30 @@ def train_text_model(
     seed: int = 0,
     embedding: str | None = None,
     embedding_scale: float = EMBEDDING_SCALE,
+    featurized: Featurized | None = None,
 ) -> TextModel:
     """Fit word+character TF-IDF (plus the ``embedding`` encoder's sentence vectors, e.g.
     ``classify.embeddings.DEFAULT_ENCODER``) and a linear SVM; fit the softmax temperature on
     held-back data.
+
+    ``featurized``: the features of exactly ``texts``, from ``featurize`` (then ``spec`` and
+    ``embedding`` are taken from it); several fits on rows of one featurization skip
+    re-analysing the same texts.
 
     ``balanced`` weights each class inversely to its frequency; ``None`` lets the held-back
     data decide when there is enough of it, and otherwise means balanced. Deterministic for the
     same inputs. Raises ``TrainingDataError`` for unusable data.
     """
     task = Task(task)
-    spec = spec or FeatureSpec()
     texts = list(texts)
     labels = normalize_labels(labels, task)
     _check_data(texts, labels)
+    if featurized is None:
+        featurized = featurize(
+            texts, spec=spec, embedding=embedding, embedding_scale=embedding_scale
+        )
+    elif featurized.matrix.shape[0] != len(texts):
+        raise ValueError(f"features of {featurized.matrix.shape[0]} texts for {len(texts)}")
     weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, float)
     temperature = _DEFAULT_TEMPERATURE
     chosen = True if balanced is None else balanced
@@ -168,10 +179,11 @@ def train_text_model(
             options = (True, False) if choose else (chosen,)
             held_texts = [texts[i] for i in held_idx]
             held_labels = [labels[i] for i in held_idx]
-            trials = _fit_each(
-                [texts[i] for i in train_idx], [labels[i] for i in train_idx],
-                weights[train_idx], task, spec, c, options, embedding, embedding_scale,
-            )  # fmt: skip
+            part = featurized.rows(train_idx)
+            trials = [
+                _fit_svm(part, [labels[i] for i in train_idx], weights[train_idx], task, c, option)
+                for option in options
+            ]
             # Balanced weights help recall of rare classes but cost precision on the common
             # ones; which wins macro-F1 depends on the data (measured: BANKING77 gains from
             # them, the unevenly sized Chinese shopping categories lose), so the held-back
@@ -180,9 +192,7 @@ def train_text_model(
             best = max(range(len(trials)), key=lambda i: (scores[i], -i))
             chosen = options[best]
             temperature = _fit_temperature(trials[best], held_texts, held_labels)
-    model = _fit_each(texts, labels, weights, task, spec, c, (chosen,), embedding, embedding_scale)[
-        0
-    ]
+    model = _fit_svm(featurized, labels, weights, task, c, chosen)
     model.temperature = temperature
     model.metrics = {
         "n_train": len(texts),
@@ -205,31 +215,44 @@ def _check_data(texts: list[str], labels: list[str]) -> None:
         raise TrainingDataError("need examples of at least two different labels to train")
 
 
-def _fit_each(
-    texts: list[str],
-    labels: list[str],
-    weights: FloatArray,
-    task: Task,
-    spec: FeatureSpec,
-    c: float,
-    balanced: Sequence[bool],
+@dataclass(frozen=True)
+class Featurized:
+    """The feature matrix of a list of texts (one row each) and the fitted vectorizers."""
+
+    spec: FeatureSpec
+    words: TfidfVectorizer
+    chars: TfidfVectorizer
+    matrix: sp.csr_matrix
+    embedding: str | None
+    embedding_dim: int
+    embedding_scale: float
+
+    def rows(self, index: Sequence[int]) -> Featurized:
+        return dataclasses.replace(self, matrix=self.matrix[list(index)])
+
+
+def featurize(
+    texts: Sequence[str],
+    *,
+    spec: FeatureSpec | None = None,
     embedding: str | None = None,
     embedding_scale: float = EMBEDDING_SCALE,
-) -> list[TextModel]:
-    """One model per class weighting in ``balanced``, sharing the features built once."""
+) -> Featurized:
+    """Fit the TF-IDF vectorizers on ``texts`` and build their features (plus the sentence
+    vectors of the ``embedding`` encoder, scaled)."""
+    spec = spec or FeatureSpec()
     words, chars = make_vectorizers(spec)
     try:
         blocks = [words.fit_transform(texts), chars.fit_transform(texts)]
     except ValueError as exc:  # e.g. "empty vocabulary" when every text is punctuation
         raise TrainingDataError(f"cannot build features: {exc}") from None
+    dim = 0
     if embedding is not None:
-        blocks.append(sp.csr_matrix(_vectors(embedding, texts) * embedding_scale))
+        vectors = _vectors(embedding, texts)
+        dim = vectors.shape[1]
+        blocks.append(sp.csr_matrix(vectors * embedding_scale))
     matrix = sp.hstack(blocks).tocsr()
-    return [
-        _fit_svm(matrix, labels, weights, task, spec, c, choice, words, chars,
-                 (embedding, blocks[2].shape[1] if embedding else 0, embedding_scale))
-        for choice in balanced
-    ]  # fmt: skip
+    return Featurized(spec, words, chars, matrix, embedding, dim, embedding_scale)
 
 
 def _vectors(embedding: str, texts: Sequence[str]) -> FloatArray:
@@ -256,17 +279,14 @@ def decision_values(model: TextModel, texts: Sequence[str]) -> FloatArray:
 
 
 def _fit_svm(
-    matrix: sp.csr_matrix,
+    features: Featurized,
     labels: list[str],
     weights: FloatArray,
     task: Task,
-    spec: FeatureSpec,
     c: float,
     balanced: bool,
-    words: TfidfVectorizer,
-    chars: TfidfVectorizer,
-    embedding: tuple[str | None, int, float] = (None, 0, 1.0),
 ) -> TextModel:
+    words, chars, matrix, spec = features.words, features.chars, features.matrix, features.spec
     svm = LinearSVC(
         C=c, class_weight="balanced" if balanced else None, random_state=0, max_iter=5000
     )
@@ -288,9 +308,9 @@ def _fit_svm(
         coef_t=np.ascontiguousarray(coef.T.astype(np.float32).astype(np.float64)),
         intercept=intercept,
         temperature=_DEFAULT_TEMPERATURE,
-        embedding=embedding[0],
-        embedding_dim=embedding[1],
-        embedding_scale=embedding[2],
+        embedding=features.embedding,
+        embedding_dim=features.embedding_dim,
+        embedding_scale=features.embedding_scale,
     )
 
 
