@@ -71,6 +71,12 @@ def training_set(column: str) -> tuple[list[str], list[str], list[float]]:
     return texts, labels, weights
 
 
+def training_set_for(task: str) -> tuple[list[str], list[str], list[float]]:
+    """The shipped training set of a model task (``ModelTask`` value: the ``category`` model
+    learns the ``topic`` column), e.g. the ``base`` of ``train_and_compare``."""
+    return training_set("topic" if task == "category" else task)
+
+
 def category_training_set() -> tuple[list[str], list[str], list[float]]:
     """Texts, topics and sample weights the default topic (``category``) model is fitted on."""
     return training_set("topic")

@@ -352,3 +352,18 @@ def test_an_agents_priority_corrections_make_the_next_similar_message_come_out_r
     classifier = Classifier.default().with_models(priority_model=after)
     result = classifier.classify(TicketText(subject="", body=similar, channel="email", sender=""))
     assert result.priority is Priority.URGENT
+
+
+def test_each_model_task_has_a_shipped_training_set_with_its_labels() -> None:
+    from classify.shipped import training_set_for
+
+    expected = {
+        "category": {"inquiry", "product_issue", "service_issue", "billing", "suggestion", "other"},
+        "complaint": {"yes", "no"},
+        "sentiment": {"negative", "neutral", "positive"},
+        "priority": {"urgent", "high", "medium", "low"},
+    }
+    for task, labels in expected.items():
+        texts, got, weights = training_set_for(task)
+        assert set(got) == labels
+        assert len(texts) == len(got) == len(weights) > 1000
