@@ -39,6 +39,10 @@ class WhisperConfig:
     # "default": int8 on CPU, float16 on CUDA.
     compute_type: str = "default"
     beam_size: int = 5
+    # Per-language overrides of beam_size, as (language, beam) pairs. English with whisper-base:
+    # beam 2 wrote the same words as beam 5 on the shared clips (WER 2.43 %) for 13 % less CPU;
+    # Mandarin lost a character at beam 2 (CER 27.3 % against 25.0 %), so it keeps beam_size.
+    language_beam_size: tuple[tuple[str, int], ...] = (("en", 2),)
     # A fixed language for every call (a per-call hint overrides it); None: detect it.
     language: str | None = None
     # 0: faster-whisper's default (4 threads, or OMP_NUM_THREADS when set).
@@ -90,7 +94,7 @@ class WhisperConfig:
             raise ValueError("model must not be empty")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {self.device!r}")
-        if self.beam_size < 1:
+        if self.beam_size < 1 or any(beam < 1 for _lang, beam in self.language_beam_size):
             raise ValueError("beam_size must be at least 1")
         if self.cpu_threads < 0:
             raise ValueError("cpu_threads must be 0 (automatic) or positive")
@@ -122,6 +126,9 @@ class WhisperConfig:
     def routes(self) -> dict[str, str]:
         """Language code -> the model name that transcribes it."""
         return {"en": self.model, **dict(self.language_models)}
+
+    def beam_size_for(self, language: str) -> int:
+        return dict(self.language_beam_size).get(language, self.beam_size)
 
     def window_s(self, language: str) -> float:
         return dict(self.language_window_s).get(language, self.min_encoder_window_s)

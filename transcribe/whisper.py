@@ -162,7 +162,7 @@ class WhisperRunner:
         terms = merge_vocabulary(config.vocabulary, vocabulary)
         return {
             "language": language if self.is_multilingual else "en",
-            "beam_size": config.beam_size,
+            "beam_size": config.beam_size_for(language),
             "temperature": list(config.temperatures),
             "without_timestamps": config.without_timestamps,
             "hotwords": ", ".join(terms) if terms else None,

@@ -191,7 +191,7 @@ def test_vocabulary_reaches_the_model_as_hotwords(
     monkeypatch.setattr(runner, "config", dataclasses.replace(runner.config, vocabulary=("Acme",)))
     result = transcriber.transcribe(shared_clip(JFK), vocabulary=["Zendesk", " acme ", ""])
     assert [kwargs["hotwords"] for kwargs in seen] == ["Acme, Zendesk"]
-    assert [kwargs["language"] for kwargs in seen] == ["en"]
+    assert [(kwargs["language"], kwargs["beam_size"]) for kwargs in seen] == [("en", 2)]
     assert word_error_rate(JFK_TEXT, result.text) <= 0.15
 
 

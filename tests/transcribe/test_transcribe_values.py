@@ -162,6 +162,7 @@ def test_an_english_only_model_cannot_be_configured_for_mandarin() -> None:
         {"language_window_s": (("zh", 40.0),)},
         {"language_models": (("zh", ""),)},
         {"time_budget_per_audio_s": 0.0},
+        {"language_beam_size": (("en", 0),)},
     ],
 )
 def test_impossible_settings_are_refused(changes: dict[str, object]) -> None:
@@ -178,6 +179,7 @@ def test_each_language_has_its_model_and_encoder_window() -> None:
     assert config.routes() == {"en": "tiny.en", "zh": "base", "yue": "/m/yue"}
     assert config.window_s("zh") == 20.0
     assert config.window_s("en") == config.min_encoder_window_s
+    assert (config.beam_size_for("en"), config.beam_size_for("zh")) == (2, config.beam_size)
 
 
 @pytest.mark.parametrize(
