@@ -37,6 +37,20 @@ PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 IN_CI = os.environ.get("CI") == "true"
 
 
+# Tests that start a real server, load a speech model or drive a browser: `-m "not slow"` is the
+# fast subset for the edit-test loop (README "Development").
+SLOW_FIXTURES = frozenset(
+    {"dovecot", "dovecot_without_idle", "speech_model", "transcriber", "browser", "shared_data"}
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():

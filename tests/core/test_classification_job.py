@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from intake.core.accept import accept_email
@@ -100,6 +101,7 @@ def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Run
         assert session.scalars(select(Ticket)).one().category == "suggestion"
 
 
+@pytest.mark.slow
 def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_right(
     runtime: Runtime,
 ) -> None:

@@ -94,6 +94,7 @@ def gateway(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, s
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
+@pytest.mark.slow
 def test_intake_up_takes_mail_over_smtp_into_the_api_and_stops_cleanly(
     gateway: tuple[subprocess.Popen[str], dict[str, str]],
 ) -> None:

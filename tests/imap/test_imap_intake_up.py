@@ -7,12 +7,15 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
 from tests.e2e.test_intake_up import gateway, run_cli, wait_for  # noqa: F401 - fixture
 from tests.imap.conftest import USERS
 from tests.imap.dovecot import Dovecot
 from tests.mailfactory import make_mail
 
 
+@pytest.mark.slow
 def test_mailbox_added_to_a_running_gateway_brings_imap_mail_into_the_api(
     gateway: tuple[subprocess.Popen[str], dict[str, str]],  # noqa: F811 - pytest fixture
     dovecot: Dovecot,
