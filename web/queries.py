@@ -25,13 +25,16 @@ class QueueFilter:
     q: str | None = None
     include_automatic: bool = False
     needs_review: bool | None = None
+    complaint: str | None = None  # "yes" | "no"
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilter:
         values = {name: (args.get(name) or None) for name in FILTERS}
         review = args.get("needs_review")
+        complaint = (args.get("complaint") or "").strip().lower()
         return cls(
             **values,
+            complaint=complaint if complaint in ("yes", "no") else None,
             q=(args.get("q") or "").strip() or None,
             include_automatic=args.get("automatic") in ("1", "true", "yes"),
             needs_review=None if review in (None, "") else review in ("1", "true", "yes"),
@@ -48,6 +51,8 @@ def queue_query(flt: QueueFilter) -> Select[Ticket]:
         query = query.where(Ticket.automatic.is_(False))
     if flt.needs_review is not None:
         query = query.where(Ticket.needs_review.is_(flt.needs_review))
+    if flt.complaint is not None:
+        query = query.where(Ticket.complaint.is_(flt.complaint == "yes"))
     if flt.q:
         pattern = f"%{flt.q}%"
         in_messages = exists().where(

@@ -54,7 +54,11 @@ def ticket_json(ticket: Ticket, counts: dict[int, int]) -> dict[str, Any]:
         "subject": ticket.subject,
         "channel": ticket.channel,
         "status": ticket.status,
-        "category": ticket.category,
+        "category": ticket.category,  # the topic
+        "category_reasons": ticket.category_reasons,
+        "complaint": ticket.complaint,
+        "complaint_confidence": ticket.complaint_confidence,
+        "complaint_reasons": ticket.complaint_reasons,
         "priority": ticket.priority,
         "priority_reasons": list(ticket.priority_reasons),
         "sentiment": ticket.sentiment,

@@ -101,6 +101,10 @@ def apply_classification(session: Session, ticket: Ticket, result: Classificatio
         else:
             ticket.category = result.category
             ticket.category_set_by = SetBy.RULE if by_rule else SetBy.MODEL
+        ticket.category_reasons = list(result.category_reasons)
+    ticket.complaint = result.complaint
+    ticket.complaint_confidence = result.complaint_confidence
+    ticket.complaint_reasons = list(result.complaint_reasons)
     if ticket.priority_set_by != SetBy.AGENT:
         priority = Priority(result.priority)
         if priority != ticket.priority or ticket.sla_due_at is None:

@@ -206,6 +206,11 @@ class Ticket(Base):
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     category: Mapped[str | None] = mapped_column(String(60), index=True)
     category_set_by: Mapped[SetBy | None] = mapped_column(EnumText(SetBy, 10))
+    category_reasons: Mapped[list[Any]] = mapped_column(default=list)  # the terms behind it
+    # Whether the customer complains, beside (not instead of) the topic.
+    complaint: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    complaint_confidence: Mapped[float | None] = mapped_column(Float)
+    complaint_reasons: Mapped[list[Any]] = mapped_column(default=list)
     priority: Mapped[Priority] = mapped_column(
         EnumText(Priority, 10), default=Priority.MEDIUM, index=True
     )
