@@ -213,3 +213,22 @@ def test_long_audio_is_transcribed_in_pieces_with_timestamps_on_one_timeline(
     # The third copy starts 40 s in; its words must be stamped there, not at the piece start.
     assert any(segment.start >= 39.0 for segment in result.segments)
     assert result.segments[-1].end <= result.duration + 0.5
+
+
+@pytest.mark.parametrize(
+    ("clip", "hint", "reason"),
+    [
+        # Mandarin on a line set to English: Whisper "translates"; the guards see its doubt.
+        ("mindaudio/BAC009S0002W0122.wav", "en", "unsure of the words"),
+        # English on a line set to Chinese: Latin letters where Han characters belong.
+        (JFK, "zh", "language mismatch"),
+    ],
+)
+def test_a_wrong_language_hint_gives_unclear_words_never_text(
+    transcriber: Transcriber, clip: str, hint: str, reason: str
+) -> None:
+    result = transcriber.transcribe(shared_clip(clip), language_hint=hint)
+    assert result.status is TranscriptState.UNCLEAR
+    assert reason in result.reason
+    assert (result.text, result.segments) == ("", ())
+    assert result.candidate_text

@@ -12,6 +12,9 @@ import transcribe.modelfiles as modelfiles
 from transcribe import ModelLoadError
 from transcribe.modelfiles import PACKAGED, join_packaged_model, resolve_model_path
 
+# Each test copies and hashes the 145 MB model: left out of the fast subset.
+pytestmark = pytest.mark.slow
+
 FILES = {"model.bin", "config.json", "tokenizer.json", "joined.json"}
 
 
