@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,10 +150,16 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+# Speech models joined from their PyPI parts once for every test process and run (the join is
+# atomic, so concurrent test processes may race for it safely).
+TEST_MODELS_DIR = Path(tempfile.gettempdir()) / "intake-test-speech-models"
+
+
 def make_runtime(tmp_path: Path, database_url: str, redis_url: str, **env: str) -> Runtime:
     settings = load_settings(
         {
             "INTAKE_DATA_DIR": str(tmp_path / "data"),
+            "INTAKE_MODELS_DIR": str(TEST_MODELS_DIR),
             "INTAKE_DATABASE_URL": database_url,
             "INTAKE_REDIS_URL": redis_url,
             "INTAKE_ACCEPT_DOMAINS": "example.com",

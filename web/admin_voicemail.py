@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from intake.core.db.models import AppSetting, Transcript
-from intake.core.speech_vocabulary import VOCABULARY_KEY
+from intake.core.speech_settings import (
+    LANGUAGES_KEY,
+    VOCABULARY_KEY,
+    line_languages,
+    parse_line_languages,
+)
 from intake.core.states import retry_transcript
 from intake.core.voicemail_tickets import VOICEMAIL_SENDERS_KEY, voicemail_senders
 from intake.domain import TranscriptState
+from intake.errors import RejectedError
 from web.auth import admin_required, local_target
 from web.context import db, get_runtime
 
@@ -29,7 +37,7 @@ def _lines(field: str) -> list[str]:
     return list(seen.values())[:MAX_TERMS]
 
 
-def _save(key: str, value: dict[str, list[str]]) -> None:
+def _save(key: str, value: dict[str, Any]) -> None:
     row = db().get(AppSetting, key)
     if row is None:
         db().add(AppSetting(key=key, value=value))
@@ -54,7 +62,23 @@ def voicemail() -> str:
         transcripts=list(problems),
         vocabulary="\n".join(vocabulary.value.get("terms", []) if vocabulary else []),
         senders="\n".join(sorted(voicemail_senders(db()))),
+        languages=request.args.get("languages")
+        or "\n".join(f"{line} = {code}" for line, code in sorted(line_languages(db()).items())),
     )
+
+
+@bp.post("/voicemail/languages")
+@admin_required
+def save_languages() -> Response:
+    text = request.form.get("languages", "")
+    try:
+        lines = parse_line_languages(text)
+    except RejectedError as exc:
+        flash(f"Languages not saved: {exc}", "error")
+        return redirect(url_for("admin_voicemail.voicemail", languages=text))
+    _save(LANGUAGES_KEY, {"lines": lines})
+    flash(f"{len(lines)} line language(s) saved; they apply to new transcriptions.", "ok")
+    return redirect(url_for("admin_voicemail.voicemail"))
 
 
 @bp.post("/voicemail/vocabulary")

@@ -101,6 +101,10 @@ def transcript_json(transcript: Transcript | None) -> dict[str, Any] | None:
         "text": transcript.text,
         "language": transcript.language,
         "language_probability": transcript.language_probability,
+        "language_source": transcript.language_source,
+        # Unclear or unsupported: why. The doubted words are never in ``text``.
+        "reason": transcript.reason,
+        "candidate_text": transcript.candidate_text,
         "duration": transcript.duration,
         "segments": list(transcript.segments),
         "model": transcript.model,

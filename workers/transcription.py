@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from sqlalchemy import select
 
@@ -22,7 +21,7 @@ from intake.core.db.models import Message, Transcript, utcnow
 from intake.core.jobs import CLASSIFY_TICKET, FETCH_RECORDING
 from intake.core.runtime import Runtime
 from intake.core.settings import Settings
-from intake.core.speech_vocabulary import speech_vocabulary
+from intake.core.speech_settings import language_hint, speech_vocabulary
 from intake.core.states import claim_transcript, finish_transcript, release_transcript
 from intake.core.voicemail_tickets import recording_pending
 from intake.domain import TranscriptState
@@ -41,6 +40,9 @@ def whisper_config(settings: Settings) -> WhisperConfig:
     w = settings.whisper
     return WhisperConfig(
         model=w.model,
+        language_models=w.language_models,
+        detector_model=w.detector_model,
+        models_dir=str(settings.models_dir),
         device=w.device,
         compute_type=w.compute_type,
         beam_size=w.beam_size,
@@ -89,6 +91,8 @@ def transcribe_message(message_id: int) -> str:
             path = runtime.blobs.path(transcript.audio_sha256)
         with runtime.db.session() as session:
             vocabulary = speech_vocabulary(session)
+            message = session.get(Message, message_id)
+            hint = language_hint(session, message) if message is not None else None
         transcriber = get_transcriber(runtime.settings)
         try:
             audio = load_audio(
@@ -97,7 +101,7 @@ def transcribe_message(message_id: int) -> str:
                 max_duration_s=transcriber.config.max_duration_s,
             )
             result: SpeechResult | TranscriptionError = transcriber.transcribe_array(
-                audio, vocabulary=vocabulary
+                audio, vocabulary=vocabulary, language_hint=hint
             )
         except TranscriptionError as exc:
             if isinstance(exc, ModelLoadError):
@@ -128,24 +132,28 @@ def _store(
         if isinstance(result, TranscriptionError):
             finish_transcript(transcript, TranscriptState.FAILED, str(result))
         else:
-            _apply(transcript, result.to_dict())
+            _apply(transcript, result)
             finish_transcript(transcript, result.status, None)
-            # Search and classification read message text; never invent text for silence.
+            # Search and classification read message text: only words the guards trust (an
+            # unclear transcript's candidate words stay on the transcript, hidden by default).
             message.new_text = result.text or None
             if message.raw_content_type != "message/rfc822":
                 message.text = result.text or None
         if message.ticket is not None:
             message.ticket.updated_at = utcnow()
-            if isinstance(result, SpeechResult) and result.language:
+            if isinstance(result, SpeechResult) and result.text and result.language:
                 message.ticket.language = message.ticket.language or result.language
         return message.ticket_id
 
 
-def _apply(transcript: Transcript, data: dict[str, Any]) -> None:
-    transcript.text = data["text"] or None
-    transcript.language = data["language"] or None
-    transcript.language_probability = data["language_probability"]
-    transcript.duration = data["duration"]
-    transcript.segments = data["segments"]
-    transcript.model = data["model"]
-    transcript.low_confidence = data["low_confidence"]
+def _apply(transcript: Transcript, result: SpeechResult) -> None:
+    transcript.text = result.text or None
+    transcript.language = result.language or None
+    transcript.language_probability = result.language_probability
+    transcript.language_source = result.language_source or None
+    transcript.duration = result.duration
+    transcript.segments = result.to_dict()["segments"]
+    transcript.model = result.model
+    transcript.low_confidence = result.low_confidence
+    transcript.reason = result.reason or None
+    transcript.candidate_text = result.candidate_text or None

@@ -74,9 +74,31 @@ def env_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     )
 
 
+def _none_as_empty(value: str) -> str:
+    """``none`` turns off a feature whose setting is otherwise never empty."""
+    return "" if value.strip().lower() == "none" else value
+
+
+def env_language_models(
+    env: Mapping[str, str], name: str, default: str
+) -> tuple[tuple[str, str], ...]:
+    """``zh=base,ja=/models/ja``: the speech model for each language other than English."""
+    pairs = []
+    for item in _none_as_empty(env_str(env, name, default)).split(","):
+        language, sep, model = (part.strip() for part in item.partition("="))
+        if not item.strip():
+            continue
+        if not sep or not language or not model:
+            raise ConfigError(f"INTAKE_{name} must look like 'zh=base,ja=PATH', got {item!r}")
+        pairs.append((language.lower(), model))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class WhisperSettings:
-    model: str = "tiny.en"
+    model: str = "base"  # English; measured better than tiny.en (README "Measured")
+    language_models: tuple[tuple[str, str], ...] = (("zh", "base"),)
+    detector_model: str = "base"  # language ID; "" trusts INTAKE_WHISPER_LANGUAGE (or English)
     device: str = "cpu"
     compute_type: str = "default"
     beam_size: int = 5
@@ -109,11 +131,17 @@ class Settings:
     loyal_min_tickets: int = 5
     loyal_min_days: int = 180
     whisper: WhisperSettings = field(default_factory=WhisperSettings)
+    speech_models_dir: Path | None = None  # default: DATA_DIR/models
     log_level: str = "INFO"
 
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where packaged speech models are joined from their PyPI parts, once."""
+        return self.speech_models_dir or self.data_dir / "models"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +149,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = Path(env_str(env, "DATA_DIR", "./data")).expanduser().resolve()
     default_db = f"sqlite:///{data_dir / 'intake.sqlite3'}"
     voicemail_spool = env_optional(env, "VOICEMAIL_SPOOL")
+    models_dir = env_optional(env, "MODELS_DIR")
     language = env_optional(env, "WHISPER_LANGUAGE")
     device = env_str(env, "WHISPER_DEVICE", "cpu")
     if device not in ("cpu", "cuda", "auto"):
@@ -148,7 +177,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         loyal_min_tickets=env_int(env, "LOYAL_MIN_TICKETS", 5, minimum=2),
         loyal_min_days=env_int(env, "LOYAL_MIN_DAYS", 180),
         whisper=WhisperSettings(
-            model=env_str(env, "WHISPER_MODEL", "tiny.en"),
+            model=env_str(env, "WHISPER_MODEL", "base"),
+            language_models=env_language_models(env, "WHISPER_LANGUAGE_MODELS", "zh=base"),
+            detector_model=_none_as_empty(env_str(env, "WHISPER_DETECTOR", "base")),
             device=device,
             compute_type=env_str(env, "WHISPER_COMPUTE_TYPE", "default"),
             beam_size=env_int(env, "WHISPER_BEAM_SIZE", 5, minimum=1),
@@ -156,5 +187,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             cpu_threads=env_int(env, "WHISPER_CPU_THREADS", 0),
             vad=env_bool(env, "WHISPER_VAD", True),
         ),
+        speech_models_dir=Path(models_dir).expanduser().resolve() if models_dir else None,
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
     )

@@ -12,7 +12,7 @@ import pytest
 
 from intake.core.runtime import Runtime, set_current
 from intake.core.settings import load_settings
-from tests.conftest import make_runtime
+from tests.conftest import TEST_MODELS_DIR, make_runtime
 from transcribe import Transcriber
 
 # The default model ships inside a Python package; nothing may reach the Hugging Face hub.
@@ -24,10 +24,10 @@ SPEECH_CLIP = SHARED_AUDIO / "asterisk-core-sounds-en-8k" / "cannot-complete-as-
 
 @pytest.fixture(scope="session")
 def speech_model() -> Transcriber:
-    """Loads tiny.en into the worker's per-process cache, so every job in the session reuses it."""
+    """Loads the default models into the worker's per-process cache: every job reuses them."""
     from workers.transcription import get_transcriber
 
-    return get_transcriber(load_settings({}))
+    return get_transcriber(load_settings({"INTAKE_MODELS_DIR": str(TEST_MODELS_DIR)}))
 
 
 @pytest.fixture(scope="session")

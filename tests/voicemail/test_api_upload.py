@@ -55,7 +55,7 @@ def test_uploaded_voicemail_answers_201_with_a_ticket_whose_transcript_arrives_l
     assert transcript["status"] == "done"
     assert "dialed" in transcript["text"].lower()
     assert transcript["segments"] and transcript["segments"][0]["start"] >= 0
-    assert transcript["language"] == "en" and transcript["model"] == "tiny.en"
+    assert transcript["language"] == "en" and transcript["model"] == "base"
     assert message["from"] == "+15552010123" and message["from_name"] == "Jane Doe"
     assert message["to"] == ["+15550009999"]
 

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from intake.core.db.models import Transcript, utcnow
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
-from intake.core.speech_vocabulary import speech_vocabulary
+from intake.core.speech_settings import speech_vocabulary
 from intake.core.voicemail_accept import store_voicemail, voicemail_ticket_now
 from intake.domain import Role, Source
 from tests.conftest import add_person, login, make_app, run_jobs
@@ -130,9 +130,14 @@ def test_admin_vocabulary_is_passed_to_the_recognizer(
     seen: list[Sequence[str]] = []
     original = speech_model.transcribe_array
 
-    def spy(audio: np.ndarray[Any, Any], *, vocabulary: Sequence[str] = ()) -> Any:
+    def spy(
+        audio: np.ndarray[Any, Any],
+        *,
+        vocabulary: Sequence[str] = (),
+        language_hint: str | None = None,
+    ) -> Any:
         seen.append(vocabulary)
-        return original(audio, vocabulary=vocabulary)
+        return original(audio, vocabulary=vocabulary, language_hint=language_hint)
 
     monkeypatch.setattr(speech_model, "transcribe_array", spy)
     accepted = accept(sqlite_runtime, speech_wav)

@@ -345,6 +345,11 @@ class Transcript(Base):
     segments: Mapped[list[Any]] = mapped_column(default=list)
     model: Mapped[str | None] = mapped_column(String(300))
     low_confidence: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Unclear or unsupported: why; the doubted words are kept apart, never shown by default and
+    # never classified.
+    reason: Mapped[str | None] = mapped_column(Text)
+    candidate_text: Mapped[str | None] = mapped_column(Text)
+    language_source: Mapped[str | None] = mapped_column(String(20))  # detected|hint|model
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
