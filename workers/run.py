@@ -48,7 +48,8 @@ def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False
         [runtime.jobs.queue(name) for name in names], connection=runtime.jobs.connection
     )
     log.info("worker %s on queues %s", worker.name, ", ".join(names))
-    # The scheduler moves retried jobs back onto their queue when their backoff expires.
+    # No scheduler fork here: the sweeper runs it (see workers.sweeper), so this process's
+    # models are never copied into a second process.
     return bool(
-        worker.work(burst=burst, with_scheduler=True, logging_level=runtime.settings.log_level)
+        worker.work(burst=burst, with_scheduler=False, logging_level=runtime.settings.log_level)
     )

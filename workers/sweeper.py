@@ -2,6 +2,11 @@
 
 Rows, not queue records, are the truth about what waits (``intake.core.states``). Safe to run
 on several hosts at once: job ids are derived from rows and jobs claim rows.
+
+The sweeper process also runs RQ's scheduler, which puts retried jobs back on their queue when
+their backoff is over. RQ would otherwise fork one from every worker, and a fork of a worker
+that holds the speech or text models doubles its resident memory; RQ's lock keeps one
+scheduler per queue however many sweepers run.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ import logging
 import threading
 from datetime import timedelta
 
+from redis.exceptions import RedisError
+from rq.scheduler import RQScheduler
 from sqlalchemy import exists, func, select
 
 from intake.core.db.models import Correction, Message, ModelVersion, Ticket, Transcript, utcnow
@@ -18,6 +25,7 @@ from intake.core.jobs import (
     INGEST_MESSAGE,
     RETRAIN_CATEGORY_MODEL,
     TRANSCRIBE_MESSAGE,
+    JobQueue,
     JobSpec,
 )
 from intake.core.runtime import Runtime
@@ -92,7 +100,32 @@ def schedule_retrain(runtime: Runtime) -> bool:
     return runtime.jobs.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d"))
 
 
+def run_scheduler(runtime: Runtime, stop: threading.Event, interval_s: float = 1.0) -> None:
+    """Move due retries back onto their queues until ``stop`` is set."""
+    scheduler = RQScheduler(list(JobQueue), connection=runtime.jobs.connection)
+    try:
+        while not stop.is_set():
+            try:
+                if scheduler.should_reacquire_locks:
+                    scheduler.acquire_locks()
+                if scheduler.acquired_locks:
+                    scheduler.heartbeat()
+                    scheduler.enqueue_scheduled_jobs()
+            except RedisError as exc:
+                log.warning("scheduler: Redis unavailable (%s); trying again", exc)
+            stop.wait(interval_s)
+    finally:
+        try:
+            scheduler.release_locks()
+        except RedisError:
+            pass  # the locks expire on their own
+
+
 def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
+    scheduler = threading.Thread(
+        target=run_scheduler, args=(runtime, stop), name="rq-scheduler", daemon=True
+    )
+    scheduler.start()
     while not stop.is_set():
         try:
             sweep_once(runtime)
@@ -101,3 +134,4 @@ def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
             # A database or Redis outage must not kill the sweeper: try again next round.
             log.exception("sweep failed")
         stop.wait(runtime.settings.sweep_seconds)
+    scheduler.join(timeout=5)

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import func, select
 
 from intake.core.accept import accept_email
 from intake.core.db.models import Customer, Message, Ticket
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.domain import MessageState, Source, TicketStatus
 from intake.errors import NotFoundError
-from tests.conftest import deliver
+from tests.conftest import deliver, run_jobs
 from tests.mailfactory import make_mail
 from workers.intake import ingest_message
+from workers.sweeper import run_scheduler
 
 
 def ticket_of(runtime: Runtime, message: Message) -> Ticket:
@@ -121,3 +126,37 @@ def test_missing_raw_blob_fails_after_the_last_attempt_and_keeps_the_error(
         assert message is not None
         assert message.state == MessageState.FAILED
         assert message.error and "missing" in message.error
+
+
+def test_a_failed_job_is_retried_after_its_backoff_by_the_sweepers_scheduler(
+    sqlite_runtime: Runtime,
+) -> None:
+    """Workers fork no scheduler of their own: the sweeper's puts due retries back on queue."""
+    runtime = sqlite_runtime
+    raw = make_mail()
+    accepted = accept_email(
+        runtime, raw, source=Source.SMTP, envelope_from=None, recipients=["a@example.com"]
+    )
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None
+        blob = runtime.blobs.path(message.raw_sha256)
+    blob.unlink()
+    run_jobs(runtime, "intake")  # fails: the retry waits out its 5 s backoff, scheduled
+    assert runtime.jobs.queue(JobQueue.INTAKE).is_empty()
+    runtime.blobs.put(raw)  # the cause is fixed (the disk came back)
+    stop = threading.Event()
+    scheduler = threading.Thread(target=run_scheduler, args=(runtime, stop, 0.2))
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 20
+        while runtime.jobs.queue(JobQueue.INTAKE).is_empty() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        scheduler.join()
+    run_jobs(runtime, "intake")
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None and message.state == MessageState.PROCESSED
+        assert message.attempts == 2
