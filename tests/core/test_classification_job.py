@@ -6,9 +6,10 @@ import pytest
 from sqlalchemy import select
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Category, Customer, Message, Rule, Ticket
+from intake.core.db.models import Category, Customer, Message, ModelVersion, Rule, Ticket
 from intake.core.jobs import RETRAIN_CATEGORY_MODEL
 from intake.core.runtime import Runtime
+from intake.core.tickets import update_ticket
 from intake.domain import SetBy, Source
 from tests.conftest import run_jobs
 from tests.mailfactory import make_mail
@@ -103,11 +104,11 @@ def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Run
 
 @pytest.mark.slow
 def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_right(
-    runtime: Runtime,
+    sqlite_runtime: Runtime,
 ) -> None:
-    from intake.core.db.models import ModelVersion
-    from intake.core.tickets import update_ticket
-
+    """A full retrain on the shipped data takes a minute: once, on SQLite (the rows it reads
+    and writes are covered on both databases by the other tests)."""
+    runtime = sqlite_runtime
     first = deliver(
         runtime,
         make_mail(
