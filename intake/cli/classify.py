@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from classify.evaluation import TASKS as EVALUATION_TASKS
+from classify.evaluation import EvaluationDataError, evaluate_file
 from classify.training import evaluate, read_labeled_csv, train_text_model
 from intake.cli.accounts import open_database
 from intake.core.blobs import BlobStore
@@ -13,7 +15,8 @@ from intake.core.db.models import ModelVersion
 from intake.core.model_versions import activate_version
 from intake.core.settings import Settings
 from intake.domain import ModelTask
-from workers.model_training import active_model, retrain
+from intake.errors import RejectedError
+from workers.model_training import classifier_cache, retrain
 
 
 def register(commands: Any) -> None:
@@ -28,10 +31,20 @@ def register(commands: Any) -> None:
     train.add_argument("--task", choices=tasks, default=ModelTask.CATEGORY.value)
     train.set_defaults(handler=run_train)
 
-    ev = actions.add_parser("eval", help="evaluate on a CSV (text,label); prints JSON last")
-    ev.add_argument("--data", required=True, help="CSV file with columns text,label")
-    ev.add_argument("--train", help="fit a fresh model on this CSV instead (nothing is stored)")
-    ev.add_argument("--task", choices=tasks, default=ModelTask.CATEGORY.value)
+    ev = actions.add_parser(
+        "eval",
+        help="measure the active classifier on hand-labelled messages; prints JSON metrics",
+    )
+    ev.add_argument(
+        "--data",
+        required=True,
+        help="CSV with the triage dev set's columns: text, and topic, complaint, sentiment, "
+        "priority (the tasks measured), optionally lang",
+    )
+    ev.add_argument("--task", choices=EVALUATION_TASKS, action="append", help="default: all")
+    ev.add_argument(
+        "--train", help="measure a fresh model fitted on this CSV (text,label) instead; one task"
+    )
     ev.set_defaults(handler=run_eval)
 
     versions = actions.add_parser("versions", help="list stored model versions with scores")
@@ -68,17 +81,27 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
-    task = ModelTask(args.task)
-    texts, labels = read_labeled_csv(args.data)
+    """The classifier the workers use now (shipped models, or the active versions)."""
+    tasks = args.task or list(EVALUATION_TASKS)
     if args.train:
+        if len(tasks) != 1:
+            raise RejectedError("--train measures one --task at a time")
+        task = ModelTask.CATEGORY if tasks[0] == "topic" else ModelTask(tasks[0])
         model = train_text_model(*read_labeled_csv(args.train), task=task)
-    else:
-        database = open_database(settings)
+        texts, labels = read_labeled_csv(args.data)
+        print(json.dumps({"task": tasks[0], **evaluate(model, texts, labels)}))
+        return 0
+    database = open_database(settings)
+    try:
         with database.session() as session:
-            model = active_model(session, BlobStore(settings.blob_dir), task)
+            classifier = classifier_cache.get(session, BlobStore(settings.blob_dir))
+    finally:
         database.dispose()
-    metrics = evaluate(model, texts, labels)
-    print(json.dumps({"task": task.value, **metrics}))
+    try:
+        report = evaluate_file(args.data, tasks, classifier)
+    except (OSError, EvaluationDataError) as exc:
+        raise RejectedError(f"{args.data}: {exc}") from exc
+    print(json.dumps(report, ensure_ascii=False))
     return 0
 
 
