@@ -233,6 +233,9 @@ class Classifier:
         if outcome.category is not None:
             category, category_confidence = outcome.category, 1.0
             category_why = ()
+        if outcome.complaint is not None:
+            complaint, complaint_p = outcome.complaint, 1.0
+            complaint_why = tuple(f"rule '{name}'" for name in outcome.rule_names)
         priority, reasons = prioritize(
             PriorityInput(
                 text=text,

@@ -118,8 +118,11 @@ class RuleAction:
     set_priority: Priority | None = None
     set_group: str | None = None
     add_tags: tuple[str, ...] = ()
+    set_complaint: bool | None = None  # the complaint flag, beside the topic
 
     def __post_init__(self) -> None:
+        if self.set_complaint is not None and not isinstance(self.set_complaint, bool):
+            raise RuleError(f"set_complaint must be true or false, got {self.set_complaint!r}")
         if self.set_priority is not None:
             try:
                 object.__setattr__(self, "set_priority", Priority(self.set_priority))
@@ -145,6 +148,7 @@ class RuleAction:
             and self.set_priority is None
             and self.set_group is None
             and not self.add_tags
+            and self.set_complaint is None
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -157,13 +161,17 @@ class RuleAction:
             out["set_group"] = self.set_group
         if self.add_tags:
             out["add_tags"] = list(self.add_tags)
+        if self.set_complaint is not None:
+            out["set_complaint"] = self.set_complaint
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RuleAction:
         _require_mapping(data, "actions")
         _reject_unknown_keys(
-            data, {"set_category", "set_priority", "set_group", "add_tags"}, "actions"
+            data,
+            {"set_category", "set_priority", "set_group", "add_tags", "set_complaint"},
+            "actions",
         )
         tags = data.get("add_tags", ())
         return cls(
@@ -171,6 +179,7 @@ class RuleAction:
             set_priority=data.get("set_priority"),
             set_group=data.get("set_group"),
             add_tags=tuple(tags) if isinstance(tags, list) else tags,
+            set_complaint=data.get("set_complaint"),
         )
 
 
@@ -256,12 +265,14 @@ class RuleOutcome:
     group: str | None = None
     tags: tuple[str, ...] = ()
     rule_names: tuple[str, ...] = ()
+    complaint: bool | None = None
 
 
 def apply_rules(rules: Sequence[RuleDefinition], fields: RuleFields) -> RuleOutcome:
     category: str | None = None
     priority: Priority | None = None
     group: str | None = None
+    complaint: bool | None = None
     tags: list[str] = []
     names: list[str] = []
     for rule in rules:
@@ -272,10 +283,11 @@ def apply_rules(rules: Sequence[RuleDefinition], fields: RuleFields) -> RuleOutc
         category = action.set_category if action.set_category is not None else category
         priority = action.set_priority if action.set_priority is not None else priority
         group = action.set_group if action.set_group is not None else group
+        complaint = action.set_complaint if action.set_complaint is not None else complaint
         tags.extend(t for t in action.add_tags if t not in tags)
         if rule.stop:
             break
-    return RuleOutcome(category, priority, group, tuple(tags), tuple(names))
+    return RuleOutcome(category, priority, group, tuple(tags), tuple(names), complaint)
 
 
 def _require_mapping(data: object, what: str) -> None:

@@ -53,6 +53,9 @@ def definition_from_form(form: Mapping[str, str]) -> dict[str, Any]:
     tags = _split(form.get("add_tags", ""))
     if tags:
         actions["add_tags"] = tags
+    complaint = form.get("set_complaint", "")
+    if complaint in ("yes", "no"):
+        actions["set_complaint"] = complaint == "yes"
     return {
         "name": form.get("name", "").strip(),
         "conditions": [{"field": form.get("field", ""), "op": op, "value": value}],
@@ -113,6 +116,12 @@ def _render_list(error: str | None = None, form: Mapping[str, str] | None = None
     )
 
 
+def _word(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
 def describe(definition: Mapping[str, Any]) -> str:
     """One line for the list, e.g. ``subject contains "refund" → category billing``."""
     try:
@@ -124,7 +133,9 @@ def describe(definition: Mapping[str, Any]) -> str:
         + (", ".join(c.value) if isinstance(c.value, tuple) else json.dumps(c.value))
         for c in rule.conditions
     )
-    actions = ", ".join(f"{k.removeprefix('set_')} {v}" for k, v in rule.actions.to_dict().items())
+    actions = ", ".join(
+        f"{k.removeprefix('set_')} {_word(v)}" for k, v in rule.actions.to_dict().items()
+    )
     return f"{conditions} → {actions}" + (" · stop" if rule.stop else "")
 
 

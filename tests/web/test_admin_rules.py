@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from sqlalchemy import select
 
-from classify.rules import RuleError, validate_rule
+from classify.rules import RuleError, RuleFields, apply_rules, validate_rule
 from intake.core.db.models import Rule as RuleRow
 from intake.core.runtime import Runtime
 
@@ -73,6 +73,22 @@ def test_a_rule_added_with_the_simple_form_is_stored_as_its_json_form(
     assert validate_rule(definition).to_dict() == definition
     page = admin.get("/admin/rules").get_data(as_text=True)
     assert escape('subject contains "refund" → category billing, priority high') in page
+
+
+def test_a_rule_can_mark_messages_as_complaints_beside_their_topic(
+    runtime: Runtime, admin: FlaskClient
+) -> None:
+    form = {**SIMPLE_FORM, "name": "Chargebacks", "set_complaint": "yes"}
+    assert admin.post("/admin/rules", data=form).status_code == 302
+    ((_name, _enabled, definition),) = rules(runtime)
+    assert definition["actions"]["set_complaint"] is True
+    rule = validate_rule(definition)
+    outcome = apply_rules(
+        [rule], RuleFields("email", "", "a@b.example", "b.example", "Refund?", "", "en", "")
+    )
+    assert outcome.complaint is True and outcome.category == "billing"
+    page = admin.get("/admin/rules").get_data(as_text=True)
+    assert "complaint yes" in page
 
 
 def test_an_in_condition_takes_a_comma_separated_list(runtime: Runtime, admin: FlaskClient) -> None:
