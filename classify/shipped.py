@@ -117,7 +117,7 @@ def build_default_models(*, save_embeddings: bool = False) -> dict[str, TextMode
     texts = all_training_texts()
     if save_embeddings:
         cache.encode(texts)
-        cache.round_to_half()
+        cache.round_as_stored()
         cache.save(EMBEDDINGS_FILE, texts)
     else:
         preload_embeddings()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ ROWS = [
 ]  # fmt: skip
 
 
-def write(path: Path, rows: list[tuple[str, ...]] = ROWS) -> Path:
+def write(path: Path, rows: Sequence[tuple[str, ...]] = ROWS) -> Path:
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "text", "topic", "complaint", "sentiment", "priority", "lang"])
