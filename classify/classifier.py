@@ -216,7 +216,7 @@ class Classifier:
             features = _Features(head, self.models)
             tokens, vector = features.of(self.category_model)
             category, category_confidence = self._category(tokens, vector, categories)
-            category_why = topic_reasons(self.category_model, tokens, category)
+            category_why = topic_reasons(self.category_model, tokens, category, head)
             sentiment, sentiment_score = self._sentiment(*features.of(self.sentiment_model))
             complaint, complaint_p, complaint_why = self._complaint(
                 features, head, sentiment, sentiment_score
@@ -291,7 +291,8 @@ class Classifier:
             # plainly a grievance.
             complaint = False
         reasons = complaint_reasons(self.complaint_model, tokens, complaint, head)
-        return complaint, p_yes if complaint else 1.0 - p_yes, reasons
+        # Overruled by the customer's framing, the decision is at least a coin toss.
+        return complaint, p_yes if complaint else max(1.0 - p_yes, 0.5), reasons
 
     def _category(
         self, tokens: Tokens, vector: FloatArray | None, categories: Sequence[str] | None

@@ -291,3 +291,31 @@ def test_a_huge_message_is_scored_from_its_beginning_but_scanned_whole_for_threa
     assert result.category == short.category == "billing"
     assert result.category_confidence == short.category_confidence
     assert "legal: 'my lawyer'" in result.priority_reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was charged twice for my subscription this month, please refund one payment.",
+        "Great food and lovely staff!",
+        "手机屏幕用了两天就坏了，要求退货退款。",
+        "快递一个星期了还没到，客服也不回复，太差了！",
+    ],
+)
+def test_reasons_quote_words_of_the_message_and_no_function_words(
+    classifier: Classifier, text: str
+) -> None:
+    import re
+
+    from classify.features import normalize
+
+    result = classifier.classify(ticket(text))
+    quoted = [
+        term
+        for reason in result.category_reasons + result.complaint_reasons
+        for term in re.findall(r"'([^']+)'", reason)
+    ]
+    assert quoted
+    for term in quoted:
+        assert term in normalize(text)
+        assert term not in {"the", "and", "for", "my", "了", "的", "太"}
