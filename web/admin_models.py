@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
 from intake.core.db.models import Correction, ModelVersion, utcnow
-from intake.core.jobs import RETRAIN_CATEGORY_MODEL
+from intake.core.jobs import RETRAIN_MODELS
 from intake.core.model_versions import activate_version
 from intake.domain import ModelTask
 from intake.errors import NotFoundError
@@ -28,7 +28,7 @@ def versions() -> str:
 @bp.post("/retrain")
 @admin_required
 def retrain_now() -> Response:
-    if get_runtime().jobs.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d%H%M%S")):
+    if get_runtime().jobs.enqueue(RETRAIN_MODELS, utcnow().strftime("%Y%m%d%H%M%S")):
         flash("Retraining queued; the new version appears here when done.", "ok")
     else:
         flash("The queue is unavailable; try again later.", "error")

@@ -14,23 +14,41 @@ from sqlalchemy.orm import Session
 
 from classify.classifier import Classifier
 from classify.model import TextModel
-from classify.shipped import category_training_set, sentiment_training_set
+from classify.shipped import training_set_for
 from classify.training import RetrainResult, train_and_compare
 from intake.core.blobs import BlobStore
 from intake.core.db.models import ModelVersion
-from intake.core.model_versions import active_version, category_corrections, save_version
+from intake.core.model_versions import (
+    CORRECTED_FIELDS,
+    active_version,
+    agent_corrections,
+    save_version,
+)
 from intake.domain import ModelTask
 
 log = logging.getLogger(__name__)
 
+# A few corrections move held-back macro-F1 by noise alone (a tenth of a point either way); a
+# new version is refused only when it scores clearly worse than one trained without them.
+NOISE_TOLERANCE = 0.01
 
-def active_model(session: Session, blobs: BlobStore, task: ModelTask) -> TextModel:
-    """The active stored version, or the shipped default model."""
+
+def shipped_model(task: ModelTask) -> TextModel | None:
+    default = Classifier.default()
+    return {
+        ModelTask.CATEGORY: default.category_model,
+        ModelTask.SENTIMENT: default.sentiment_model,
+        ModelTask.COMPLAINT: default.complaint_model,
+        ModelTask.PRIORITY: default.priority_model,
+    }[task]
+
+
+def active_model(session: Session, blobs: BlobStore, task: ModelTask) -> TextModel | None:
+    """The active stored version, or the shipped default model (None: the task has none)."""
     version = active_version(session, task)
     if version is not None:
         return TextModel.from_bytes(blobs.get(version.blob_sha256))
-    default = Classifier.default()
-    return default.category_model if task is ModelTask.CATEGORY else default.sentiment_model
+    return shipped_model(task)
 
 
 def retrain(
@@ -43,8 +61,9 @@ def retrain(
     note: str = "",
 ) -> tuple[RetrainResult, ModelVersion]:
     """Shipped data + the team's data + agents' corrections → a new version, active if not worse."""
-    base = category_training_set() if task is ModelTask.CATEGORY else sentiment_training_set()
-    corrections = category_corrections(session) if task is ModelTask.CATEGORY else []
+    base = training_set_for(task)
+    field = CORRECTED_FIELDS.get(task)
+    corrections = agent_corrections(session, field) if field else []
     result = train_and_compare(
         texts,
         labels,
@@ -52,6 +71,7 @@ def retrain(
         current=active_model(session, blobs, task),
         base=base,
         corrections=corrections,
+        tolerance=NOISE_TOLERANCE,
     )
     trained = TextModel.from_bytes(result.model_bytes)
     metrics = {
@@ -74,18 +94,24 @@ class ClassifierCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._key: tuple[int | None, int | None] | None = None
+        self._key: tuple[int | None, ...] | None = None
         self._classifier: Classifier | None = None
 
     def get(self, session: Session, blobs: BlobStore) -> Classifier:
-        category = active_version(session, ModelTask.CATEGORY)
-        sentiment = active_version(session, ModelTask.SENTIMENT)
-        key = (category.id if category else None, sentiment.id if sentiment else None)
+        versions = {task: active_version(session, task) for task in ModelTask}
+        key = tuple(v.id if v else None for v in versions.values())
         with self._lock:
             if self._classifier is None or key != self._key:
+                stored = {
+                    task: TextModel.from_bytes(blobs.get(version.blob_sha256))
+                    for task, version in versions.items()
+                    if version is not None
+                }
                 self._classifier = Classifier.default().with_models(
-                    active_model(session, blobs, ModelTask.CATEGORY) if category else None,
-                    active_model(session, blobs, ModelTask.SENTIMENT) if sentiment else None,
+                    stored.get(ModelTask.CATEGORY),
+                    stored.get(ModelTask.SENTIMENT),
+                    complaint_model=stored.get(ModelTask.COMPLAINT),
+                    priority_model=stored.get(ModelTask.PRIORITY),
                 )
                 self._key = key
             return self._classifier

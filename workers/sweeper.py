@@ -17,17 +17,18 @@ from datetime import timedelta
 
 from redis.exceptions import RedisError
 from rq.scheduler import RQScheduler
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 
-from intake.core.db.models import Correction, Message, ModelVersion, Ticket, Transcript, utcnow
+from intake.core.db.models import Message, Ticket, Transcript, utcnow
 from intake.core.jobs import (
     CLASSIFY_TICKET,
     INGEST_MESSAGE,
-    RETRAIN_CATEGORY_MODEL,
+    RETRAIN_MODELS,
     TRANSCRIBE_MESSAGE,
     JobQueue,
     JobSpec,
 )
+from intake.core.model_versions import tasks_with_new_corrections
 from intake.core.runtime import Runtime
 from intake.core.states import waiting_message_ids, waiting_transcript_ids
 from intake.domain import TranscriptState
@@ -88,16 +89,12 @@ def sweep_unclassified(runtime: Runtime) -> int:
 
 
 def schedule_retrain(runtime: Runtime) -> bool:
-    """Queue the nightly retrain when agents corrected something since the last version."""
+    """Queue the nightly retrain when agents corrected topics or priorities since the last one."""
     with runtime.db.session() as session:
-        last_correction = session.scalar(select(func.max(Correction.created_at)))
-        last_version = session.scalar(
-            select(func.max(ModelVersion.created_at)).where(ModelVersion.task == "category")
-        )
-    if last_correction is None or (last_version is not None and last_version >= last_correction):
-        return False
+        if not tasks_with_new_corrections(session):
+            return False
     # One run per day: the job id is derived from the date.
-    return runtime.jobs.enqueue(RETRAIN_CATEGORY_MODEL, utcnow().strftime("%Y%m%d"))
+    return runtime.jobs.enqueue(RETRAIN_MODELS, utcnow().strftime("%Y%m%d"))
 
 
 def run_scheduler(runtime: Runtime, stop: threading.Event, interval_s: float = 1.0) -> None:

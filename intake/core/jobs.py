@@ -89,10 +89,10 @@ CHECK_MAILBOX = JobSpec(
     retried=False,  # the admin asked now; a retry minutes later would answer a stale question
 )
 # One retrain per key: a date for the nightly run, a timestamp for the admin's button.
-RETRAIN_CATEGORY_MODEL = JobSpec(
-    "workers.classification.retrain_category_model",
+RETRAIN_MODELS = JobSpec(
+    "workers.classification.retrain_models",
     JobQueue.CLASSIFY,
-    "retrain-category-{}",
+    "retrain-models-{}",
     timeout_s=3600,
     passes_key=False,
 )
@@ -103,7 +103,7 @@ JOBS: tuple[JobSpec, ...] = (
     TRANSCRIBE_MESSAGE,
     CLASSIFY_TICKET,
     CHECK_MAILBOX,
-    RETRAIN_CATEGORY_MODEL,
+    RETRAIN_MODELS,
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from intake.core.blobs import BlobStore
@@ -70,10 +70,11 @@ def _add_missing_categories(session: Session, labels: Sequence[str]) -> None:
             session.add(Category(key=label, label=label.replace("_", " "), position=position))
 
 
-def category_corrections(session: Session) -> list[tuple[str, str]]:
+def agent_corrections(session: Session, field: str) -> list[tuple[str, str]]:
+    """(message text, the value an agent set) for one ticket field, oldest first."""
     rows = session.execute(
         select(Correction.text, Correction.new_value)
-        .where(Correction.field == "category")
+        .where(Correction.field == field)
         .order_by(Correction.id)
     )
     # The latest correction of a text wins.
@@ -82,3 +83,22 @@ def category_corrections(session: Session) -> list[tuple[str, str]]:
         if text.strip():
             latest[text] = label
     return list(latest.items())
+
+
+# The model each ticket field that agents correct teaches.
+CORRECTED_FIELDS = {ModelTask.CATEGORY: "category", ModelTask.PRIORITY: "priority"}
+
+
+def tasks_with_new_corrections(session: Session) -> list[ModelTask]:
+    """Models whose field agents corrected since that model's last version was trained."""
+    stale = []
+    for task, field in CORRECTED_FIELDS.items():
+        last_correction = session.scalar(
+            select(func.max(Correction.created_at)).where(Correction.field == field)
+        )
+        last_version = session.scalar(
+            select(func.max(ModelVersion.created_at)).where(ModelVersion.task == task)
+        )
+        if last_correction is not None and (last_version is None or last_version < last_correction):
+            stale.append(task)
+    return stale

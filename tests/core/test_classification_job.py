@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from intake.core.accept import accept_email
 from intake.core.db.models import Category, Customer, Message, ModelVersion, Rule, Ticket
-from intake.core.jobs import RETRAIN_CATEGORY_MODEL
+from intake.core.jobs import RETRAIN_MODELS
 from intake.core.runtime import Runtime
 from intake.core.tickets import update_ticket
 from intake.domain import SetBy, Source
@@ -103,11 +103,11 @@ def test_an_agent_choice_survives_reclassification_on_a_new_message(runtime: Run
 
 
 @pytest.mark.slow
-def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_right(
+def test_agent_corrections_then_retrain_make_the_next_similar_message_come_out_right(
     sqlite_runtime: Runtime,
 ) -> None:
-    """A full retrain on the shipped data takes a minute: once, on SQLite (the rows it reads
-    and writes are covered on both databases by the other tests)."""
+    """Topic and priority both learn from agents. A full retrain on the shipped data takes a
+    minute: once, on SQLite (its rows are covered on both databases by the other tests)."""
     runtime = sqlite_runtime
     first = deliver(
         runtime,
@@ -122,13 +122,16 @@ def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_r
     with runtime.db.session() as session:
         ticket = session.get(Ticket, first.id)
         assert ticket is not None
-        update_ticket(session, ticket, {"category": "feature_request"}, None)
-    assert runtime.jobs.enqueue(RETRAIN_CATEGORY_MODEL, "test")
+        assert ticket.priority != "low"
+        update_ticket(session, ticket, {"category": "feature_request", "priority": "low"}, None)
+    assert runtime.jobs.enqueue(RETRAIN_MODELS, "test")
     run_jobs(runtime, "classify")
     with runtime.db.session() as session:
-        version = session.scalars(select(ModelVersion)).one()
-        assert version.active, version.metrics
-        assert "feature_request" in version.metrics["labels"]
+        versions = {v.task: v for v in session.scalars(select(ModelVersion))}
+        assert set(versions) == {"category", "priority"}
+        assert all(v.active for v in versions.values()), [v.metrics for v in versions.values()]
+        assert "feature_request" in versions["category"].metrics["labels"]
+        assert versions["priority"].metrics["corrections"] == 1
     second = deliver(
         runtime,
         make_mail(
@@ -139,6 +142,7 @@ def test_agent_correction_then_retrain_makes_the_next_similar_message_come_out_r
     )
     assert second.id != first.id
     assert second.category == "feature_request"
+    assert second.priority == "low"
 
 
 def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> None:
@@ -178,7 +182,7 @@ def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Run
         session.add(Correction(ticket_id=first.id, field="category", new_value="other", text="x"))
     assert schedule_retrain(runtime) is True
     assert any(
-        j.startswith("retrain-category-") for j in runtime.jobs.queue(JobQueue.CLASSIFY).job_ids
+        j.startswith("retrain-models-") for j in runtime.jobs.queue(JobQueue.CLASSIFY).job_ids
     )
 
 
