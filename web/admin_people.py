@@ -1,7 +1,7 @@
 """Admin pages for people: users, roles, passwords and their API tokens.
 
-Sessions re-read the user row on every request (``web.auth.load_user``), so a role change or a
-deactivation takes effect on that person's next click.
+Sessions re-read the user row on every request (``web.auth.load_user``), so a role change takes
+effect on that person's next click; a deactivation or a new password also ends their sessions.
 """
 
 from __future__ import annotations
@@ -9,16 +9,22 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask_login import current_user, login_user
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 from werkzeug.wrappers import Response
 
 from intake.core.db.models import ApiToken, User
-from intake.core.users import MIN_PASSWORD_LENGTH, add_user, create_token, find_user
+from intake.core.users import (
+    MIN_PASSWORD_LENGTH,
+    add_user,
+    create_token,
+    find_user,
+    set_password,
+)
+from intake.core.users import set_active as set_user_active
 from intake.domain import Role
 from intake.errors import RejectedError
-from web.auth import admin_required
+from web.auth import SessionUser, admin_required
 from web.context import db
 from web.form_input import form_text
 
@@ -148,7 +154,7 @@ def set_active(user_id: int) -> Response:
         flash(f"{user.email} is the last admin and cannot be deactivated.", "error")
         return _back(user_id)
     if user.active != active:
-        user.active = active
+        set_user_active(user, active)
         db().commit()
         log.info("%s set %s active=%s", current_user.email, user.email, active)
         flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "ok")
@@ -163,8 +169,11 @@ def reset_password(user_id: int) -> Response:
     if len(password) < MIN_PASSWORD_LENGTH:
         flash(f"Password must have at least {MIN_PASSWORD_LENGTH} characters.", "error")
         return _back(user_id)
-    user.password_hash = generate_password_hash(password)
+    set_password(user, password)
     db().commit()
+    if user.id == current_user.id:
+        # Their other sessions end; this one continues under the new version.
+        login_user(SessionUser(user))
     log.info("%s reset the password of %s", current_user.email, user.email)
     flash(f"Password of {user.email} changed.", "ok")
     return _back(user_id)

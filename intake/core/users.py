@@ -16,6 +16,11 @@ from intake.errors import NotFoundError, RejectedError
 TOKEN_PREFIX = "itk_"
 MIN_PASSWORD_LENGTH = 8
 
+# Checked against when the account is unknown or inactive, so a failed login costs one hash
+# check either way and its timing does not tell which emails have an account. Made once, with
+# the same method and cost as real hashes (making one per attempt doubled the time).
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
 
 def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
@@ -29,20 +34,38 @@ def add_user(session: Session, email: str, role: Role, password: str, name: str 
         raise RejectedError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
     user = find_user(session, email)
     if user is None:
-        user = User(email=email, name=name)
+        user = User(email=email, name=name, session_version=0)
         session.add(user)
     user.role = role
-    user.password_hash = generate_password_hash(password)
+    set_password(user, password)
     user.active = True
     session.flush()
     return user
 
 
+def end_sessions(user: User) -> None:
+    """Every login session (and remember-me cookie) of ``user`` stops working."""
+    user.session_version = (user.session_version or 0) + 1
+
+
+def set_password(user: User, password: str) -> None:
+    """A new password ends every session made with the old one."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise RejectedError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(password)
+    end_sessions(user)
+
+
+def set_active(user: User, active: bool) -> None:
+    if user.active and not active:
+        end_sessions(user)
+    user.active = active
+
+
 def check_login(session: Session, email: str, password: str) -> User | None:
     user = find_user(session, email)
     if user is None or not user.active:
-        # Same cost as a real check, so timing does not reveal which emails exist.
-        check_password_hash(generate_password_hash("x"), password)
+        check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 

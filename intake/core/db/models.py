@@ -109,6 +109,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[Role] = mapped_column(EnumText(Role), default=Role.AGENT)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Part of every login session: raised on logout, a password change and a deactivation, so
+    # every cookie issued before no longer logs anyone in (web.auth.load_user compares it).
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property
