@@ -1,26 +1,45 @@
 """SMTP collector: a thin aiosmtpd adapter around :func:`process_smtp_message`.
 
 Database work is blocking, so it runs in the default thread pool and never on the event loop.
+The limits (connections, rates, line lengths) are decided in :mod:`intake.collectors.smtp_limits`
+and enforced here through aiosmtpd's hooks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import ssl
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.exc import SQLAlchemyError
 
+from intake.collectors.smtp_limits import (
+    ConnectionGate,
+    RateWindow,
+    StreamGuard,
+    client_key,
+    is_trusted,
+    parse_networks,
+)
 from intake.core.accept import Accepted, accept_email, match_recipient
 from intake.core.runtime import Runtime
+from intake.core.settings import SmtpLimitSettings
 from intake.domain import Source
 from intake.errors import StorageError
 
 log = logging.getLogger(__name__)
+
+
+def peer_host(peer: object) -> str:
+    """The client's IP address from a socket peer name (a tuple; the address comes first)."""
+    return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
 def recipient_mailbox(runtime: Runtime, address: str) -> tuple[bool, int | None]:
@@ -58,6 +77,41 @@ def process_smtp_message(
 class IntakeHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+        self.limits = runtime.settings.smtp
+        self.trusted = parse_networks(self.limits.trusted_networks)
+        self.messages = RateWindow(self.limits.messages_per_minute_per_ip)
+
+    async def handle_EHLO(  # aiosmtpd's hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        # With this hook aiosmtpd leaves remembering the greeting to us.
+        session.host_name = hostname
+        if self.limits.auth_user is None:
+            # Without a configured account every AUTH would fail: do not offer it.
+            return [line for line in responses if not line.startswith("250-AUTH")]
+        return responses
+
+    async def handle_MAIL(  # aiosmtpd's hook name
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        host = peer_host(session.peer)
+        exempt = session.authenticated or is_trusted(host, self.trusted)
+        if not exempt and not self.messages.allow(client_key(host), time.monotonic()):
+            log.info("SMTP %s: over %d messages a minute", host, self.messages.limit)
+            return "450 4.7.1 Too many messages from your address, try again later"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(  # aiosmtpd's hook name
         self,
@@ -67,6 +121,12 @@ class IntakeHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        # Counts every RCPT of the transaction, refused ones too, so a client cannot make us look
+        # up thousands of addresses in the database for one message.
+        attempts: int = getattr(envelope, "rcpt_attempts", 0) + 1
+        envelope.rcpt_attempts = attempts  # type: ignore[attr-defined]
+        if attempts > self.limits.max_recipients:
+            return "452 4.5.3 Too many recipients"
         loop = asyncio.get_running_loop()
         try:
             accepted, _ = await loop.run_in_executor(None, recipient_mailbox, self.runtime, address)
@@ -108,28 +168,148 @@ class IntakeHandler:
         return "250 2.0.0 Message accepted"
 
 
-class IntakeController(Controller):
-    """aiosmtpd's controller with a tolerant line-length limit.
+def authenticator(limits: SmtpLimitSettings) -> Any:
+    """aiosmtpd's authenticator for the one configured relay account (constant-time compare)."""
 
-    RFC 5321 caps lines at 1000 octets, but real senders emit longer ones (unwrapped base64,
-    HTML on one line) and refusing them would lose customer mail; the size limit still applies.
-    """
+    def check(
+        server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword) or limits.auth_user is None:
+            return AuthResult(success=False, handled=False)
+        user_ok = hmac.compare_digest(auth_data.login, limits.auth_user.encode())
+        password_ok = hmac.compare_digest(auth_data.password, (limits.auth_password or "").encode())
+        if user_ok and password_ok:
+            return AuthResult(success=True)
+        log.info("SMTP %s: failed AUTH", peer_host(session.peer))
+        return AuthResult(success=False, handled=False)
+
+    return check
+
+
+class IntakeSMTP(SMTP):
+    """aiosmtpd's SMTP session with the gateway's limits on connections and bytes."""
+
+    def __init__(
+        self, handler: Any, *, gate: ConnectionGate, limits: SmtpLimitSettings, **kwargs: Any
+    ) -> None:
+        # Read by SMTP.__init__ when it builds the stream reader, so set before it.
+        self.line_length_limit = limits.max_line_bytes
+        self.command_size_limit = limits.max_command_bytes
+        super().__init__(handler, **kwargs)
+        # aiosmtpd keeps these in a dict shared by every session of the class, cleared by each new
+        # session and grown by each EHLO; one dict per session keeps one client from another's.
+        self.command_size_limits = defaultdict(lambda: limits.max_command_bytes)
+        self.gate = gate
+        self.gate_key: str | None = None
+        self.refused = False
+        self.data_timeout = float(limits.data_timeout_seconds)
+        self.guard = StreamGuard(
+            max_data_line=limits.max_line_bytes, max_data_bytes=kwargs["data_size_limit"]
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._original_transport is not None:  # the same connection, after STARTTLS
+            super().connection_made(transport)
+            return
+        host = peer_host(transport.get_extra_info("peername"))
+        self.gate_key = self.gate.admit(host)
+        if self.gate_key is None:
+            self.refused = True
+            log.info("SMTP %s: too many connections, refused", host)
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self.gate_key is not None:
+            self.gate.release(self.gate_key)
+            self.gate_key = None
+        if not self.refused:  # a refused connection never started a session to clean up
+            super().connection_lost(error)
+
+    def data_received(self, data: bytes) -> None:
+        if self.refused or not isinstance(self.transport, asyncio.WriteTransport):
+            return
+        reply = self.guard.feed(data)
+        if reply is None:
+            super().data_received(data)
+            return
+        log.info("SMTP %s: %s", peer_host(self.session.peer if self.session else None), reply)
+        # Answer and close now, before buffering more: the bytes can no longer become a message
+        # we would accept, and aiosmtpd would otherwise read them all before answering.
+        self.transport.write(reply.encode() + b"\r\n")
+        self.transport.close()
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        # Each EHLO adds the SIZE and SMTPUTF8 allowance to MAIL's limit again; start afresh.
+        self.command_size_limits.clear()
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # The command timeout is for waiting on commands; the message itself gets a longer,
+        # fixed deadline for the whole transfer (a slow drip cannot hold the slot for ever).
+        self._reset_timeout(self.data_timeout)
+        self.guard.start_data()
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self.guard.end_data()
+            self._reset_timeout()
+
+
+class _SessionChatterToDebug(logging.Filter):
+    """aiosmtpd logs every command and connection at INFO; they are debugging detail here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
+def quiet_session_chatter() -> None:
+    logger = logging.getLogger("mail.log")
+    if not any(isinstance(f, _SessionChatterToDebug) for f in logger.filters):
+        logger.addFilter(_SessionChatterToDebug())
+
+
+def tls_context(limits: SmtpLimitSettings) -> ssl.SSLContext | None:
+    if limits.tls_cert is None or limits.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(limits.tls_cert, limits.tls_key)
+    return context
+
+
+class IntakeController(Controller):
+    """aiosmtpd's controller serving :class:`IntakeSMTP` sessions with the configured limits."""
 
     def __init__(self, runtime: Runtime, host: str, port: int) -> None:
-        # SMTP reads the limit as a class attribute while building its stream reader.
-        self.server_class = type(
-            "IntakeSMTP", (SMTP,), {"line_length_limit": runtime.settings.max_message_bytes}
+        limits = runtime.settings.smtp
+        self.limits = limits
+        self.gate = ConnectionGate(
+            max_total=limits.max_connections,
+            max_per_client=limits.max_connections_per_ip,
+            trusted=parse_networks(limits.trusted_networks),
         )
+        quiet_session_chatter()
         smtp_options: dict[str, Any] = {
             "data_size_limit": runtime.settings.max_message_bytes,
             "enable_SMTPUTF8": True,
             "ident": "Intake Gateway ESMTP",
+            "timeout": float(limits.timeout_seconds),
+            "tls_context": tls_context(limits),
+            "require_starttls": limits.require_tls,
+            "auth_required": limits.auth_required,
+            "auth_require_tls": not limits.auth_allow_plaintext,
+            "authenticator": authenticator(limits),
         }
         super().__init__(IntakeHandler(runtime), hostname=host, port=port, **smtp_options)
 
     def factory(self) -> SMTP:
-        server: SMTP = self.server_class(self.handler, **self.SMTP_kwargs)
-        return server
+        return IntakeSMTP(self.handler, gate=self.gate, limits=self.limits, **self.SMTP_kwargs)
 
 
 def make_controller(runtime: Runtime, host: str, port: int) -> Controller:

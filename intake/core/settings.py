@@ -7,6 +7,7 @@ deployment is caught at start rather than at the first message.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -108,6 +109,103 @@ class WhisperSettings:
 
 
 @dataclass(frozen=True)
+class SmtpLimitSettings:
+    """What one SMTP client may cost us (README "Email: SMTP and IMAP")."""
+
+    max_command_bytes: int = 512  # RFC 5321 4.5.3.1.4, CRLF included
+    # RFC 5321 says 1000 octets, but real senders emit longer lines (unwrapped base64, HTML on
+    # one line); 1 MiB keeps them while bounding what one connection can make us buffer.
+    max_line_bytes: int = 1024 * 1024
+    max_connections: int = 50
+    max_connections_per_ip: int = 10
+    max_recipients: int = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
+    messages_per_minute_per_ip: int = 60
+    timeout_seconds: int = 60  # waiting for the next command
+    data_timeout_seconds: int = 600  # the whole DATA transfer (RFC 5321 4.5.3.2.6 suggests 10 min)
+    # Exempt from the per-IP limits (a local relay or proxy speaks for many senders).
+    trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    require_tls: bool = False
+    auth_user: str | None = None
+    auth_password: str | None = None
+    auth_required: bool = False
+    auth_allow_plaintext: bool = False
+
+
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A list of CIDR networks, checked now; ``none`` means no network at all."""
+    raw = env_optional(env, name)
+    if raw is None:
+        return default
+    if raw.strip().lower() == "none":
+        return ()
+    networks = []
+    for item in env_list(env, name):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(f"{PREFIX}{name}: {item!r} is not an IP network") from None
+    return tuple(networks)
+
+
+def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
+    value = env_optional(env, name)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def load_smtp_limits(env: Mapping[str, str]) -> SmtpLimitSettings:
+    defaults = SmtpLimitSettings()
+    tls_cert = _optional_path(env, "SMTP_TLS_CERT")
+    tls_key = _optional_path(env, "SMTP_TLS_KEY")
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("set both INTAKE_SMTP_TLS_CERT and INTAKE_SMTP_TLS_KEY, or neither")
+    require_tls = env_bool(env, "SMTP_REQUIRE_TLS", False)
+    if require_tls and tls_cert is None:
+        raise ConfigError("INTAKE_SMTP_REQUIRE_TLS needs INTAKE_SMTP_TLS_CERT and _KEY")
+    auth_user = env_optional(env, "SMTP_AUTH_USER")
+    auth_password = env_optional(env, "SMTP_AUTH_PASSWORD")
+    if (auth_user is None) != (auth_password is None):
+        raise ConfigError("set both INTAKE_SMTP_AUTH_USER and INTAKE_SMTP_AUTH_PASSWORD")
+    auth_required = env_bool(env, "SMTP_AUTH_REQUIRED", False)
+    allow_plaintext = env_bool(env, "SMTP_AUTH_ALLOW_PLAINTEXT", False)
+    if auth_required and auth_user is None:
+        raise ConfigError("INTAKE_SMTP_AUTH_REQUIRED needs INTAKE_SMTP_AUTH_USER and _PASSWORD")
+    if auth_user is not None and tls_cert is None and not allow_plaintext:
+        # AUTH is offered only over TLS, so without a certificate nobody could ever log in.
+        raise ConfigError(
+            "INTAKE_SMTP_AUTH_USER needs INTAKE_SMTP_TLS_CERT/_KEY "
+            "(or INTAKE_SMTP_AUTH_ALLOW_PLAINTEXT=true)"
+        )
+    return SmtpLimitSettings(
+        max_command_bytes=env_int(
+            env, "SMTP_MAX_COMMAND_BYTES", defaults.max_command_bytes, minimum=512
+        ),
+        max_line_bytes=env_int(env, "SMTP_MAX_LINE_BYTES", defaults.max_line_bytes, minimum=1000),
+        max_connections=env_int(env, "SMTP_MAX_CONNECTIONS", defaults.max_connections, minimum=1),
+        max_connections_per_ip=env_int(
+            env, "SMTP_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip, minimum=1
+        ),
+        max_recipients=env_int(env, "SMTP_MAX_RECIPIENTS", defaults.max_recipients, minimum=1),
+        messages_per_minute_per_ip=env_int(
+            env, "SMTP_MESSAGES_PER_MINUTE", defaults.messages_per_minute_per_ip, minimum=1
+        ),
+        timeout_seconds=env_int(env, "SMTP_TIMEOUT", defaults.timeout_seconds, minimum=1),
+        data_timeout_seconds=env_int(
+            env, "SMTP_DATA_TIMEOUT", defaults.data_timeout_seconds, minimum=1
+        ),
+        trusted_networks=_networks(env, "SMTP_TRUSTED_NETWORKS", defaults.trusted_networks),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        require_tls=require_tls,
+        auth_user=auth_user,
+        auth_password=auth_password,
+        auth_required=auth_required,
+        auth_allow_plaintext=allow_plaintext,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -133,6 +231,7 @@ class Settings:
     whisper: WhisperSettings = field(default_factory=WhisperSettings)
     speech_models_dir: Path | None = None  # default: DATA_DIR/models
     log_level: str = "INFO"
+    smtp: SmtpLimitSettings = field(default_factory=SmtpLimitSettings)
 
     @property
     def blob_dir(self) -> Path:
@@ -189,4 +288,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         speech_models_dir=Path(models_dir).expanduser().resolve() if models_dir else None,
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
+        smtp=load_smtp_limits(env),
     )
