@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from intake.core.blobs import BlobStore
 from intake.core.db.engine import Database
 from intake.core.jobs import Jobs
 from intake.core.settings import Settings, load_settings
 from intake.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# The data dir holds the database, the secret key, every stored message and the embedded Redis:
+# only the gateway's own user may enter it.
+DATA_DIR_MODE = 0o700
+
+
+def make_private_dir(path: Path) -> None:
+    """Create ``path`` as 0700, and take group and other access away from an existing one."""
+    path.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, DATA_DIR_MODE)
+    except OSError as exc:  # e.g. owned by another user: say so, but run
+        log.warning("cannot make %s private (mode 0700): %s", path, exc)
 
 
 @dataclass
@@ -22,7 +41,7 @@ class Runtime:
     def from_settings(cls, settings: Settings) -> Runtime:
         if not settings.redis_url:
             raise ConfigError("INTAKE_REDIS_URL is not set (intake up sets it for its children)")
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         return cls(
             settings=settings,
             db=Database(settings.database_url),

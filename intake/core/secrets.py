@@ -8,6 +8,7 @@ for encrypting mailbox credentials are derived with HKDF, so one never doubles a
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -19,6 +20,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from intake.core.settings import Settings
 from intake.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 SECRET_FILE = "secret.key"
 
 
@@ -28,14 +31,24 @@ def master_secret(settings: Settings) -> bytes:
     path = settings.data_dir / SECRET_FILE
     if not path.exists():
         _create_secret_file(path)
+    _make_private(path)
     value = path.read_text(encoding="ascii").strip()
     if len(value) < 32:
         raise ConfigError(f"{path} holds a key that is too short")
     return value.encode("ascii")
 
 
+def _make_private(path: Path) -> None:
+    """0600: a key file made by an older version (or copied in by hand) may be world-readable."""
+    try:
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+    except OSError as exc:  # e.g. owned by another user: say so, but run
+        log.warning("cannot make %s private (mode 0600): %s", path, exc)
+
+
 def _create_secret_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

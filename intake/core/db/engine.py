@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,11 +34,36 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# The database holds every message and the password hashes: readable by the gateway's user only.
+SQLITE_FILE_MODE = 0o600
+
+
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would use the umask, usually 0644).
+
+    SQLite gives its -wal and -shm files the mode of the database file. An existing file (made
+    by an older version) loses group and other access here too.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE))
+    except FileExistsError:
+        pass
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot make %s private (mode 0600): %s", file, exc)
+
+
 def make_engine(database_url: str) -> Engine:
     url = make_url(normalize_database_url(database_url))
     if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        if url.database and url.database != ":memory:" and not url.database.startswith("file:"):
+            prepare_sqlite_file(Path(url.database))
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _configure_sqlite)
         return engine
