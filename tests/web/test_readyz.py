@@ -1,0 +1,120 @@
+"""/readyz: database and storage writable, Redis up, queue depths and the oldest waiting item."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from intake.core.accept import accept_email
+from intake.core.runtime import Runtime
+from intake.domain import Source
+from tests.conftest import json_of, make_app, make_runtime
+from tests.mailfactory import make_mail
+
+
+def readyz(app: Flask) -> tuple[int, dict[str, Any]]:
+    response = app.test_client().get("/readyz")
+    return response.status_code, json_of(response)
+
+
+def test_ready_when_everything_works(runtime: Runtime) -> None:
+    status, body = readyz(make_app(runtime))
+    assert status == 200
+    assert body["ready"] is True
+    assert {name: check["ok"] for name, check in body["checks"].items()} == {
+        "database": True,
+        "storage": True,
+        "redis": True,
+    }
+    assert set(body["queues"]) == {"intake", "transcribe", "classify"}
+    assert body["waiting"]["messages"] == {"count": 0, "oldest_seconds": None}
+    # The storage probe leaves nothing behind.
+    assert not list(runtime.blobs.root.glob(".readyz-*"))
+
+
+def test_reports_what_waits_and_for_how_long(runtime: Runtime) -> None:
+    accept_email(
+        runtime,
+        make_mail(),
+        source=Source.SMTP,
+        envelope_from=None,
+        recipients=["support@example.com"],
+    )
+    time.sleep(0.2)
+    status, body = readyz(make_app(runtime))
+    assert status == 200
+    assert body["waiting"]["messages"]["count"] == 1
+    assert body["waiting"]["messages"]["oldest_seconds"] >= 0.1
+    assert body["queues"]["intake"]["depth"] == 1
+    assert body["queues"]["intake"]["oldest_seconds"] >= 0.1
+    assert body["queues"]["classify"] == {"depth": 0, "oldest_seconds": None}
+
+
+def test_not_ready_when_blob_storage_cannot_be_written(runtime: Runtime) -> None:
+    # A file where the blob folder should be: no write can succeed (a chmod would not stop root).
+    shutil.rmtree(runtime.blobs.root, ignore_errors=True)
+    runtime.blobs.root.write_bytes(b"not a folder")
+    status, body = readyz(make_app(runtime))
+    assert status == 503
+    assert body["ready"] is False
+    assert body["checks"]["storage"]["ok"] is False
+    assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.fixture
+def write_locked(runtime: Runtime) -> Iterator[None]:
+    """Another process holds SQLite's write lock (as a stuck writer would)."""
+    path = runtime.settings.database_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    yield
+    holder.execute("ROLLBACK")
+    holder.close()
+
+
+def test_not_ready_when_the_database_is_write_locked(runtime: Runtime, write_locked: None) -> None:
+    started = time.monotonic()
+    status, body = readyz(make_app(runtime))
+    assert time.monotonic() - started < 10  # not the engine's 30 s lock wait
+    assert status == 503
+    assert body["checks"]["database"]["ok"] is False
+    assert "locked" in body["checks"]["database"]["error"]
+    # Reads still work under a write lock, so what waits is still reported.
+    assert body["waiting"]["messages"]["count"] == 0
+
+
+def test_the_database_probe_leaves_the_pool_with_its_normal_lock_wait(runtime: Runtime) -> None:
+    readyz(make_app(runtime))
+    with runtime.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_not_ready_when_redis_is_down(tmp_path: Path, sqlite_url: str, redis_url: str) -> None:
+    runtime = make_runtime(tmp_path, sqlite_url, f"unix://{tmp_path}/no-such-redis.sock")
+    try:
+        status, body = readyz(make_app(runtime))
+    finally:
+        runtime.close()
+    assert status == 503
+    assert body["checks"]["redis"]["ok"] is False
+    assert body["queues"] is None
+    assert body["checks"]["database"]["ok"] is True
+
+
+def test_healthz_stays_liveness_when_storage_fails(runtime: Runtime) -> None:
+    shutil.rmtree(runtime.blobs.root, ignore_errors=True)
+    runtime.blobs.root.write_bytes(b"not a folder")
+    assert make_app(runtime).test_client().get("/healthz").status_code == 200
+
+
+def test_the_database_probe_works_on_each_backend(both_backends: Runtime) -> None:
+    status, body = readyz(make_app(both_backends))
+    assert status == 200, body
+    assert body["checks"]["database"] == {"ok": True}
