@@ -1,9 +1,11 @@
 """``/readyz``: can this gateway do its work right now? (``/healthz`` in web.api is liveness.)
 
-Ready means the database takes writes, the blob store takes writes and Redis answers; any of
-them failing answers 503 with ``"ready": false``. Queue depths and the age of the oldest waiting
-item are reported for monitoring, not judged here: a backlog after a burst is not an outage, but
-an age that keeps growing is what an alert should watch.
+Ready means the database takes writes, the blob store takes writes, Redis answers and every queue
+has at least one live RQ worker; any of them failing answers 503 with ``"ready": false``. Queue
+depths and the age of the oldest waiting item are reported for monitoring, not judged here: a
+backlog after a burst is not an outage, but an age that keeps growing is what an alert should
+watch. Worker liveness is RQ's own registration, which a worker renews with its heartbeat; one
+killed without a goodbye drops out when its key expires (RQ's worker TTL, 420 s).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 from redis.exceptions import RedisError
+from rq import Worker
 from rq.job import Job
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -88,8 +91,14 @@ def _age_seconds(since: datetime | None, now: datetime) -> float | None:
     return None if since is None else round(max(0.0, (now - since).total_seconds()), 1)
 
 
+def _utc(moment: datetime | None, now: datetime) -> datetime | None:
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=now.tzinfo)  # RQ keeps naive UTC
+    return moment
+
+
 def queue_depths() -> dict[str, Any]:
-    """Jobs waiting on each RQ queue, and how long the first in line has waited."""
+    """Per RQ queue: jobs waiting, how long the first in line has waited, live workers."""
     jobs = get_runtime().jobs
     now = utcnow()
     depths: dict[str, Any] = {}
@@ -97,12 +106,11 @@ def queue_depths() -> dict[str, Any]:
         queue = jobs.queue(name)
         first = queue.get_job_ids(0, 1)
         job = Job.fetch(first[0], connection=jobs.connection) if first else None
-        enqueued = job.enqueued_at if job is not None else None
-        if enqueued is not None and enqueued.tzinfo is None:
-            enqueued = enqueued.replace(tzinfo=now.tzinfo)  # RQ keeps naive UTC
+        workers = Worker.all(connection=jobs.connection, queue=queue)
         depths[name.value] = {
             "depth": queue.count,
-            "oldest_seconds": _age_seconds(enqueued, now),
+            "oldest_seconds": _age_seconds(_utc(job.enqueued_at if job else None, now), now),
+            "workers": len(workers),
         }
     return depths
 
@@ -145,6 +153,11 @@ def readyz() -> tuple[Response, int]:
             queues = queue_depths()
         except RedisError as exc:
             checks["redis"] = {"ok": False, "error": _error(exc)}
+    if queues is not None:
+        unserved = [name for name, queue in queues.items() if not queue["workers"]]
+        checks["workers"] = {"ok": not unserved, "unserved_queues": unserved}
+    else:
+        checks["workers"] = {"ok": False, "error": "Redis is unreachable"}
     waiting: dict[str, Any] | None = None
     try:
         waiting = waiting_items()

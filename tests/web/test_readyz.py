@@ -11,12 +11,31 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from rq import SimpleWorker
 
 from intake.core.accept import accept_email
+from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.domain import Source
 from tests.conftest import json_of, make_app, make_runtime
 from tests.mailfactory import make_mail
+
+
+@pytest.fixture
+def workers(runtime: Runtime) -> Iterator[list[SimpleWorker]]:
+    """Registered RQ workers for every queue, as `intake up` runs them (registration only)."""
+    started = [
+        SimpleWorker(
+            [runtime.jobs.queue(JobQueue.INTAKE), runtime.jobs.queue(JobQueue.CLASSIFY)],
+            connection=runtime.jobs.connection,
+        ),
+        SimpleWorker([runtime.jobs.queue(JobQueue.TRANSCRIBE)], connection=runtime.jobs.connection),
+    ]
+    for worker in started:
+        worker.register_birth()  # type: ignore[no-untyped-call]  # untyped in RQ
+    yield started
+    for worker in started:
+        worker.register_death()  # type: ignore[no-untyped-call]  # untyped in RQ
 
 
 def readyz(app: Flask) -> tuple[int, dict[str, Any]]:
@@ -24,7 +43,7 @@ def readyz(app: Flask) -> tuple[int, dict[str, Any]]:
     return response.status_code, json_of(response)
 
 
-def test_ready_when_everything_works(runtime: Runtime) -> None:
+def test_ready_when_everything_works(runtime: Runtime, workers: list[SimpleWorker]) -> None:
     status, body = readyz(make_app(runtime))
     assert status == 200
     assert body["ready"] is True
@@ -32,14 +51,29 @@ def test_ready_when_everything_works(runtime: Runtime) -> None:
         "database": True,
         "storage": True,
         "redis": True,
+        "workers": True,
     }
-    assert set(body["queues"]) == {"intake", "transcribe", "classify"}
+    assert {name: queue["workers"] for name, queue in body["queues"].items()} == {
+        "intake": 1,
+        "transcribe": 1,
+        "classify": 1,
+    }
     assert body["waiting"]["messages"] == {"count": 0, "oldest_seconds": None}
     # The storage probe leaves nothing behind.
     assert not list(runtime.blobs.root.glob(".readyz-*"))
 
 
-def test_reports_what_waits_and_for_how_long(runtime: Runtime) -> None:
+def test_not_ready_when_a_queue_has_no_worker(
+    runtime: Runtime, workers: list[SimpleWorker]
+) -> None:
+    # The transcribe worker is gone (RQ leaves this call untyped).
+    workers[1].register_death()  # type: ignore[no-untyped-call]
+    status, body = readyz(make_app(runtime))
+    assert status == 503
+    assert body["checks"]["workers"] == {"ok": False, "unserved_queues": ["transcribe"]}
+
+
+def test_reports_what_waits_and_for_how_long(runtime: Runtime, workers: list[SimpleWorker]) -> None:
     accept_email(
         runtime,
         make_mail(),
@@ -54,10 +88,12 @@ def test_reports_what_waits_and_for_how_long(runtime: Runtime) -> None:
     assert body["waiting"]["messages"]["oldest_seconds"] >= 0.1
     assert body["queues"]["intake"]["depth"] == 1
     assert body["queues"]["intake"]["oldest_seconds"] >= 0.1
-    assert body["queues"]["classify"] == {"depth": 0, "oldest_seconds": None}
+    assert body["queues"]["classify"] == {"depth": 0, "oldest_seconds": None, "workers": 1}
 
 
-def test_not_ready_when_blob_storage_cannot_be_written(runtime: Runtime) -> None:
+def test_not_ready_when_blob_storage_cannot_be_written(
+    runtime: Runtime, workers: list[SimpleWorker]
+) -> None:
     # A file where the blob folder should be: no write can succeed (a chmod would not stop root).
     shutil.rmtree(runtime.blobs.root, ignore_errors=True)
     runtime.blobs.root.write_bytes(b"not a folder")
@@ -115,6 +151,6 @@ def test_healthz_stays_liveness_when_storage_fails(runtime: Runtime) -> None:
 
 
 def test_the_database_probe_works_on_each_backend(both_backends: Runtime) -> None:
-    status, body = readyz(make_app(both_backends))
-    assert status == 200, body
+    _status, body = readyz(make_app(both_backends))
     assert body["checks"]["database"] == {"ok": True}
+    assert body["waiting"]["transcripts"] == {"count": 0, "oldest_seconds": None}
