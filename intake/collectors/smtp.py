@@ -8,6 +8,7 @@ and enforced here through aiosmtpd's hooks.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import ssl
@@ -21,7 +22,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake.collectors.smtp_limits import (
+    FREE_MESSAGE_BYTES,
     ConnectionGate,
+    DataBudget,
     RateWindow,
     StreamGuard,
     client_key,
@@ -80,6 +83,7 @@ class IntakeHandler:
         self.limits = runtime.settings.smtp
         self.trusted = parse_networks(self.limits.trusted_networks)
         self.messages = RateWindow(self.limits.messages_per_minute_per_ip)
+        self.large_stores = asyncio.Semaphore(1)
 
     async def handle_EHLO(  # aiosmtpd's hook name
         self,
@@ -145,15 +149,17 @@ class IntakeHandler:
         if isinstance(envelope.content, bytes) and not raw:
             raw = envelope.content
         loop = asyncio.get_running_loop()
+        store = functools.partial(
+            process_smtp_message, self.runtime, envelope.mail_from, list(envelope.rcpt_tos), raw
+        )
         try:
-            stored = await loop.run_in_executor(
-                None,
-                process_smtp_message,
-                self.runtime,
-                envelope.mail_from,
-                list(envelope.rcpt_tos),
-                raw,
-            )
+            if len(raw) > FREE_MESSAGE_BYTES:
+                # Storing reads the headers with the stdlib parser, which holds several copies of
+                # the whole message for a while; one large message at a time bounds that.
+                async with self.large_stores:
+                    stored = await loop.run_in_executor(None, store)
+            else:
+                stored = await loop.run_in_executor(None, store)
         except StorageError as exc:
             log.error("could not store message from %s: %s", envelope.mail_from, exc)
             return "451 4.3.0 Could not store the message, try again later"
@@ -190,7 +196,13 @@ class IntakeSMTP(SMTP):
     """aiosmtpd's SMTP session with the gateway's limits on connections and bytes."""
 
     def __init__(
-        self, handler: Any, *, gate: ConnectionGate, limits: SmtpLimitSettings, **kwargs: Any
+        self,
+        handler: Any,
+        *,
+        gate: ConnectionGate,
+        budget: DataBudget,
+        limits: SmtpLimitSettings,
+        **kwargs: Any,
     ) -> None:
         # Read by SMTP.__init__ when it builds the stream reader, so set before it.
         self.line_length_limit = limits.max_line_bytes
@@ -204,7 +216,9 @@ class IntakeSMTP(SMTP):
         self.refused = False
         self.data_timeout = float(limits.data_timeout_seconds)
         self.guard = StreamGuard(
-            max_data_line=limits.max_line_bytes, max_data_bytes=kwargs["data_size_limit"]
+            max_data_line=limits.max_line_bytes,
+            max_data_bytes=kwargs["data_size_limit"],
+            budget=budget,
         )
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -223,6 +237,7 @@ class IntakeSMTP(SMTP):
         super().connection_made(transport)
 
     def connection_lost(self, error: Exception | None) -> None:
+        self.guard.end_data()
         if self.gate_key is not None:
             self.gate.release(self.gate_key)
             self.gate_key = None
@@ -248,15 +263,65 @@ class IntakeSMTP(SMTP):
         await super().smtp_EHLO(hostname)
 
     async def smtp_DATA(self, arg: str) -> None:
-        # The command timeout is for waiting on commands; the message itself gets a longer,
-        # fixed deadline for the whole transfer (a slow drip cannot hold the slot for ever).
+        """aiosmtpd's DATA, reading the message into one buffer.
+
+        aiosmtpd keeps each line as its own bytearray (some 60 octets of overhead a line), so a
+        message of empty lines costs ~40 times its size; here a message costs about its size.
+        The command timeout is for waiting on commands; the message gets a longer, fixed
+        deadline for the whole transfer, so a slow drip cannot hold its slot for ever.
+        """
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
         self._reset_timeout(self.data_timeout)
         self.guard.start_data()
         try:
-            await super().smtp_DATA(arg)
+            refusal = await self._read_message()
+            if refusal is not None:
+                status = refusal
+            else:
+                status = await self._call_handler_hook("DATA")
         finally:
+            self.envelope = self._create_envelope()  # the next transaction starts empty
             self.guard.end_data()
             self._reset_timeout()
+        await self.push(status)
+
+    async def _read_message(self) -> str | None:
+        """Read up to the lone dot into the envelope; the refusal when the message is not kept."""
+        assert self.envelope is not None
+        limit = self.data_size_limit or 0
+        body = bytearray()
+        refusal = None
+        while True:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as error:
+                # Only lines ended by a bare LF get here (the guard closes on longer CRLF-less
+                # ones); drain them like aiosmtpd and refuse at the end.
+                await self._reader.readexactly(error.consumed)
+                refusal, body = "500 5.5.2 Line too long (RFC 5321 4.5.3.1.6)", bytearray()
+                continue
+            if line == b".\r\n":
+                break
+            if refusal is not None:
+                continue
+            # RFC 5321 4.5.2: a leading dot was doubled by the sender.
+            body += memoryview(line)[1:] if line.startswith(b".") else line
+            if limit and len(body) > limit:
+                refusal, body = "552 5.3.4 Message too big", bytearray()
+        if refusal is None:
+            raw = bytes(body)
+            del body  # one copy at a time: this runs on the event loop's only thread
+            self.envelope.content = self.envelope.original_content = raw
+        return refusal
 
 
 class _SessionChatterToDebug(logging.Filter):
@@ -289,6 +354,7 @@ class IntakeController(Controller):
     def __init__(self, runtime: Runtime, host: str, port: int) -> None:
         limits = runtime.settings.smtp
         self.limits = limits
+        self.budget = DataBudget(limits.data_budget_bytes)
         self.gate = ConnectionGate(
             max_total=limits.max_connections,
             max_per_client=limits.max_connections_per_ip,
@@ -309,7 +375,9 @@ class IntakeController(Controller):
         super().__init__(IntakeHandler(runtime), hostname=host, port=port, **smtp_options)
 
     def factory(self) -> SMTP:
-        return IntakeSMTP(self.handler, gate=self.gate, limits=self.limits, **self.SMTP_kwargs)
+        return IntakeSMTP(
+            self.handler, gate=self.gate, budget=self.budget, limits=self.limits, **self.SMTP_kwargs
+        )
 
 
 def make_controller(runtime: Runtime, host: str, port: int) -> Controller:

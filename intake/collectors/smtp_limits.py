@@ -114,6 +114,30 @@ class RateWindow:
         self.next_sweep = now + self.window
 
 
+@dataclass
+class DataBudget:
+    """Message bytes all connections together may hold in memory at once.
+
+    Each message's first :data:`FREE_MESSAGE_BYTES` are not charged, so ordinary mail is served
+    even while large messages have used the budget up; those come to at most the connection
+    limit times the allowance.
+    """
+
+    capacity: int
+    used: int = 0
+
+    def reserve(self, amount: int) -> bool:
+        if self.used + amount > self.capacity:
+            return False
+        self.used += amount
+        return True
+
+    def release(self, amount: int) -> None:
+        self.used -= amount
+
+
+FREE_MESSAGE_BYTES = 1024 * 1024
+
 COMMAND_LINE_CEILING = 12_288
 """No legitimate command line is longer: RFC 4954 section 4 allows AUTH lines of 12,288 octets.
 Past this the connection is closed instead of drained (aiosmtpd answers 500 to lines between the
@@ -132,17 +156,23 @@ class StreamGuard:
 
     max_data_line: int
     max_data_bytes: int
+    budget: DataBudget | None = None
     max_command_line: int = COMMAND_LINE_CEILING
     in_data: bool = False
     run: int = 0  # octets since the last line feed
     data_bytes: int = 0
+    charged: int = 0  # what this connection holds of the shared budget
 
     def start_data(self) -> None:
         self.in_data = True
         self.data_bytes = 0
 
     def end_data(self) -> None:
+        """The message was stored, refused or abandoned: its bytes are no longer held."""
         self.in_data = False
+        if self.budget is not None:
+            self.budget.release(self.charged)
+        self.charged = 0
 
     def feed(self, chunk: bytes) -> str | None:
         """None while the bytes may still be accepted, else the reply to send before closing."""
@@ -162,6 +192,11 @@ class StreamGuard:
             # leaves messages right at the limit to aiosmtpd's own 552 after the full read.
             if self.data_bytes > self.max_data_bytes + 1024:
                 return "552 5.3.4 Message too big, closing connection"
+            due = max(0, self.data_bytes - FREE_MESSAGE_BYTES) - self.charged
+            if due > 0 and self.budget is not None:
+                if not self.budget.reserve(due):
+                    return "451 4.3.1 Too much mail in progress, try again later"
+                self.charged += due
         return None
 
     def _too_long(self) -> str:

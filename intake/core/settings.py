@@ -118,6 +118,9 @@ class SmtpLimitSettings:
     max_line_bytes: int = 1024 * 1024
     max_connections: int = 50
     max_connections_per_ip: int = 10
+    # Message bytes all connections together may hold at once (each message's first MiB free);
+    # at least INTAKE_MAX_MESSAGE_BYTES, or the largest message could never pass.
+    data_budget_bytes: int = 64 * 1024 * 1024
     max_recipients: int = 100  # RFC 5321 4.5.3.1.8: at least 100 must be accepted
     messages_per_minute_per_ip: int = 60
     timeout_seconds: int = 60  # waiting for the next command
@@ -154,8 +157,13 @@ def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(value).expanduser().resolve() if value else None
 
 
-def load_smtp_limits(env: Mapping[str, str]) -> SmtpLimitSettings:
+def load_smtp_limits(env: Mapping[str, str], max_message_bytes: int) -> SmtpLimitSettings:
     defaults = SmtpLimitSettings()
+    data_budget = env_int(
+        env, "SMTP_DATA_BUDGET_BYTES", max(defaults.data_budget_bytes, max_message_bytes)
+    )
+    if data_budget < max_message_bytes:
+        raise ConfigError("INTAKE_SMTP_DATA_BUDGET_BYTES must be >= INTAKE_MAX_MESSAGE_BYTES")
     tls_cert = _optional_path(env, "SMTP_TLS_CERT")
     tls_key = _optional_path(env, "SMTP_TLS_KEY")
     if (tls_cert is None) != (tls_key is None):
@@ -186,6 +194,7 @@ def load_smtp_limits(env: Mapping[str, str]) -> SmtpLimitSettings:
         max_connections_per_ip=env_int(
             env, "SMTP_MAX_CONNECTIONS_PER_IP", defaults.max_connections_per_ip, minimum=1
         ),
+        data_budget_bytes=data_budget,
         max_recipients=env_int(env, "SMTP_MAX_RECIPIENTS", defaults.max_recipients, minimum=1),
         messages_per_minute_per_ip=env_int(
             env, "SMTP_MESSAGES_PER_MINUTE", defaults.messages_per_minute_per_ip, minimum=1
@@ -253,6 +262,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     device = env_str(env, "WHISPER_DEVICE", "cpu")
     if device not in ("cpu", "cuda", "auto"):
         raise ConfigError(f"INTAKE_WHISPER_DEVICE must be cpu, cuda or auto, got {device!r}")
+    max_message_bytes = env_int(env, "MAX_MESSAGE_BYTES", 25 * 1024 * 1024, minimum=1024)
     return Settings(
         data_dir=data_dir,
         database_url=env_str(env, "DATABASE_URL", default_db),
@@ -263,7 +273,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         web_host=env_str(env, "WEB_HOST", "127.0.0.1"),
         web_port=env_int(env, "WEB_PORT", 8080),
         accept_domains=env_list(env, "ACCEPT_DOMAINS"),
-        max_message_bytes=env_int(env, "MAX_MESSAGE_BYTES", 25 * 1024 * 1024, minimum=1024),
+        max_message_bytes=max_message_bytes,
         max_audio_bytes=env_int(env, "MAX_AUDIO_BYTES", 200 * 1024 * 1024, minimum=1024),
         workers=env_int(env, "WORKERS", 1, minimum=1),
         job_retries=env_int(env, "JOB_RETRIES", 5, minimum=1),
@@ -288,5 +298,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         speech_models_dir=Path(models_dir).expanduser().resolve() if models_dir else None,
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
-        smtp=load_smtp_limits(env),
+        smtp=load_smtp_limits(env, max_message_bytes),
     )

@@ -8,6 +8,7 @@ servers set ``INTAKE_SMTP_TRUSTED_NETWORKS=none``.
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import smtplib
 import socket
@@ -19,6 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from cryptography import x509
@@ -29,7 +31,9 @@ from sqlalchemy import func, select
 
 from intake.collectors.smtp import make_controller
 from intake.collectors.smtp_limits import (
+    FREE_MESSAGE_BYTES,
     ConnectionGate,
+    DataBudget,
     RateWindow,
     StreamGuard,
     client_key,
@@ -502,3 +506,105 @@ def test_30_connections_sending_24_mb_without_line_end_keep_intake_smtp_small(
         process.terminate()
         process.wait(10)
     assert stored(tmp_path, sqlite_url, redis_url) == 1
+
+
+def test_data_budget_charges_past_the_free_allowance_and_is_given_back() -> None:
+    budget = DataBudget(capacity=3 * FREE_MESSAGE_BYTES)
+    guards = [
+        StreamGuard(max_data_line=2000, max_data_bytes=10**8, budget=budget) for _ in range(3)
+    ]
+    megabyte_of_lines = (b"x" * 1022 + b"\r\n") * 1024
+    for guard in guards:
+        guard.start_data()
+        assert guard.feed(megabyte_of_lines) is None  # the first MiB of each message is free
+    assert budget.used == 0
+    assert guards[0].feed(megabyte_of_lines * 2) is None
+    assert guards[1].feed(megabyte_of_lines) is None
+    assert budget.used == 3 * FREE_MESSAGE_BYTES
+    assert guards[2].feed(b"y\r\n") == "451 4.3.1 Too much mail in progress, try again later"
+    guards[0].end_data()
+    guards[0].end_data()  # twice (stored, then the connection closed): given back once
+    assert budget.used == FREE_MESSAGE_BYTES
+    guards[2].end_data()  # refused, so its connection closed; it held nothing
+    fresh = StreamGuard(max_data_line=2000, max_data_bytes=10**8, budget=budget)
+    fresh.start_data()
+    assert fresh.feed(megabyte_of_lines * 2) is None and budget.used == 2 * FREE_MESSAGE_BYTES
+
+
+def start_message(port: int, source: str = "127.0.0.1") -> tuple[socket.socket, BinaryIO]:
+    sock = raw_connection(port, source)
+    replies = sock.makefile("rb")
+    for command in (
+        b"",
+        b"HELO big\r\n",
+        b"MAIL FROM:<a@b.c>\r\n",
+        b"RCPT TO:<support@example.com>\r\n",
+        b"DATA\r\n",
+    ):
+        if command:
+            sock.sendall(command)
+        reply = replies.readline()
+    assert reply.startswith(b"354"), reply
+    return sock, replies
+
+
+def test_large_messages_in_progress_share_a_budget_and_small_mail_still_passes(
+    tmp_path: Path, sqlite_url: str, redis_url: str
+) -> None:
+    env = {
+        "INTAKE_MAX_MESSAGE_BYTES": str(4 * FREE_MESSAGE_BYTES),
+        "INTAKE_SMTP_DATA_BUDGET_BYTES": str(5 * FREE_MESSAGE_BYTES),
+    }
+    lines = (b"z" * 1022 + b"\r\n") * 1024  # 1 MiB
+    with smtp_server(tmp_path, sqlite_url, redis_url, **env) as port:
+        first, first_replies = start_message(port)
+        first.sendall(b"Subject: one\r\n\r\n" + lines * 3)  # holds 2 MiB of the budget
+        second, second_replies = start_message(port)
+        second.sendall(b"Subject: two\r\n\r\n" + lines * 3)  # and 2 MiB more, of 5
+        time.sleep(0.3)  # let the server read both
+        third, third_replies = start_message(port)
+        try:
+            third.sendall(b"Subject: three\r\n\r\n" + lines * 2)  # 1 MiB more: over
+        except OSError:
+            pass  # closed under us, as it should be
+        assert third_replies.readline().startswith(b"451 4.3.1")
+        normal_client_sends(port)  # small mail needs no budget
+        first.sendall(b".\r\n")
+        assert first_replies.readline().startswith(b"250")
+        second.sendall(b"..a line that starts with a dot\r\n.\r\n")
+        assert second_replies.readline().startswith(b"250")
+        for sock, replies in (
+            (first, first_replies),
+            (second, second_replies),
+            (third, third_replies),
+        ):
+            replies.close()
+            sock.close()
+    runtime = make_runtime(tmp_path, sqlite_url, redis_url)
+    try:
+        with runtime.db.session() as session:
+            rows = list(session.scalars(select(Message).order_by(Message.id)))
+            assert len(rows) == 3
+            two = runtime.blobs.get(rows[-1].raw_sha256)
+            # The DATA reader undoes the sender's dot-stuffing (RFC 5321 4.5.2), nothing else.
+            assert (
+                two == b"Subject: two\r\n\r\n" + lines * 3 + b".a line that starts with a dot\r\n"
+            )
+    finally:
+        runtime.close()
+
+
+def test_session_chatter_goes_to_debug_and_each_message_gets_one_info_line(
+    tmp_path: Path, sqlite_url: str, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    with smtp_server(tmp_path, sqlite_url, redis_url) as port:
+        normal_client_sends(port)
+        assert not [r for r in caplog.records if r.name == "mail.log"]
+        accepted = [r for r in caplog.records if r.getMessage().startswith("accepted message")]
+        assert len(accepted) == 1 and accepted[0].levelno == logging.INFO
+        caplog.clear()
+        caplog.set_level(logging.DEBUG)  # still there for whoever debugs a session
+        normal_client_sends(port, "Second")
+        chatter = [r for r in caplog.records if r.name == "mail.log"]
+        assert chatter and {r.levelname for r in chatter} == {"DEBUG"}
