@@ -152,6 +152,9 @@ class LoginThrottle:
                 if count >= limit:
                     lock_s = min(self.max_s, self.base_s * 2 ** min(count - limit, 30))
                     self.connection.set(lock_key, count, px=max(1, int(lock_s * 1000)))
+                    log.warning(
+                        "%s %r locked for %.1f s after %d failed logins", kind, value, lock_s, count
+                    )
         except RedisError as exc:
             log.warning("login throttle unavailable, failure not counted: %s", exc)
 
@@ -184,7 +187,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         wait = throttle.locked_for(email, address)
         if wait > 0:
             seconds = math.ceil(wait)
-            log.warning("login locked for %s from %s (%d s left)", email[:320], address, seconds)
+            log.warning("login locked for %r from %s (%d s left)", email[:320], address, seconds)
             flash(f"Too many failed logins. Try again in {seconds} seconds.", "error")
             return render_template("login.html"), 429, {"Retry-After": str(seconds)}
         user = check_login(db(), email, request.form.get("password", ""))
