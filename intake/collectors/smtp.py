@@ -265,8 +265,8 @@ class IntakeSMTP(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         """aiosmtpd's DATA, reading the message into one buffer.
 
-        aiosmtpd keeps each line as its own bytearray (some 60 octets of overhead a line), so a
-        message of empty lines costs ~40 times its size; here a message costs about its size.
+        aiosmtpd keeps each line as its own bytearray (some 65 octets of overhead a line), so a
+        message of empty lines costs ~30 times its size; here a message costs about its size.
         The command timeout is for waiting on commands; the message gets a longer, fixed
         deadline for the whole transfer, so a slow drip cannot hold its slot for ever.
         """
