@@ -335,6 +335,7 @@ def test_idle_and_slow_clients_are_disconnected_while_others_are_served(
     env = {"INTAKE_SMTP_TIMEOUT": "1", "INTAKE_SMTP_DATA_TIMEOUT": "2"}
     with smtp_server(tmp_path, sqlite_url, redis_url, **env) as port:
         with raw_connection(port) as idle, raw_connection(port) as slow:
+            connected = time.monotonic()
             assert read_reply(idle).startswith(b"220") and read_reply(slow).startswith(b"220")
             for command in (
                 b"HELO slow\r\n",
@@ -344,24 +345,25 @@ def test_idle_and_slow_clients_are_disconnected_while_others_are_served(
             ):
                 slow.sendall(command)
                 assert read_reply(slow)[:1] in (b"2", b"3")
-            started = time.monotonic()
+            data_started = time.monotonic()
             normal_client_sends(port)
             assert closed_by_server(idle, within=3)
-            # The slow one drips a line every 0.5 s: past the 1 s command timeout, but within
-            # the DATA deadline, then cut at it.
-            try:
-                while time.monotonic() - started < 5:
+            assert time.monotonic() - connected > 0.8  # closed by the 1 s timeout, not at once
+            # The slow one drips a line every 0.3 s: it outlives the 1 s command timeout (the
+            # message has its own deadline) and is cut at the 2 s DATA deadline.
+            slow.settimeout(0.3)
+            closed_at = None
+            while closed_at is None and time.monotonic() - data_started < 8:
+                try:
                     slow.sendall(b"drip\r\n")
-                    time.sleep(0.5)
-                    slow.settimeout(0.01)
                     if slow.recv(1) == b"":
-                        break
-            except TimeoutError:
-                pass
-            except OSError:
-                pass
-            elapsed = time.monotonic() - started
-            assert 1.5 < elapsed < 4, elapsed
+                        closed_at = time.monotonic()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    closed_at = time.monotonic()
+            assert closed_at is not None
+            assert 1.5 < closed_at - data_started < 5, closed_at - data_started
     assert stored(tmp_path, sqlite_url, redis_url) == 1
 
 
