@@ -10,7 +10,7 @@ from intake.core.db.models import Category, Customer, Message, ModelVersion, Rul
 from intake.core.jobs import RETRAIN_MODELS
 from intake.core.runtime import Runtime
 from intake.core.tickets import update_ticket
-from intake.domain import SetBy, Source
+from intake.domain import ModelTask, SetBy, Source
 from tests.conftest import run_jobs
 from tests.mailfactory import make_mail
 
@@ -130,8 +130,8 @@ def test_agent_corrections_then_retrain_make_the_next_similar_message_come_out_r
         versions = {v.task: v for v in session.scalars(select(ModelVersion))}
         assert set(versions) == {"category", "priority"}
         assert all(v.active for v in versions.values()), [v.metrics for v in versions.values()]
-        assert "feature_request" in versions["category"].metrics["labels"]
-        assert versions["priority"].metrics["corrections"] == 1
+        assert "feature_request" in versions[ModelTask.CATEGORY].metrics["labels"]
+        assert versions[ModelTask.PRIORITY].metrics["corrections"] == 1
     second = deliver(
         runtime,
         make_mail(
