@@ -319,3 +319,19 @@ def test_reasons_quote_words_of_the_message_and_no_function_words(
     for term in quoted:
         assert term in normalize(text)
         assert term not in {"the", "and", "for", "my", "了", "的", "太"}
+
+
+def test_a_rule_can_set_the_complaint_flag_and_is_its_reason(classifier: Classifier) -> None:
+    rule = validate_rule(
+        {
+            "name": "Escalations mailbox",
+            "conditions": [{"field": "mailbox", "op": "equals", "value": "escalate@shop.example"}],
+            "actions": {"set_complaint": True},
+        }
+    )
+    text = "Could you tell me what time your shop opens on Saturday?"
+    assert classifier.classify(ticket(text)).complaint is False
+    result = classifier.classify(ticket(text, mailbox="escalate@shop.example"), rules=[rule])
+    assert result.complaint is True
+    assert result.complaint_confidence == 1.0
+    assert result.complaint_reasons == ("rule 'Escalations mailbox'",)
