@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from classify.embeddings import DEFAULT_ENCODER
 from classify.evaluation import TASKS as EVALUATION_TASKS
 from classify.evaluation import EvaluationDataError, evaluate_file
 from classify.training import evaluate, read_labeled_csv, train_text_model
@@ -87,7 +88,9 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         if len(tasks) != 1:
             raise RejectedError("--train measures one --task at a time")
         task = ModelTask.CATEGORY if tasks[0] == "topic" else ModelTask(tasks[0])
-        model = train_text_model(*read_labeled_csv(args.train), task=task)
+        model = train_text_model(
+            *read_labeled_csv(args.train), task=task, embedding=DEFAULT_ENCODER
+        )
         texts, labels = read_labeled_csv(args.data)
         print(json.dumps({"task": tasks[0], **evaluate(model, texts, labels)}))
         return 0
