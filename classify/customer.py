@@ -26,7 +26,7 @@ def customer_type(
     ticket_count: int,
     first_contact_at: datetime | None,
     now: datetime,
-    thresholds: LoyaltyThresholds = LoyaltyThresholds(),  # noqa: B008 - frozen, safe to share
+    thresholds: LoyaltyThresholds = LoyaltyThresholds(),
 ) -> CustomerType:
     """Classify a customer by history.
 

@@ -67,7 +67,7 @@ def find_threats(text: str) -> list[str]:
 
 def prioritize(
     item: PriorityInput,
-    policy: PriorityPolicy = PriorityPolicy(),  # noqa: B008 - frozen
+    policy: PriorityPolicy = PriorityPolicy(),
 ) -> tuple[Priority, tuple[str, ...]]:
     signals = find_signals(item.text)
     reasons = [s.reason() for s in signals]
