@@ -26,7 +26,7 @@ def customer_type(
     ticket_count: int,
     first_contact_at: datetime | None,
     now: datetime,
-    thresholds: LoyaltyThresholds = LoyaltyThresholds(),
+    thresholds: LoyaltyThresholds = LoyaltyThresholds(),  # frozen, safe to share
 ) -> CustomerType:
     """Classify a customer by history.
 

@@ -67,7 +67,7 @@ def find_threats(text: str) -> list[str]:
 
 def prioritize(
     item: PriorityInput,
-    policy: PriorityPolicy = PriorityPolicy(),
+    policy: PriorityPolicy = PriorityPolicy(),  # frozen, safe to share
 ) -> tuple[Priority, tuple[str, ...]]:
     signals = find_signals(item.text)
     reasons = [s.reason() for s in signals]
