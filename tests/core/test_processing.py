@@ -128,6 +128,7 @@ def test_missing_raw_blob_fails_after_the_last_attempt_and_keeps_the_error(
         assert message.error and "missing" in message.error
 
 
+@pytest.mark.slow
 def test_a_failed_job_is_retried_after_its_backoff_by_the_sweepers_scheduler(
     sqlite_runtime: Runtime,
 ) -> None:

@@ -193,6 +193,7 @@ def provider() -> Iterator[Provider]:
     server.server_close()
 
 
+@pytest.mark.slow
 def test_xoauth2_mailbox_refreshes_its_token_logs_in_and_keeps_the_rotated_grant(
     sqlite_runtime: Runtime, provider: Provider
 ) -> None:
