@@ -18,13 +18,12 @@ from classify.rules import RuleDefinition, RuleError
 from intake.core import runtime as runtime_module
 from intake.core.customers import loyalty_thresholds, ticket_count
 from intake.core.db.models import Message, Rule, Ticket, utcnow
-from intake.core.model_versions import tasks_with_new_corrections
 from intake.core.runtime import Runtime
 from intake.core.settings import Settings
 from intake.core.sla import first_response_due
 from intake.core.tickets import active_categories
-from intake.domain import Channel, CustomerType, ModelTask, Priority, SetBy, TranscriptState
-from workers.model_training import classifier_cache, retrain
+from intake.domain import Channel, CustomerType, Priority, SetBy, TranscriptState
+from workers.classifiers import classifier_cache
 
 log = logging.getLogger(__name__)
 
@@ -157,21 +156,3 @@ def classify_ticket(ticket_id: int) -> str:
         apply_classification(session, ticket, result)
     log.info("ticket %s: %s, %s", ticket_id, result.category, result.priority)
     return f"{result.category}/{result.priority}"
-
-
-def retrain_models() -> str:
-    """Shipped data + agents' corrections -> new versions of the corrected models (topic,
-    priority), each active only if not worse on held-back data. The topic model when nothing
-    was corrected since its last version (an admin asked for a retrain)."""
-    runtime = runtime_module.current()
-    with runtime.db.session() as session:
-        tasks = tasks_with_new_corrections(session) or [ModelTask.CATEGORY]
-    done = []
-    for task in tasks:
-        with runtime.db.session() as session:
-            result, version = retrain(session, runtime.blobs, task, note="retrain")
-        done.append(
-            f"{task} version {version.id}: macro_f1 {result.new_metrics['macro_f1']},"
-            f" active={version.active}"
-        )
-    return "; ".join(done)

@@ -7,7 +7,6 @@ another one (a cheap query per job tells).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
@@ -87,34 +86,3 @@ def retrain(
     )
     log.info("model version %s (%s) saved, active=%s", version.id, task, version.active)
     return result, version
-
-
-class ClassifierCache:
-    """The process's classifier, rebuilt only when the active versions change."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple[int | None, ...] | None = None
-        self._classifier: Classifier | None = None
-
-    def get(self, session: Session, blobs: BlobStore) -> Classifier:
-        versions = {task: active_version(session, task) for task in ModelTask}
-        key = tuple(v.id if v else None for v in versions.values())
-        with self._lock:
-            if self._classifier is None or key != self._key:
-                stored = {
-                    task: TextModel.from_bytes(blobs.get(version.blob_sha256))
-                    for task, version in versions.items()
-                    if version is not None
-                }
-                self._classifier = Classifier.default().with_models(
-                    stored.get(ModelTask.CATEGORY),
-                    stored.get(ModelTask.SENTIMENT),
-                    complaint_model=stored.get(ModelTask.COMPLAINT),
-                    priority_model=stored.get(ModelTask.PRIORITY),
-                )
-                self._key = key
-            return self._classifier
-
-
-classifier_cache = ClassifierCache()

@@ -34,7 +34,9 @@ def parse_queue_names(queue_names: Sequence[str]) -> list[JobQueue]:
 
 
 def warm_up(runtime: Runtime, names: Sequence[JobQueue]) -> None:
-    modules = {spec.function.rpartition(".")[0] for spec in JOBS if spec.queue in names}
+    modules = {
+        spec.function.rpartition(".")[0] for spec in JOBS if spec.queue in names and spec.warm_up
+    }
     for module_name in sorted(modules):
         module = importlib.import_module(module_name)
         if hasattr(module, "warm_up"):

@@ -17,7 +17,8 @@ from intake.core.model_versions import activate_version
 from intake.core.settings import Settings
 from intake.domain import ModelTask
 from intake.errors import RejectedError
-from workers.model_training import classifier_cache, retrain
+from workers.classifiers import classifier_cache
+from workers.model_training import retrain
 
 
 def register(commands: Any) -> None:

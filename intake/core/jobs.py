@@ -56,6 +56,8 @@ class JobSpec:
     # so a second job (``<id>-again``) is queued to run after it.
     again_if_running: bool = False
     passes_key: bool = True  # the function takes the key as its one argument
+    # Imported (and its module's ``warm_up`` run) when a worker starts, before the first job.
+    warm_up: bool = True
 
     def job_id(self, key: int | str) -> str:
         return self.id_pattern.format(key)
@@ -90,11 +92,12 @@ CHECK_MAILBOX = JobSpec(
 )
 # One retrain per key: a date for the nightly run, a timestamp for the admin's button.
 RETRAIN_MODELS = JobSpec(
-    "workers.classification.retrain_models",
+    "workers.retraining.retrain_models",
     JobQueue.CLASSIFY,
     "retrain-models-{}",
     timeout_s=3600,
     passes_key=False,
+    warm_up=False,  # training brings scikit-learn: loaded when a retrain runs, not at start
 )
 
 JOBS: tuple[JobSpec, ...] = (

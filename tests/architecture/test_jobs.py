@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import subprocess
+import sys
 
 import pytest
 
@@ -30,3 +32,15 @@ def test_the_transcribe_queue_runs_speech_only() -> None:
     """GPU transcription hosts serve this queue alone: nothing else may land on it."""
     on_transcribe = [spec.function for spec in JOBS if spec.queue is JobQueue.TRANSCRIBE]
     assert on_transcribe == ["workers.transcription.transcribe_message"]
+
+
+def test_a_worker_warms_up_without_the_training_code() -> None:
+    """scikit-learn arrives with a retrain job, not at a classify worker's start (~90 MB)."""
+    warmed = sorted({s.function.rpartition(".")[0] for s in JOBS if s.warm_up})
+    code = "import importlib, sys\n"
+    code += "".join(f"importlib.import_module({m!r})\n" for m in warmed)
+    code += "print(sorted({'sklearn', 'scipy'} & set(sys.modules)))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert result.stdout.strip() == "[]"
