@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 10.0
+REDIS_RESTARTS = 5
 
 
 def die_with_parent() -> None:
@@ -146,10 +147,10 @@ class Supervisor:
         )
 
     def watch(self) -> None:
+        """Restart children that exit; raises IntakeError when the gateway cannot go on."""
         while not self.stopping.wait(0.5):
             if self.redis and self.redis.process and self.redis.process.poll() is not None:
-                log.error("embedded Redis exited; stopping everything")
-                return
+                self.restart_redis()
             now = time.monotonic()
             for child in self.children:
                 if child.running():
@@ -169,6 +170,29 @@ class Supervisor:
                 elif now >= child.next_start:
                     child.next_start = 0.0
                     child.start()
+
+    def restart_redis(self) -> None:
+        """The embedded Redis died: start it again from its append-only file, same socket.
+
+        Meanwhile the collectors keep storing rows and answering 250 (enqueueing fails softly)
+        and the sweeper enqueues what waited once Redis is back. A Redis that will not come back
+        is fatal: ``intake up`` exits non-zero so a service manager restarts the gateway.
+        """
+        assert self.redis is not None and self.redis.process is not None
+        log.error(
+            "embedded Redis exited with %s; restarting it from its append-only file",
+            self.redis.process.returncode,
+        )
+        for attempt in range(1, REDIS_RESTARTS + 1):
+            try:
+                self.redis.start()
+                log.info("embedded Redis is back (attempt %d)", attempt)
+                return
+            except IntakeError as exc:
+                log.error("embedded Redis did not restart (attempt %d): %s", attempt, exc)
+                if self.stopping.wait(min(10.0, 0.5 * 2**attempt)):
+                    return
+        raise IntakeError(f"embedded Redis did not come back after {REDIS_RESTARTS} attempts")
 
     def stop_all(self) -> None:
         running = [c for c in self.children if c.running()]

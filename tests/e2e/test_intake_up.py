@@ -91,6 +91,8 @@ def gateway(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, s
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
         subprocess.run(["rm", "-rf", str(data_dir)], check=False)
 
 
@@ -139,3 +141,41 @@ def test_intake_up_takes_mail_over_smtp_into_the_api_and_stops_cleanly(
     while any(alive(pid) for pid in descendants) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in descendants if alive(pid)]
+
+
+def redis_pid(supervisor: int) -> int:
+    for pid in child_pids(supervisor):
+        try:
+            if b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        except FileNotFoundError:
+            continue
+    raise AssertionError("no embedded redis-server among the gateway's processes")
+
+
+@pytest.mark.slow
+def test_the_embedded_redis_dying_loses_nothing_and_comes_back(
+    gateway: tuple[subprocess.Popen[str], dict[str, str]],
+) -> None:
+    process, env = gateway
+    web = f"http://127.0.0.1:{env['INTAKE_WEB_PORT']}"
+    wait_for(f"{web}/healthz")
+    run_cli(env, "user", "add", "agent@example.com", "--password-stdin", stdin="a-long-password\n")
+    token = run_cli(env, "token", "create", "agent@example.com").strip()
+    killed = redis_pid(process.pid)
+    os.kill(killed, signal.SIGKILL)
+    # SMTP still answers 250 while Redis is down: the row is stored, the job waits for Redis.
+    with smtplib.SMTP("127.0.0.1", int(env["INTAKE_SMTP_PORT"]), timeout=10) as smtp:
+        smtp.sendmail("bo@customer.org", ["help@example.com"], make_mail(subject="During outage"))
+    request = urllib.request.Request(
+        f"{web}/api/tickets", headers={"Authorization": f"Bearer {token}"}
+    )
+    tickets: list[dict[str, object]] = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not tickets:
+        time.sleep(0.5)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            tickets = json.load(response)["tickets"]
+    assert [t["subject"] for t in tickets] == ["During outage"]
+    assert redis_pid(process.pid) != killed  # restarted by the supervisor
+    assert process.poll() is None
