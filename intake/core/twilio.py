@@ -7,7 +7,8 @@ twilio-python's ``RequestValidator`` does).
 
 The recording is fetched only from hosts an admin allowed (``INTAKE_RECORDING_HOSTS``), also
 after redirects, with a timeout and a size limit: the webhook's URL is attacker-chosen input
-otherwise (server-side request forgery).
+otherwise (server-side request forgery). The account's credentials go only over https (or to
+loopback, which no network carries), and never to a redirect target.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import ipaddress
 import logging
 import urllib.error
 import urllib.request
@@ -117,6 +119,26 @@ def host_allowed(url: str, allowed_hosts: Sequence[str]) -> bool:
     return False
 
 
+def credentials_may_go_to(url: str) -> bool:
+    """May basic-auth credentials be sent to ``url``? Only over https, or over http to loopback.
+
+    Basic auth is the account SID and auth token in the clear: over plain http anyone on the path
+    reads them. Loopback traffic never leaves the host (a local test server or TLS proxy).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").rstrip(".")
+    if parts.scheme != "http" or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _AllowListRedirects(urllib.request.HTTPRedirectHandler):
     def __init__(self, allowed_hosts: Sequence[str]) -> None:
         self.allowed_hosts = allowed_hosts
@@ -153,10 +175,17 @@ def fetch_recording(
     timeout_s: float = 10.0,
     basic_auth: tuple[str, str] | None = None,
 ) -> FetchedRecording:
-    """Download a recording. RejectedError: host not allowed; RecordingFetchError: it failed."""
+    """Download a recording. RejectedError: host not allowed, or credentials over plain http;
+    RecordingFetchError: it failed."""
     if not host_allowed(url, allowed_hosts):
         raise RejectedError(
             f"recording host {urlsplit(url).hostname or url!r} is not in INTAKE_RECORDING_HOSTS"
+        )
+    if basic_auth is not None and not credentials_may_go_to(url):
+        # Refused before any connection: the credentials must not cross the network in clear.
+        raise RejectedError(
+            "refusing to send the Twilio credentials over plain http "
+            f"to {urlsplit(url).hostname}: the recording URL must be https"
         )
     request = urllib.request.Request(url, headers={"User-Agent": "intake-gateway"})
     if basic_auth is not None:
