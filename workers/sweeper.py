@@ -30,7 +30,7 @@ from intake.core.jobs import (
 )
 from intake.core.model_versions import tasks_with_new_corrections
 from intake.core.runtime import Runtime
-from intake.core.states import waiting_message_ids, waiting_transcript_ids
+from intake.core.states import LOST_AFTER, waiting_message_ids, waiting_transcript_ids
 from intake.domain import TranscriptState
 
 log = logging.getLogger(__name__)
@@ -41,22 +41,46 @@ UNCLASSIFIED_AFTER = timedelta(minutes=2)
 UNCLASSIFIED_UNTIL = timedelta(days=1)
 
 
-def _enqueue_all(runtime: Runtime, spec: JobSpec, keys: list[int], what: str) -> int:
-    enqueued = sum(1 for key in keys if runtime.jobs.enqueue(spec, key))
+def _enqueue_all(
+    runtime: Runtime, spec: JobSpec, keys: list[int], what: str, *, check_lost: bool = False
+) -> int:
+    enqueue = runtime.jobs.requeue_if_lost if check_lost else runtime.jobs.enqueue
+    enqueued = sum(1 for key in keys if enqueue(spec, key))
     if keys:
         log.info("sweeper: %d of %d %s enqueued", enqueued, len(keys), what)
     return enqueued
 
 
+def _without(ids: list[int], others: list[int]) -> list[int]:
+    excluded = set(others)
+    return [i for i in ids if i not in excluded]
+
+
 def sweep_once(runtime: Runtime) -> int:
-    """Enqueue everything waiting; returns how many jobs were (re)enqueued."""
+    """Enqueue everything waiting; returns how many jobs were (re)enqueued.
+
+    Rows are the truth: a row still waiting long after its grace is enqueued again even when
+    RQ's record of its job says "queued", if that job is on no queue.
+    """
     now = utcnow()
     with runtime.db.session() as session:
-        messages = waiting_message_ids(session, now, BATCH)
-        transcripts = waiting_transcript_ids(session, now, BATCH)
+        long_messages = waiting_message_ids(session, now, BATCH, waited=LOST_AFTER)
+        long_transcripts = waiting_transcript_ids(session, now, BATCH, waited=LOST_AFTER)
+        messages = _without(waiting_message_ids(session, now, BATCH), long_messages)
+        transcripts = _without(waiting_transcript_ids(session, now, BATCH), long_transcripts)
     return (
         _enqueue_all(runtime, INGEST_MESSAGE, messages, "waiting messages")
         + _enqueue_all(runtime, TRANSCRIBE_MESSAGE, transcripts, "waiting transcripts")
+        + _enqueue_all(
+            runtime, INGEST_MESSAGE, long_messages, "long-waiting messages", check_lost=True
+        )
+        + _enqueue_all(
+            runtime,
+            TRANSCRIBE_MESSAGE,
+            long_transcripts,
+            "long-waiting transcripts",
+            check_lost=True,
+        )
         + sweep_unclassified(runtime)
     )
 

@@ -173,6 +173,30 @@ class Jobs:
             )
             return False
 
+    def requeue_if_lost(self, spec: JobSpec, key: int | str) -> bool:
+        """Enqueue again a job whose record says queued but that sits on no queue.
+
+        A worker that dies after RQ popped the job but before it marked it started leaves such
+        a record, which never expires and would make ``enqueue`` skip the row forever. Only for
+        rows that waited well past their grace: the check scans the queue (LPOS). True when the
+        job is (again) on its queue or running.
+        """
+        job_id = spec.job_id(key)
+        try:
+            try:
+                job = Job.fetch(job_id, connection=self.connection)
+            except NoSuchJobError:
+                return self.enqueue(spec, key)
+            if job.get_status(refresh=False) == JobStatus.QUEUED:
+                queue = self.queue(spec.queue)
+                if self.connection.lpos(queue.key, job_id) is None:
+                    log.warning("job %s was lost between dequeue and start; enqueued again", job_id)
+                    job.delete()
+            return self.enqueue(spec, key)
+        except RedisError as exc:
+            log.warning("cannot check %s on %s: %s", job_id, spec.queue, exc)
+            return False
+
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()

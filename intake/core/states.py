@@ -33,6 +33,9 @@ STALE_CLAIM = timedelta(minutes=15)
 STALE_TRANSCRIPT = TRANSCRIBE_TIMEOUT + timedelta(minutes=15)
 # Give a just-stored item's own enqueue a moment before the sweeper second-guesses it.
 GRACE = timedelta(seconds=5)
+# A row still waiting this long after its grace is checked against the queue itself: its job
+# record may say "queued" while the job was lost with a dying worker.
+LOST_AFTER = timedelta(minutes=2)
 ERROR_LIMIT = 4000  # characters of an error kept on the row
 
 
@@ -97,14 +100,17 @@ def retry_message(runtime: Runtime, message_id: int) -> bool | None:
     return runtime.jobs.enqueue(INGEST_MESSAGE, message_id)
 
 
-def waiting_message_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Messages stored but not processed: never enqueued, or claimed by a dead worker."""
+def waiting_message_ids(
+    session: Session, now: datetime, limit: int, waited: timedelta = GRACE
+) -> list[int]:
+    """Messages stored but not processed (waiting longer than ``waited``): never enqueued,
+    lost on the way, or claimed by a dead worker."""
     return list(
         session.scalars(
             select(Message.id)
             .where(
                 or_(
-                    (Message.state == MessageState.RECEIVED) & (Message.received_at < now - GRACE),
+                    (Message.state == MessageState.RECEIVED) & (Message.received_at < now - waited),
                     (Message.state == MessageState.PROCESSING)
                     & (Message.claimed_at < now - STALE_CLAIM),
                 )
@@ -171,15 +177,18 @@ def retry_transcript(runtime: Runtime, message_id: int) -> bool:
     return True
 
 
-def waiting_transcript_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """Message ids of pending transcripts, and of running ones whose worker died."""
+def waiting_transcript_ids(
+    session: Session, now: datetime, limit: int, waited: timedelta = GRACE
+) -> list[int]:
+    """Message ids of pending transcripts (waiting longer than ``waited``), and of running ones
+    whose worker died."""
     return list(
         session.scalars(
             select(Transcript.message_id)
             .where(
                 or_(
                     (Transcript.state == TranscriptState.PENDING)
-                    & (Transcript.updated_at < now - GRACE),
+                    & (Transcript.updated_at < now - waited),
                     (Transcript.state == TranscriptState.RUNNING)
                     & (Transcript.updated_at < now - STALE_TRANSCRIPT),
                 )

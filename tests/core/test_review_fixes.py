@@ -7,19 +7,21 @@ from datetime import timedelta
 import pytest
 from flask.testing import FlaskClient
 from rq.job import Job, JobStatus
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from intake.cli.supervisor import without_password
 from intake.collectors.smtp import process_smtp_message
-from intake.core.db.models import Customer, Mailbox, Ticket, utcnow
+from intake.core.accept import accept_email
+from intake.core.db.models import Customer, Mailbox, Message, Ticket, utcnow
 from intake.core.jobs import CLASSIFY_TICKET, JobQueue
 from intake.core.runtime import Runtime
-from intake.domain import MessageState
+from intake.core.states import LOST_AFTER
+from intake.domain import MessageState, Source
 from intake.errors import StorageError
 from tests.conftest import deliver, run_jobs
 from tests.mailfactory import make_mail
 from web.auth import local_target
-from workers.sweeper import sweep_unclassified
+from workers.sweeper import sweep_once, sweep_unclassified
 
 
 def test_an_order_number_in_ticket_tag_form_opens_a_ticket_instead_of_failing(
@@ -105,3 +107,29 @@ def test_startup_summary_masks_passwords() -> None:
         "postgresql://intake:***@db:5432/x"
     )
     assert "R3dis" not in without_password("redis://:R3dis@cache:6379/0")
+
+
+def test_a_job_lost_between_dequeue_and_start_is_enqueued_again_by_the_sweeper(
+    runtime: Runtime,
+) -> None:
+    """A worker died after RQ popped the job but before it started it: the record says queued,
+    the job is on no queue. The row, not the record, decides."""
+    accepted = accept_email(
+        runtime, make_mail(), source=Source.SMTP, envelope_from=None, recipients=["a@example.com"]
+    )
+    queue = runtime.jobs.queue(JobQueue.INTAKE)
+    job_id = f"ingest-message-{accepted.message_id}"
+    assert runtime.jobs.connection.lrem(queue.key, 0, job_id) == 1  # what the dying worker did
+    assert Job.fetch(job_id, connection=runtime.jobs.connection).get_status() == "queued"
+    assert sweep_once(runtime) == 0  # just stored: its own enqueue is trusted for now
+    assert job_id not in queue.job_ids
+    with runtime.db.session() as session:
+        session.execute(
+            update(Message).values(received_at=utcnow() - LOST_AFTER - timedelta(seconds=1))
+        )
+    assert sweep_once(runtime) == 1
+    assert job_id in queue.job_ids
+    run_jobs(runtime, "intake")
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None and message.state == MessageState.PROCESSED
