@@ -60,3 +60,10 @@ def test_accepting_mail_enqueues_its_processing_job(runtime: Runtime) -> None:
     message_id = accept(runtime, make_mail())
     queue = runtime.jobs.queue(JobQueue.INTAKE)
     assert f"ingest-message-{message_id}" in queue.job_ids
+
+
+def test_sqlite_commits_are_synced_before_the_sender_is_told(sqlite_runtime: Runtime) -> None:
+    """synchronous=FULL: the row behind an SMTP 250 is on disk even after a power loss."""
+    with sqlite_runtime.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
