@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 from email.policy import Compat32
 
-from intake.mail.charset import decode_bytes, decode_guess
+from intake.mail.charset import candidate_codecs, decode_bytes
 from intake.mail.model import Address
 
 
@@ -37,14 +37,53 @@ _ONLY_SPACE = re.compile(r"^[ \t\r\n]*$")
 _SPACES = re.compile(r"[ \t]+")
 _ANGLE_ID = re.compile(r"<([^<>\s]+)>")
 _BARE_ID = re.compile(r"(?<![^\s,;<])([^\s<>,;\"'@]+@[^\s<>,;\"'@]+)")
+_ANGLE_ADDR = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>")
+# One well-formed UTF-8 multibyte character: evidence that 8-bit bytes are (damaged) UTF-8.
+_UTF8_CHAR = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# Header syntax is ASCII: a charset that encodes these differently (UTF-16, UTF-32) would turn
+# raw header bytes into text without its angle brackets, commas and at signs.
+_SYNTAX = '<>@,;:"()[] '
+
+
+def _ascii_compatible(codec: str) -> bool:
+    try:
+        return _SYNTAX.encode(codec) == _SYNTAX.encode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _declares_utf8(label: str) -> bool:
+    names = candidate_codecs(label)
+    return bool(names) and names[0].replace("_", "-") in ("utf-8", "utf8")
 
 
 def unsurrogate(value: str, hints: tuple[str, ...] = ()) -> str:
-    """Recover text from raw 8-bit header bytes that the parser kept as surrogate escapes."""
+    """Recover text from raw 8-bit header bytes that the parser kept as surrogate escapes.
+
+    Valid UTF-8 first, then each ASCII-compatible charset hint strictly. Bytes that are UTF-8
+    with damage (declared UTF-8, or holding at least one well-formed UTF-8 character) decode as
+    UTF-8 with U+FFFD for each bad byte; anything else is read as cp1252.
+    """
     if not any("\udc80" <= ch <= "\udcff" for ch in value):
         return value
     raw = value.encode("utf-8", errors="surrogateescape")
-    return decode_guess(raw, hints)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    for hint in hints:
+        for name in candidate_codecs(hint):
+            if not _ascii_compatible(name):
+                continue
+            try:
+                return raw.decode(name)
+            except (UnicodeDecodeError, LookupError):
+                continue
+    if any(_declares_utf8(h) for h in hints) or _UTF8_CHAR.search(raw):
+        return raw.decode("utf-8", errors="replace")
+    return raw.decode("cp1252", errors="replace")
 
 
 def _decode_word_payload(encoding: str, payload: str) -> bytes:
@@ -115,20 +154,48 @@ def decode_header_value(value: object, hints: tuple[str, ...] = ()) -> str:
     return decode_words(value, hints).replace("\x00", "")
 
 
+def _split_addresses(value: str) -> list[tuple[str, str]]:
+    try:
+        return email.utils.getaddresses([value])
+    except Exception:  # malformed lists: recover what a simple split gives
+        return [email.utils.parseaddr(part) for part in value.split(",")]
+
+
+def _has_address(pairs: list[tuple[str, str]]) -> bool:
+    # "name addr@host" without brackets parses as one "address" with a space: not an address.
+    return any("@" in addr and len(addr.split()) == 1 for _, addr in pairs)
+
+
+def _address_pairs(value: str, hints: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(name, address) pairs of one header value; the address survives undecodable names."""
+    pairs = _split_addresses(unsurrogate(value, hints))
+    if _has_address(pairs):
+        return pairs
+    # The decoded text lost the structure: parse the raw value, whose delimiters are ASCII
+    # whatever the 8-bit bytes around them, and decode the names afterwards.
+    raw_pairs = _split_addresses(value)
+    if _has_address(raw_pairs):
+        return raw_pairs
+    # Broken syntax around a sound address (an unbalanced "(" in the name swallows the rest):
+    # take the address in angle brackets, or a bare one, and the text before it as the name.
+    match = _ANGLE_ADDR.search(value) or _BARE_ID.search(value)
+    if match is not None:
+        return [(value[: match.start()], match.group(1))]
+    return pairs
+
+
 def parse_addresses(values: list[str], hints: tuple[str, ...] = ()) -> tuple[Address, ...]:
     """Addresses from raw header values; display names decoded, domain lower-cased."""
     found: list[Address] = []
-    raw_values = [unsurrogate(unfold(v), hints) for v in values if v]
-    try:
-        pairs = email.utils.getaddresses(raw_values)
-    except Exception:  # malformed lists: recover what a simple split gives
-        pairs = [email.utils.parseaddr(part) for v in raw_values for part in v.split(",")]
-    for name, addr in pairs:
-        decoded_name = _SPACES.sub(" ", decode_words(name, hints)).strip().strip('"').strip()
-        addr = decode_words(addr.strip(), hints).strip()
-        if not addr and not decoded_name:
+    for value in values:
+        if not value:
             continue
-        found.append(Address(name=decoded_name, email=normalize_email(addr)))
+        for name, addr in _address_pairs(unfold(value), hints):
+            decoded_name = _SPACES.sub(" ", decode_words(name, hints)).strip().strip('"').strip()
+            addr = decode_words(addr.strip(), hints).strip()
+            if not addr and not decoded_name:
+                continue
+            found.append(Address(name=decoded_name, email=normalize_email(addr)))
     return tuple(found)
 
 
