@@ -174,19 +174,33 @@ class IntakeHandler:
         return "250 2.0.0 Message accepted"
 
 
+AUTH_FAILURES_PER_MINUTE = 5
+
+
 def authenticator(limits: SmtpLimitSettings) -> Any:
-    """aiosmtpd's authenticator for the one configured relay account (constant-time compare)."""
+    """aiosmtpd's authenticator for the one configured relay account (constant-time compare).
+
+    After :data:`AUTH_FAILURES_PER_MINUTE` failures from one client in a minute, its attempts
+    are refused unchecked until the minute has passed, so the password cannot be guessed fast.
+    """
+    failures = RateWindow(AUTH_FAILURES_PER_MINUTE)
 
     def check(
         server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
     ) -> AuthResult:
+        host = peer_host(session.peer)
+        if failures.full(client_key(host), time.monotonic()):
+            return AuthResult(
+                success=False, handled=False, message="454 4.7.0 Too many failed AUTH, try later"
+            )
         if not isinstance(auth_data, LoginPassword) or limits.auth_user is None:
             return AuthResult(success=False, handled=False)
         user_ok = hmac.compare_digest(auth_data.login, limits.auth_user.encode())
         password_ok = hmac.compare_digest(auth_data.password, (limits.auth_password or "").encode())
         if user_ok and password_ok:
             return AuthResult(success=True)
-        log.info("SMTP %s: failed AUTH", peer_host(session.peer))
+        log.info("SMTP %s: failed AUTH", host)
+        failures.allow(client_key(host), time.monotonic())  # records the failure
         return AuthResult(success=False, handled=False)
 
     return check

@@ -106,6 +106,11 @@ class RateWindow:
         times.append(now)
         return True
 
+    def full(self, key: str, now: float) -> bool:
+        """Whether :meth:`allow` would refuse now (without counting an event)."""
+        times = self.events.get(key)
+        return times is not None and sum(t > now - self.window for t in times) >= self.limit
+
     def sweep(self, now: float) -> None:
         for key in [
             k for k, times in self.events.items() if not times or times[-1] <= now - self.window

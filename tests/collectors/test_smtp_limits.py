@@ -91,6 +91,7 @@ def test_rate_window_slides_and_sweeps_idle_clients() -> None:
     assert window.allow("b", 59.0)  # other clients are unaffected
     assert window.allow("a", 60.5)  # the event at 0.0 left the window
     assert not window.allow("a", 61.0)
+    assert window.full("a", 61.0) and not window.full("a", 70.5) and not window.full("c", 0.0)
     window.sweep(200.0)
     assert window.events == {}
 
@@ -400,6 +401,12 @@ def client_tls() -> ssl.SSLContext:
     return context
 
 
+def auth_plain(client: smtplib.SMTP, user: str, password: str) -> None:
+    """One AUTH PLAIN (``login`` would try every mechanism, two attempts per call)."""
+    client.user, client.password = user, password
+    client.auth("PLAIN", client.auth_plain)
+
+
 def test_starttls_can_be_required_and_auth_is_offered_only_over_tls(
     tmp_path: Path, sqlite_url: str, redis_url: str
 ) -> None:
@@ -425,9 +432,16 @@ def test_starttls_can_be_required_and_auth_is_offered_only_over_tls(
             client.starttls(context=client_tls())
             client.ehlo()
             assert client.has_extn("auth")
-            with pytest.raises(smtplib.SMTPAuthenticationError):
-                client.login("relay", "wrong")
-            client.login("relay", "s3cret relay password")
+            for _ in range(5):
+                with pytest.raises(smtplib.SMTPAuthenticationError) as failed:
+                    auth_plain(client, "relay", "wrong")
+                assert failed.value.smtp_code == 535
+            with pytest.raises(smtplib.SMTPAuthenticationError) as throttled:
+                auth_plain(client, "relay", "s3cret relay password")  # right, after 5 failures
+            assert throttled.value.smtp_code == 454
+        with smtplib.SMTP("127.0.0.1", port, timeout=10, source_address=(NORMAL, 0)) as client:
+            client.starttls(context=client_tls())
+            client.login("relay", "s3cret relay password")  # another address is not throttled
             # An authenticated relay speaks for many senders: the per-IP rate does not apply.
             for n in range(2):
                 mail = make_mail(subject=f"relayed {n}")
