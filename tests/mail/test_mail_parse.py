@@ -1,4 +1,5 @@
 import base64
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import pytest
 
 from intake.domain import MessageFlag
 from intake.mail.model import Address
-from intake.mail.parse import parse_email, peek_message_id, synthetic_message_id
+from intake.mail.parse import header_block, parse_email, peek_message_id, synthetic_message_id
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mail"
 
@@ -393,3 +394,19 @@ def test_nesting_too_deep_for_the_stdlib_parser_still_keeps_headers_and_bytes() 
     assert MessageFlag.UNPARSEABLE not in parsed.flags
     assert MessageFlag.DEFECTS in parsed.flags
     assert parsed.attachments and parsed.attachments[0].data.endswith(b"hi")
+
+
+def test_peek_message_id_reads_the_header_block_only() -> None:
+    """It runs before the SMTP 250: a 24 MB body must not be decoded to find the id."""
+    body = (b"x" * 998 + b"\r\n") * 24_000
+    raw = b"Message-ID: <big@example.com>\r\nSubject: big\r\n\r\n" + body
+    tracemalloc.start()
+    try:
+        assert peek_message_id(raw) == "big@example.com"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000, peak
+    # Bare-LF mail ends its header block at the first empty line too; no empty line: all headers.
+    assert header_block(b"A: b\n\nbody\r\n\r\nmore") == b"A: b\n\n"
+    assert header_block(b"A: b\r\nC: d") == b"A: b\r\nC: d"
