@@ -133,6 +133,8 @@ def message_json(message: Message) -> dict[str, Any]:
         "received_at": iso(message.received_at),
         "sent_at": iso(message.sent_at),
         "flags": list(message.flags),
+        # Set when an earlier message (this id) has the same Message-ID but other content.
+        "reused_message_id_of": (message.extra or {}).get("reused_message_id_of"),
         "auto_reason": message.auto_reason,
         "error": message.error,
         "attachments": [attachment_json(a) for a in message.attachments],

@@ -3,6 +3,12 @@
 The raw bytes go to the blob store and a ``received`` row is committed before the function
 returns, so the collector acknowledges (SMTP 250, HTTP 201, IMAP flag) only what is safe on disk.
 Enqueueing comes after the commit and may fail: the sweeper picks the row up later.
+
+Email is deduplicated by (scope, Message-ID): a re-delivery of the same message (same bytes, or
+the same content under other line endings and trace fields) is answered with the first row. A
+different message that reuses the Message-ID is kept as its own row, under the key
+``<Message-ID>#<content sha256>``, and flagged in ``extra[REUSED_MESSAGE_ID_OF]`` with the id
+of the first message.
 """
 
 from __future__ import annotations
@@ -21,16 +27,24 @@ from intake.core.db.models import Mailbox, Message, utcnow
 from intake.core.jobs import INGEST_MESSAGE
 from intake.core.runtime import Runtime
 from intake.domain import Channel, MessageState, Source
-from intake.errors import StorageError
+from intake.errors import NotFoundError, StorageError
+from intake.mail.fingerprint import content_fingerprint
 from intake.mail.parse import peek_message_id
 
 log = logging.getLogger(__name__)
+
+DEDUP_KEY_MAX = 600  # the column's length
+# ``Message.extra`` key on a message that reuses an earlier message's Message-ID with other
+# content: the id of that earlier message.
+REUSED_MESSAGE_ID_OF = "reused_message_id_of"
 
 
 @dataclass(frozen=True)
 class Accepted:
     message_id: int
     duplicate: bool
+    # Kept as its own message although an earlier one (this id) has the same Message-ID.
+    reused_message_id_of: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,49 +103,89 @@ class NewMessage:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def store_message(runtime: Runtime, item: NewMessage) -> Accepted:
-    """Commit a ``received`` row for an already stored blob; a duplicate returns the first row."""
-    try:
-        with runtime.db.session() as session:
-            existing = _find_duplicate(session, item.dedup_scope, item.dedup_key)
-            if existing is not None:
-                return Accepted(existing, duplicate=True)
-            message = Message(
-                source=item.source,
-                channel=item.channel,
-                state=MessageState.RECEIVED,
-                dedup_scope=item.dedup_scope,
-                dedup_key=item.dedup_key[:600],
-                raw_sha256=item.raw_sha256,
-                raw_size=item.raw_size,
-                raw_content_type=item.raw_content_type,
-                mailbox_id=item.mailbox_id,
-                message_id_header=item.message_id_header,
-                envelope_from=item.envelope_from,
-                envelope_to=item.envelope_to,
-                caller_number=item.caller_number,
-                caller_name=item.caller_name,
-                received_at=item.received_at or utcnow(),
-                extra=item.extra,
-            )
-            session.add(message)
-            session.flush()
-            return Accepted(message.id, duplicate=False)
-    except IntegrityError:
-        # Lost a race with a concurrent delivery of the same message: that one won.
-        with runtime.db.session() as session:
-            existing = _find_duplicate(session, item.dedup_scope, item.dedup_key)
-        if existing is None:
-            raise StorageError("database refused the message") from None
-        return Accepted(existing, duplicate=True)
-    except SQLAlchemyError as exc:
-        raise StorageError(f"database unavailable: {exc.__class__.__name__}") from exc
+def store_message(runtime: Runtime, item: NewMessage, *, raw: bytes | None = None) -> Accepted:
+    """Commit a ``received`` row for an already stored blob; a duplicate returns the first row.
+
+    With ``raw`` (email), a row under the same key is a duplicate only when its content is the
+    same (``content_fingerprint``); otherwise the item is kept under a key of its own and flagged.
+    That costs one more indexed query, and only when the key is already taken.
+    """
+    for attempt in (1, 2):
+        try:
+            with runtime.db.session() as session:
+                return _store(runtime, session, item, raw)
+        except IntegrityError:
+            # Lost a race with a concurrent delivery under the same key: decide again, now
+            # seeing the winner's row. A second loss is a temporary failure (451, retried).
+            if attempt == 2:
+                raise StorageError("database refused the message") from None
+        except SQLAlchemyError as exc:
+            raise StorageError(f"database unavailable: {exc.__class__.__name__}") from exc
+    raise AssertionError("unreachable")
 
 
-def _find_duplicate(session: Session, scope: str, key: str) -> int | None:
-    return session.scalar(
-        select(Message.id).where(Message.dedup_scope == scope, Message.dedup_key == key[:600])
+def _store(runtime: Runtime, session: Session, item: NewMessage, raw: bytes | None) -> Accepted:
+    key = item.dedup_key[:DEDUP_KEY_MAX]
+    existing = _find_duplicate(session, item.dedup_scope, key)
+    if existing is None:
+        return Accepted(_insert(session, item, key, item.extra), duplicate=False)
+    first_id, first_sha256 = existing
+    if raw is None or first_sha256 == item.raw_sha256:
+        return Accepted(first_id, duplicate=True)
+    fingerprint = content_fingerprint(raw)
+    if _blob_fingerprint(runtime, first_sha256) == fingerprint:
+        return Accepted(first_id, duplicate=True)  # the same message, other transit headers
+    # Other content under the same Message-ID: its own key, so that a re-delivery of this one
+    # is still a duplicate (of it), and a third variant gets a key of its own too.
+    variant_key = f"{item.dedup_key[: DEDUP_KEY_MAX - 65]}#{fingerprint}"
+    variant = _find_duplicate(session, item.dedup_scope, variant_key)
+    if variant is not None:
+        return Accepted(variant[0], duplicate=True, reused_message_id_of=first_id)
+    extra = {**item.extra, REUSED_MESSAGE_ID_OF: first_id}
+    return Accepted(
+        _insert(session, item, variant_key, extra), duplicate=False, reused_message_id_of=first_id
     )
+
+
+def _insert(session: Session, item: NewMessage, key: str, extra: dict[str, Any]) -> int:
+    message = Message(
+        source=item.source,
+        channel=item.channel,
+        state=MessageState.RECEIVED,
+        dedup_scope=item.dedup_scope,
+        dedup_key=key,
+        raw_sha256=item.raw_sha256,
+        raw_size=item.raw_size,
+        raw_content_type=item.raw_content_type,
+        mailbox_id=item.mailbox_id,
+        message_id_header=item.message_id_header,
+        envelope_from=item.envelope_from,
+        envelope_to=item.envelope_to,
+        caller_number=item.caller_number,
+        caller_name=item.caller_name,
+        received_at=item.received_at or utcnow(),
+        extra=extra,
+    )
+    session.add(message)
+    session.flush()
+    return message.id
+
+
+def _blob_fingerprint(runtime: Runtime, digest: str) -> str | None:
+    try:
+        return content_fingerprint(runtime.blobs.get(digest))
+    except NotFoundError:
+        # The first message's bytes are gone: nothing shows it was the same, so keep this one.
+        return None
+
+
+def _find_duplicate(session: Session, scope: str, key: str) -> tuple[int, str] | None:
+    row = session.execute(
+        select(Message.id, Message.raw_sha256).where(
+            Message.dedup_scope == scope, Message.dedup_key == key[:DEDUP_KEY_MAX]
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def accept_email(
@@ -163,9 +217,17 @@ def accept_email(
             envelope_to=[r.lower() for r in recipients],
             extra=extra or {},
         ),
+        raw=raw,
     )
     if accepted.duplicate:
         log.info("duplicate of message %s (Message-ID %s) ignored", accepted.message_id, message_id)
-    else:
-        runtime.jobs.enqueue(INGEST_MESSAGE, accepted.message_id)
+        return accepted
+    if accepted.reused_message_id_of is not None:
+        log.warning(
+            "message %s reuses the Message-ID %s of message %s with different content; kept",
+            accepted.message_id,
+            message_id,
+            accepted.reused_message_id_of,
+        )
+    runtime.jobs.enqueue(INGEST_MESSAGE, accepted.message_id)
     return accepted
