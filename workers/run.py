@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from rq import SimpleWorker
 
+from intake.core.heartbeat import Heartbeat
 from intake.core.jobs import JOBS, JobQueue
 from intake.core.runtime import Runtime
 from intake.errors import ConfigError
@@ -50,8 +51,13 @@ def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False
         [runtime.jobs.queue(name) for name in names], connection=runtime.jobs.connection
     )
     log.info("worker %s on queues %s", worker.name, ", ".join(names))
-    # No scheduler fork here: the sweeper runs it (see workers.sweeper), so this process's
-    # models are never copied into a second process.
-    return bool(
-        worker.work(burst=burst, with_scheduler=False, logging_level=runtime.settings.log_level)
-    )
+    # The claims this process takes name it; while it beats they are its own.
+    heartbeat = Heartbeat(runtime.jobs.connection).start()
+    try:
+        # No scheduler fork here: the sweeper runs it (see workers.sweeper), so this process's
+        # models are never copied into a second process.
+        return bool(
+            worker.work(burst=burst, with_scheduler=False, logging_level=runtime.settings.log_level)
+        )
+    finally:
+        heartbeat.stop()

@@ -30,7 +30,12 @@ from intake.core.jobs import (
 )
 from intake.core.model_versions import tasks_with_new_corrections
 from intake.core.runtime import Runtime
-from intake.core.states import LOST_AFTER, waiting_message_ids, waiting_transcript_ids
+from intake.core.states import (
+    LOST_AFTER,
+    release_abandoned,
+    waiting_message_ids,
+    waiting_transcript_ids,
+)
 from intake.domain import TranscriptState
 
 log = logging.getLogger(__name__)
@@ -63,13 +68,21 @@ def sweep_once(runtime: Runtime) -> int:
     RQ's record of its job says "queued", if that job is on no queue.
     """
     now = utcnow()
+    handed_back = sum(
+        1
+        for kind, message_id in release_abandoned(runtime, now)
+        if runtime.jobs.enqueue_anew(
+            INGEST_MESSAGE if kind == "message" else TRANSCRIBE_MESSAGE, message_id
+        )
+    )
     with runtime.db.session() as session:
         long_messages = waiting_message_ids(session, now, BATCH, waited=LOST_AFTER)
         long_transcripts = waiting_transcript_ids(session, now, BATCH, waited=LOST_AFTER)
         messages = _without(waiting_message_ids(session, now, BATCH), long_messages)
         transcripts = _without(waiting_transcript_ids(session, now, BATCH), long_transcripts)
     return (
-        _enqueue_all(runtime, INGEST_MESSAGE, messages, "waiting messages")
+        handed_back
+        + _enqueue_all(runtime, INGEST_MESSAGE, messages, "waiting messages")
         + _enqueue_all(runtime, TRANSCRIBE_MESSAGE, transcripts, "waiting transcripts")
         + _enqueue_all(
             runtime, INGEST_MESSAGE, long_messages, "long-waiting messages", check_lost=True

@@ -183,19 +183,30 @@ class Jobs:
         """
         job_id = spec.job_id(key)
         try:
-            try:
-                job = Job.fetch(job_id, connection=self.connection)
-            except NoSuchJobError:
-                return self.enqueue(spec, key)
-            if job.get_status(refresh=False) == JobStatus.QUEUED:
-                queue = self.queue(spec.queue)
-                if self.connection.lpos(queue.key, job_id) is None:
-                    log.warning("job %s was lost between dequeue and start; enqueued again", job_id)
-                    job.delete()
-            return self.enqueue(spec, key)
+            job = Job.fetch(job_id, connection=self.connection)
+            lost = job.get_status(refresh=False) == JobStatus.QUEUED and (
+                self.connection.lpos(self.queue(spec.queue).key, job_id) is None
+            )
+        except NoSuchJobError:
+            lost = False
         except RedisError as exc:
             log.warning("cannot check %s on %s: %s", job_id, spec.queue, exc)
             return False
+        if lost:
+            log.warning("job %s was lost between dequeue and start; enqueued again", job_id)
+            return self.enqueue_anew(spec, key)
+        return self.enqueue(spec, key)
+
+    def enqueue_anew(self, spec: JobSpec, key: int | str) -> bool:
+        """Drop whatever record RQ keeps of this job (its worker died) and enqueue it again."""
+        try:
+            Job.fetch(spec.job_id(key), connection=self.connection).delete()
+        except NoSuchJobError:
+            pass
+        except RedisError as exc:
+            log.warning("cannot replace %s on %s: %s", spec.job_id(key), spec.queue, exc)
+            return False
+        return self.enqueue(spec, key)
 
     def close(self) -> None:
         if self._connection is not None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Update, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake.core.db.models import Message, Transcript, utcnow
+from intake.core.heartbeat import living, process_name
 from intake.core.jobs import INGEST_MESSAGE, TRANSCRIBE_MESSAGE, TRANSCRIBE_TIMEOUT
 from intake.core.runtime import Runtime
 from intake.domain import MessageState, TranscriptState
@@ -33,6 +34,9 @@ STALE_CLAIM = timedelta(minutes=15)
 STALE_TRANSCRIPT = TRANSCRIBE_TIMEOUT + timedelta(minutes=15)
 # Give a just-stored item's own enqueue a moment before the sweeper second-guesses it.
 GRACE = timedelta(seconds=5)
+# A claim this old whose process stopped beating belongs to a dead worker (heartbeat.TTL_S
+# plus a margin): it is handed back at once, without waiting for STALE_CLAIM.
+ABANDONED_AFTER = timedelta(seconds=45)
 # A row still waiting this long after its grace is checked against the queue itself: its job
 # record may say "queued" while the job was lost with a dying worker.
 LOST_AFTER = timedelta(minutes=2)
@@ -59,7 +63,12 @@ def claim_message(runtime: Runtime, message_id: int) -> bool:
                     & (Message.claimed_at < now - STALE_CLAIM),
                 ),
             )
-            .values(state=MessageState.PROCESSING, claimed_at=now, attempts=Message.attempts + 1)
+            .values(
+                state=MessageState.PROCESSING,
+                claimed_at=now,
+                claimed_by=process_name(),
+                attempts=Message.attempts + 1,
+            )
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -70,6 +79,7 @@ def mark_processed(message: Message) -> None:
     message.state = MessageState.PROCESSED
     message.processed_at = utcnow()
     message.claimed_at = None
+    message.claimed_by = None
     message.error = None
 
 
@@ -86,6 +96,7 @@ def release_message(runtime: Runtime, message_id: int, error: str) -> None:
             else MessageState.RECEIVED
         )
         message.claimed_at = None
+        message.claimed_by = None
     log.warning("message %s attempt failed: %s", message_id, error)
 
 
@@ -137,7 +148,12 @@ def claim_transcript(runtime: Runtime, message_id: int) -> bool:
                     & (Transcript.updated_at < now - STALE_TRANSCRIPT),
                 ),
             )
-            .values(state=TranscriptState.RUNNING, attempts=Transcript.attempts + 1, updated_at=now)
+            .values(
+                state=TranscriptState.RUNNING,
+                attempts=Transcript.attempts + 1,
+                updated_at=now,
+                claimed_by=process_name(),
+            )
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -147,6 +163,7 @@ def finish_transcript(transcript: Transcript, state: TranscriptState, error: str
     """In the session that stores the result, so the text and its state commit together."""
     transcript.state = state
     transcript.error = error[:ERROR_LIMIT] if error else None
+    transcript.claimed_by = None
 
 
 def release_transcript(runtime: Runtime, message_id: int, error: str) -> None:
@@ -197,3 +214,67 @@ def waiting_transcript_ids(
             .limit(limit)
         )
     )
+
+
+# Claims of dead processes
+
+
+def release_abandoned(runtime: Runtime, now: datetime) -> list[tuple[str, int]]:
+    """Hand back claims whose process stopped beating; returns (kind, message id) handed back.
+
+    Each row goes back to waiting in a conditional UPDATE naming the dead claimant, so a claim
+    taken meanwhile by a live worker is never touched. The caller enqueues the rows again.
+    """
+    with runtime.db.session() as session:
+        messages = session.execute(
+            select(Message.id, Message.claimed_by).where(
+                Message.state == MessageState.PROCESSING,
+                Message.claimed_at < now - ABANDONED_AFTER,
+                Message.claimed_by.is_not(None),
+            )
+        ).all()
+        transcripts = session.execute(
+            select(Transcript.message_id, Transcript.claimed_by).where(
+                Transcript.state == TranscriptState.RUNNING,
+                Transcript.updated_at < now - ABANDONED_AFTER,
+                Transcript.claimed_by.is_not(None),
+            )
+        ).all()
+    claimants = [str(by) for _, by in [*messages, *transcripts]]
+    if not claimants:
+        return []
+    alive = living(runtime.jobs.connection, claimants)
+    released: list[tuple[str, int]] = []
+    with runtime.db.session() as session:
+        for message_id, by in messages:
+            back_to_waiting = (
+                update(Message)
+                .where(
+                    Message.id == message_id,
+                    Message.state == MessageState.PROCESSING,
+                    Message.claimed_by == by,
+                )
+                .values(state=MessageState.RECEIVED, claimed_at=None, claimed_by=None)
+            )
+            if by not in alive and _changed(session, back_to_waiting):
+                released.append(("message", message_id))
+        for message_id, by in transcripts:
+            back_to_pending = (
+                update(Transcript)
+                .where(
+                    Transcript.message_id == message_id,
+                    Transcript.state == TranscriptState.RUNNING,
+                    Transcript.claimed_by == by,
+                )
+                .values(state=TranscriptState.PENDING, claimed_by=None)
+            )
+            if by not in alive and _changed(session, back_to_pending):
+                released.append(("transcript", message_id))
+    for kind, message_id in released:
+        log.warning("%s %s was claimed by a process that died; handed back", kind, message_id)
+    return released
+
+
+def _changed(session: Session, statement: Update) -> bool:
+    result = session.execute(statement.execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -13,9 +13,10 @@ from intake.cli.supervisor import without_password
 from intake.collectors.smtp import process_smtp_message
 from intake.core.accept import accept_email
 from intake.core.db.models import Customer, Mailbox, Message, Ticket, utcnow
+from intake.core.heartbeat import Heartbeat
 from intake.core.jobs import CLASSIFY_TICKET, JobQueue
 from intake.core.runtime import Runtime
-from intake.core.states import LOST_AFTER
+from intake.core.states import ABANDONED_AFTER, LOST_AFTER, claim_message, release_abandoned
 from intake.domain import MessageState, Source
 from intake.errors import StorageError
 from tests.conftest import deliver, run_jobs
@@ -133,3 +134,22 @@ def test_a_job_lost_between_dequeue_and_start_is_enqueued_again_by_the_sweeper(
     with runtime.db.session() as session:
         message = session.get(Message, accepted.message_id)
         assert message is not None and message.state == MessageState.PROCESSED
+
+
+def test_only_claims_of_processes_that_stopped_beating_are_handed_back(runtime: Runtime) -> None:
+    accepted = accept_email(
+        runtime, make_mail(), source=Source.SMTP, envelope_from=None, recipients=["a@example.com"]
+    )
+    heartbeat = Heartbeat(runtime.jobs.connection).start()
+    assert claim_message(runtime, accepted.message_id)
+    with runtime.db.session() as session:
+        session.execute(
+            update(Message).values(claimed_at=utcnow() - ABANDONED_AFTER - timedelta(seconds=1))
+        )
+    assert release_abandoned(runtime, utcnow()) == []  # this process still beats
+    heartbeat.stop()
+    assert release_abandoned(runtime, utcnow()) == [("message", accepted.message_id)]
+    with runtime.db.session() as session:
+        message = session.get(Message, accepted.message_id)
+        assert message is not None and message.state == MessageState.RECEIVED
+        assert message.claimed_by is None

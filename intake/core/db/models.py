@@ -293,6 +293,7 @@ class Message(Base):
     sent_at: Mapped[datetime | None]  # the sender's Date header
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None]  # when a worker took it; a stale claim is a dead worker
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # the claimant's heartbeat name
     processed_at: Mapped[datetime | None]
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
@@ -353,6 +354,7 @@ class Transcript(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     candidate_text: Mapped[str | None] = mapped_column(Text)
     language_source: Mapped[str | None] = mapped_column(String(20))  # detected|hint|model
+    claimed_by: Mapped[str | None] = mapped_column(String(200))  # the claimant's heartbeat name
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
