@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+import intake.core.accept as accept_module
 from intake.collectors.smtp import make_controller
 from intake.core.accept import REUSED_MESSAGE_ID_OF, Accepted, accept_email
 from intake.core.db.models import Message, Ticket
@@ -180,3 +182,27 @@ def test_real_corpus_mail_reusing_a_message_id(shared_data: Path, runtime: Runti
     assert len(kept) == len(contents) - 3
     flagged = [r for r in kept if r.reused_message_id_of is not None]
     assert len(flagged) == len(contents) - len(groups) - 1  # b was flagged before the loop
+
+
+@pytest.mark.parametrize("raw", [FIRST, SECOND], ids=["same content", "other content"])
+def test_losing_the_insert_race_decides_again_against_the_winner(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, raw: bytes
+) -> None:
+    winner = accept(runtime, FIRST)
+    real_find = accept_module._find_duplicate
+    calls: list[str] = []
+
+    def find_before_the_winner_committed(session: Session, scope: str, key: str) -> object:
+        # The first look-up runs as if the concurrent delivery had not committed yet, so the
+        # insert hits the unique constraint; the retry must see the winner and decide again.
+        calls.append(key)
+        return None if len(calls) == 1 else real_find(session, scope, key)
+
+    monkeypatch.setattr(accept_module, "_find_duplicate", find_before_the_winner_committed)
+    loser = accept(runtime, raw)
+    assert len(calls) >= 2
+    if raw == FIRST:
+        assert loser == Accepted(winner.message_id, duplicate=True)
+    else:
+        assert not loser.duplicate and loser.reused_message_id_of == winner.message_id
+    assert len(messages(runtime)) == (1 if raw == FIRST else 2)
