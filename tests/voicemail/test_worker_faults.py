@@ -28,11 +28,11 @@ PROMPTS = SHARED_AUDIO / "asterisk-core-sounds-en-8k"
 
 
 def long_voicemail() -> bytes:
-    """About two minutes of 8 kHz speech: long enough to kill its transcription midway."""
+    """About 70 s of 8 kHz speech: seconds of decoding, long enough to be killed midway."""
     import wave
 
     frames = b""
-    for name in ("basic-pbx-ivr-main.wav", "demo-congrats.wav", "vm-options.wav") * 2:
+    for name in ("basic-pbx-ivr-main.wav", "demo-congrats.wav", "vm-options.wav"):
         with wave.open(str(PROMPTS / name)) as clip:
             frames += clip.readframes(clip.getnframes())
     return pcm_wav(frames)
