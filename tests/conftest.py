@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from sqlalchemy import text
 from werkzeug.test import TestResponse
 
 from intake.cli.embedded_redis import EmbeddedRedis
+from intake.collectors.smtp import make_controller
 from intake.core.db.engine import Database
 from intake.core.db.migrate import upgrade
 from intake.core.db.models import Base, Message
@@ -148,6 +150,24 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "intake.sqlite3"
     shutil.copy(sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp_port(runtime: Runtime) -> Iterator[int]:
+    """The real SMTP collector on a free port, storing into ``runtime``."""
+    port = free_port()
+    controller = make_controller(runtime, "127.0.0.1", port)
+    controller.start()
+    yield port
+    controller.stop()
 
 
 # Speech models joined from their PyPI parts once for every test process and run (the join is

@@ -44,8 +44,7 @@ from intake.core.db.models import Message
 from intake.core.runtime import Runtime
 from intake.core.settings import load_settings
 from intake.errors import ConfigError
-from tests.conftest import make_runtime
-from tests.core.test_smtp import free_port
+from tests.conftest import free_port, make_runtime
 from tests.mailfactory import make_mail
 
 NORMAL = "127.0.0.2"  # the well-behaved client's address

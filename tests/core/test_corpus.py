@@ -14,8 +14,7 @@ from intake.collectors.smtp import make_controller
 from intake.core.db.models import Message, Ticket
 from intake.core.runtime import Runtime
 from intake.domain import MessageState
-from tests.conftest import add_person, json_of, login, make_app, run_jobs
-from tests.core.test_smtp import free_port
+from tests.conftest import add_person, free_port, json_of, login, make_app, run_jobs
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import smtplib
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import intake.core.accept as accept_module
-from intake.collectors.smtp import make_controller
 from intake.core.accept import REUSED_MESSAGE_ID_OF, Accepted, accept_email
 from intake.core.db.models import Message, Ticket
 from intake.core.jobs import JobQueue
@@ -89,22 +86,6 @@ def test_re_deliveries_stay_duplicates_of_the_message_they_repeat(runtime: Runti
         second.message_id,
         third.message_id,
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def smtp_port(runtime: Runtime) -> Iterator[int]:
-    port = free_port()
-    controller = make_controller(runtime, "127.0.0.1", port)
-    controller.start()
-    yield port
-    controller.stop()
 
 
 def send(port: int, raw: bytes) -> None:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,25 +10,9 @@ from intake.collectors.smtp import make_controller
 from intake.core.db.models import Mailbox, Message
 from intake.core.runtime import Runtime
 from intake.domain import MessageState
-from tests.conftest import make_runtime, run_jobs
+from tests.conftest import free_port, make_runtime, run_jobs
 from tests.mailfactory import make_mail
 from workers.sweeper import sweep_once
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def smtp_port(runtime: Runtime) -> Iterator[int]:
-    port = free_port()
-    controller = make_controller(runtime, "127.0.0.1", port)
-    controller.start()
-    yield port
-    controller.stop()
 
 
 def send(port: int, raw: bytes, to: list[str], sender: str = "alice@customer.org") -> dict:  # type: ignore[type-arg]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_smtp import free_port
+from tests.conftest import free_port
 from tests.mailfactory import make_mail
 
 
