@@ -1,7 +1,7 @@
-"""Training and loading classifier models for the ``classify`` queue and the CLI.
+"""Training new classifier model versions, for the retrain job and ``intake classify train``.
 
-Workers load the active versions once per process and reload only when an admin activates
-another one (a cheap query per job tells).
+Imports scikit-learn: the classify workers load it only when a retrain runs. Classifying with
+the active versions is ``workers.classifiers``.
 """
 
 from __future__ import annotations
