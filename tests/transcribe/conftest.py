@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pytest
 from av.audio.stream import AudioStream
 
+from tests.bench.transcribe_scoring import edit_distance
 from transcribe import Transcriber, WhisperConfig
 from transcribe.audio import SAMPLE_RATE, load_audio
 
@@ -52,7 +53,7 @@ def character_error_rate(reference: str, hypothesis: str) -> float:
     """Edits between the Chinese characters (punctuation ignored) over the reference length."""
     ref = [char for char in reference if char.isalnum()]
     hyp = [char for char in hypothesis if char.isalnum()]
-    return _edits(ref, hyp) / len(ref)
+    return edit_distance(ref, hyp) / len(ref)
 
 
 def words(text: str) -> list[str]:
@@ -61,19 +62,7 @@ def words(text: str) -> list[str]:
 
 def word_error_rate(reference: str, hypothesis: str) -> float:
     ref = words(reference)
-    return _edits(ref, words(hypothesis)) / len(ref)
-
-
-def _edits(ref: list[str], hyp: list[str]) -> int:
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, 1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word))
-            )
-        previous = current
-    return previous[-1]
+    return edit_distance(ref, words(hypothesis)) / len(ref)
 
 
 def write_audio(
