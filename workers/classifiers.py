@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from classify.classifier import Classifier
 from classify.model import TextModel
 from intake.core.blobs import BlobStore
-from intake.core.model_versions import active_version
+from intake.core.db.models import ModelVersion
 from intake.domain import ModelTask
 
 
@@ -26,14 +27,16 @@ class ClassifierCache:
         self._classifier: Classifier | None = None
 
     def get(self, session: Session, blobs: BlobStore) -> Classifier:
-        versions = {task: active_version(session, task) for task in ModelTask}
-        key = tuple(v.id if v else None for v in versions.values())
+        # One query per classified ticket: the active version of every task.
+        versions = {
+            v.task: v for v in session.scalars(select(ModelVersion).where(ModelVersion.active))
+        }
+        key = tuple(versions[t].id if t in versions else None for t in ModelTask)
         with self._lock:
             if self._classifier is None or key != self._key:
                 stored = {
                     task: TextModel.from_bytes(blobs.get(version.blob_sha256))
                     for task, version in versions.items()
-                    if version is not None
                 }
                 self._classifier = Classifier.default().with_models(
                     stored.get(ModelTask.CATEGORY),
