@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from classify import shipped
 from classify.explain import complaint_reasons, topic_reasons
 from classify.language import detect_language
 from classify.model import FloatArray, ModelFormatError, TextModel, Tokens
@@ -344,8 +345,6 @@ _default_lock = threading.Lock()
 
 
 def _load_default(cls: type[Classifier]) -> Classifier:
-    from classify import shipped
-
     try:
         files = shipped.MODEL_FILES
         return cls.from_bytes(*(files[t].read_bytes() for t in shipped.MODEL_TASKS))

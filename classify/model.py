@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from classify.embeddings import get_encoder
 from classify.features import FeatureSpec, count_features
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,6 @@ class TextModel:
         """The sentence vectors this model reads, or None for a TF-IDF-only model."""
         if self.embedding is None:
             return None
-        from classify.embeddings import get_encoder
-
         return get_encoder(self.embedding).encode(list(texts))
 
     def decision_tokens(self, tokens: Tokens, vector: FloatArray | None = None) -> FloatArray:

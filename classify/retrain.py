@@ -9,8 +9,8 @@ from typing import Any
 
 from classify.embeddings import DEFAULT_ENCODER
 from classify.model import TextModel
+from classify.shipped import priority_training_set
 from classify.training import (
-    Task,
     TrainingDataError,
     _split,
     evaluate,
@@ -18,6 +18,7 @@ from classify.training import (
     normalize_labels,
     train_text_model,
 )
+from intake.domain import ModelTask
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def train_and_compare(
     texts: Sequence[str],
     labels: Sequence[str],
     *,
-    task: Task | str,
+    task: ModelTask | str,
     current: TextModel | None,
     base: tuple[Sequence[str], Sequence[str]]
     | tuple[Sequence[str], Sequence[str], Sequence[float]] = ((), ()),
@@ -66,7 +67,7 @@ def train_and_compare(
     reference's minus ``tolerance``; ``current_metrics`` holds the reference's scores.
     ``embedding``: the sentence encoder the new model reads; by default the current model's.
     """
-    task = Task(task)
+    task = ModelTask(task)
     if embedding == SAME_AS_CURRENT:
         embedding = current.embedding if current is not None else None
     own_texts = list(texts) + [t for t, _ in corrections]
@@ -150,15 +151,13 @@ def train_priority_model(
     weighted ``correction_weight`` so an agent's fix outweighs a few contrary examples. Use it
     with ``Classifier.with_models(priority_model=...)``; store it with ``to_bytes()``.
     """
-    from classify.shipped import priority_training_set
-
     latest = dict(corrections)  # the last correction of a text wins
     texts, labels, weights = base if base is not None else priority_training_set()
-    labels_fixed = normalize_labels(list(latest.values()), Task.PRIORITY)
+    labels_fixed = normalize_labels(list(latest.values()), ModelTask.PRIORITY)
     return train_text_model(
         list(texts) + list(latest),
         list(labels) + labels_fixed,
-        task=Task.PRIORITY,
+        task=ModelTask.PRIORITY,
         sample_weight=list(weights) + [correction_weight] * len(latest),
         embedding=embedding,
     )

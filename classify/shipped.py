@@ -26,6 +26,7 @@ from pathlib import Path
 from classify.embeddings import DEFAULT_ENCODER, cached
 from classify.mappings import BANKING77, cfpb_labels, review_topic
 from classify.model import TextModel
+from intake.domain import ModelTask
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def preload_embeddings(name: str = DEFAULT_ENCODER) -> None:
 def build_default_models(*, save_embeddings: bool = False) -> dict[str, TextModel]:
     """The four default models by task name, each reading TF-IDF and sentence embeddings."""
     # Imported here: training pulls in scikit-learn, which loading a model does not need.
-    from classify.training import Task, train_text_model
+    from classify.training import train_text_model
 
     cache = cached(DEFAULT_ENCODER)
     texts = all_training_texts()
@@ -123,10 +124,10 @@ def build_default_models(*, save_embeddings: bool = False) -> dict[str, TextMode
         preload_embeddings()
     models = {}
     for task, column in (
-        (Task.CATEGORY, "topic"),
-        (Task.COMPLAINT, "complaint"),
-        (Task.SENTIMENT, "sentiment"),
-        (Task.PRIORITY, "priority"),
+        (ModelTask.CATEGORY, "topic"),
+        (ModelTask.COMPLAINT, "complaint"),
+        (ModelTask.SENTIMENT, "sentiment"),
+        (ModelTask.PRIORITY, "priority"),
     ):
         texts, labels, weights = training_set(column)
         models[task.value] = train_text_model(

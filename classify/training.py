@@ -1,6 +1,6 @@
 """Fitting and evaluating text models (topic, complaint, sentiment, priority).
 
-Retraining with agents' corrections lives in ``classify.retrain`` (re-exported here).
+Retraining with agents' corrections is ``classify.retrain``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.svm import LinearSVC
 
+from classify.embeddings import EncoderUnavailableError, cached
 from classify.features import FeatureSpec, analyze_chars, analyze_words
 from classify.model import FloatArray, TextModel, softmax
+from classify.shipped import preload_embeddings
 from intake.domain import ModelTask
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,6 @@ EMBEDDING_SCALE = 1.0
 # (measured: on the ~170 held-back texts of the shipped category set the unweighted model won
 # by chance, yet scored 0.06 lower in 5-fold cross-validation on the written English examples).
 _MIN_HELD_TO_CHOOSE = 1000
-
-
-# What a model predicts; the one definition is intake.domain.ModelTask.
-Task = ModelTask
 
 
 class TrainingDataError(ValueError):
@@ -61,19 +59,19 @@ _COMPLAINT_ALIASES = {
     "no": "no", "n": "no", "false": "no", "0": "no",
 }  # fmt: skip
 _PRIORITIES = {"urgent": "urgent", "high": "high", "medium": "medium", "low": "low"}
-_ALIASES: dict[Task, tuple[dict[str, str], str]] = {
-    Task.SENTIMENT: (_SENTIMENT_ALIASES, "negative, neutral, positive, 0 or 1"),
-    Task.COMPLAINT: (_COMPLAINT_ALIASES, "yes, no, true, false, 1 or 0"),
-    Task.PRIORITY: (_PRIORITIES, "urgent, high, medium or low"),
+_ALIASES: dict[ModelTask, tuple[dict[str, str], str]] = {
+    ModelTask.SENTIMENT: (_SENTIMENT_ALIASES, "negative, neutral, positive, 0 or 1"),
+    ModelTask.COMPLAINT: (_COMPLAINT_ALIASES, "yes, no, true, false, 1 or 0"),
+    ModelTask.PRIORITY: (_PRIORITIES, "urgent, high, medium or low"),
 }
 
 
-def normalize_labels(labels: Sequence[str], task: Task | str) -> list[str]:
+def normalize_labels(labels: Sequence[str], task: ModelTask | str) -> list[str]:
     """Trim labels; map each task's spellings to its labels (sentiment ``0|1`` to
     ``negative|positive``, complaint ``true|false`` to ``yes|no``); topics stay free text."""
-    task = Task(task)
+    task = ModelTask(task)
     cleaned = [str(label).strip() for label in labels]
-    if task is Task.CATEGORY:
+    if task is ModelTask.CATEGORY:
         return cleaned
     aliases, expected = _ALIASES[task]
     out = []
@@ -136,7 +134,7 @@ def train_text_model(
     texts: Sequence[str],
     labels: Sequence[str],
     *,
-    task: Task | str,
+    task: ModelTask | str,
     spec: FeatureSpec | None = None,
     c: float = 0.5,
     sample_weight: Sequence[float] | None = None,
@@ -159,7 +157,7 @@ def train_text_model(
     data decide when there is enough of it, and otherwise means balanced. Deterministic for the
     same inputs. Raises ``TrainingDataError`` for unusable data.
     """
-    task = Task(task)
+    task = ModelTask(task)
     texts = list(texts)
     labels = normalize_labels(labels, task)
     _check_data(texts, labels)
@@ -256,9 +254,6 @@ def featurize(
 
 
 def _vectors(embedding: str, texts: Sequence[str]) -> FloatArray:
-    from classify.embeddings import EncoderUnavailableError, cached
-    from classify.shipped import preload_embeddings
-
     try:
         if not len(cached(embedding)):
             preload_embeddings(embedding)  # the shipped texts' vectors: only new ones are encoded
@@ -282,7 +277,7 @@ def _fit_svm(
     features: Featurized,
     labels: list[str],
     weights: FloatArray,
-    task: Task,
+    task: ModelTask,
     c: float,
     balanced: bool,
 ) -> TextModel:
@@ -383,20 +378,10 @@ def evaluate(model: TextModel, texts: Sequence[str], labels: Sequence[str]) -> d
     }
 
 
-from classify.retrain import (  # noqa: E402  (re-exported)
-    RetrainResult,
-    train_and_compare,
-    train_priority_model,
-)
-
 __all__ = [
-    "RetrainResult",
-    "Task",
     "TrainingDataError",
     "evaluate",
     "normalize_labels",
     "read_labeled_csv",
-    "train_and_compare",
-    "train_priority_model",
     "train_text_model",
 ]

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from classify.classifier import Classifier
 from classify.model import TextModel
+from classify.retrain import RetrainResult, train_and_compare
 from classify.shipped import training_set_for
-from classify.training import RetrainResult, train_and_compare
 from intake.core.blobs import BlobStore
 from intake.core.db.models import ModelVersion
 from intake.core.model_versions import (

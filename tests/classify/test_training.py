@@ -8,6 +8,7 @@ import pytest
 
 from classify.classifier import Classifier
 from classify.model import TextModel
+from classify.retrain import train_and_compare, train_priority_model
 from classify.shipped import category_training_set
 from classify.training import (
     TrainingDataError,
@@ -15,7 +16,6 @@ from classify.training import (
     evaluate,
     normalize_labels,
     read_labeled_csv,
-    train_and_compare,
     train_text_model,
 )
 
@@ -333,7 +333,6 @@ def test_a_model_with_an_embedding_round_trips_and_scores_the_same() -> None:
 def test_an_agents_priority_corrections_make_the_next_similar_message_come_out_right() -> None:
     from classify.classifier import Classifier, TicketText
     from classify.shipped import priority_training_set
-    from classify.training import train_priority_model
     from intake.domain import Priority
 
     texts, labels, weights = priority_training_set()
