@@ -34,6 +34,7 @@ def test_the_transcribe_queue_runs_speech_only() -> None:
     assert on_transcribe == ["workers.transcription.transcribe_message"]
 
 
+@pytest.mark.slow
 def test_a_worker_warms_up_without_the_training_code() -> None:
     """scikit-learn arrives with a retrain job, not at a classify worker's start (~90 MB)."""
     warmed = sorted({s.function.rpartition(".")[0] for s in JOBS if s.warm_up})

@@ -256,6 +256,7 @@ def test_default_classifier_is_loaded_once_and_survives_a_bytes_round_trip(
     assert copy.classify(item) == classifier.classify(item)
 
 
+@pytest.mark.slow
 def test_an_unloadable_shipped_model_is_rebuilt_from_the_shipped_data(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -468,6 +468,7 @@ def vm_kib(pid: int, field: str) -> int:
     raise AssertionError(f"no {field} for {pid}")
 
 
+@pytest.mark.slow
 def test_30_connections_sending_24_mb_without_line_end_keep_intake_smtp_small(
     tmp_path: Path, sqlite_url: str, redis_url: str
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -132,6 +133,7 @@ def timed_failure(client: FlaskClient, email: str) -> float:
     return elapsed
 
 
+@pytest.mark.slow
 def test_a_failed_login_takes_as_long_for_an_unknown_account_as_for_a_real_one(
     runtime: Runtime,
 ) -> None:
