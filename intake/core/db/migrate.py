@@ -22,5 +22,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    # "heads": parallel branches of migrations are merged by a merge revision before release,
+    # but every branch applies while they are being written side by side.
     command.upgrade(alembic_config(database_url), revision)
