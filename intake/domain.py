@@ -35,6 +35,24 @@ class Source(StrEnum):
     API = "api"
     WEBHOOK = "webhook"
     SPOOL = "spool"
+    GATEWAY = "gateway"  # written here: agents' replies and notes, acknowledgements, notices
+
+
+class OutboundKind(StrEnum):
+    """Why the gateway sends a mail (``Delivery.kind``)."""
+
+    REPLY = "reply"  # an agent's answer to the customer
+    ACKNOWLEDGEMENT = "acknowledgement"  # automatic "we received your message" (RFC 3834)
+    NOTIFICATION = "notification"  # a notice to our own people (e.g. an SLA breach)
+
+
+class DeliveryState(StrEnum):
+    """Where an outbound mail is on its way to the relay (transitions: ``intake.core.outbox``)."""
+
+    QUEUED = "queued"  # stored, waiting for (another) attempt
+    SENDING = "sending"  # claimed by a worker
+    SENT = "sent"  # the relay accepted it
+    FAILED = "failed"  # refused for good, or gave up after the last retry; a person can retry
 
 
 class MessageFlag(StrEnum):
@@ -62,6 +80,52 @@ class TicketStatus(StrEnum):
     OPEN = "open"
     PENDING = "pending"
     RESOLVED = "resolved"
+
+
+class EventKind(StrEnum):
+    """What an entry of a ticket's activity log records."""
+
+    CHANGE = "change"  # a field changed: status, priority, category, assignee, group, tags…
+    REPLY = "reply"  # a reply was sent to the customer
+    NOTE = "note"  # an internal note was added
+    ACKNOWLEDGEMENT = "acknowledgement"  # the automatic acknowledgement was sent
+    CALLBACK = "callback"  # an agent called a voicemail's caller back
+    MERGE = "merge"  # another ticket was merged into this one, or this one into another
+    SLA = "sla"  # a service-level target was near breach, breached, or recomputed
+    ASSIGNMENT = "assignment"  # assigned by a group's automatic assignment
+
+
+class SlaTarget(StrEnum):
+    """Which service-level target a ticket's ``sla_due_at`` is the deadline of."""
+
+    FIRST_RESPONSE = "first_response"  # the first reply sent, or a logged call-back
+    RESOLUTION = "resolution"  # the ticket resolved
+
+
+class SlaState(StrEnum):
+    """How a ticket stands against its current target, as shown in the queue."""
+
+    OK = "ok"
+    WARNING = "warning"  # 80 % of the target's business time has elapsed
+    BREACHED = "breached"  # past due
+    PAUSED = "paused"  # pending (waiting on the customer) or resolved: the clock stands still
+    MET = "met"  # no target left to meet
+
+
+class AssignmentStrategy(StrEnum):
+    """How a group hands its new tickets to its members."""
+
+    MANUAL = "manual"  # nobody is picked; agents take tickets themselves
+    ROUND_ROBIN = "round_robin"  # members in turn
+    LEAST_OPEN = "least_open"  # the member with the fewest open tickets, under a per-agent cap
+
+
+class CallbackOutcome(StrEnum):
+    """What came of calling a voicemail's caller back."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    LEFT_MESSAGE = "left_message"
 
 
 class TranscriptState(StrEnum):

@@ -8,7 +8,7 @@ behave the same, and the type checker sees ``Mapped[MessageState]``, not ``Mappe
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from itertools import chain
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -28,20 +29,26 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from intake.domain import (
+    AssignmentStrategy,
     Channel,
+    DeliveryState,
     Direction,
+    EventKind,
     MessageFlag,
     MessageState,
     ModelTask,
+    OutboundKind,
     Priority,
     Role,
     Sentiment,
     SetBy,
+    SlaTarget,
     Source,
     TicketStatus,
     TranscriptState,
@@ -109,6 +116,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     role: Mapped[Role] = mapped_column(EnumText(Role), default=Role.AGENT)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Away (holiday, sick): automatic assignment skips this person.
+    away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # Part of every login session: raised on logout, a password change and a deactivation, so
     # every cookie issued before no longer logs anyone in (web.auth.load_user compares it).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -157,6 +166,8 @@ class Mailbox(Base):
     default_group: Mapped[str | None] = mapped_column(String(100))
     default_category: Mapped[str | None] = mapped_column(String(60))
     is_voicemail_source: Mapped[bool] = mapped_column(Boolean, default=False)
+    # New tickets from this mailbox get an automatic acknowledgement (intake.core.acknowledgements).
+    acknowledge: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     imap_host: Mapped[str | None] = mapped_column(String(255))
     imap_port: Mapped[int | None]
     imap_tls: Mapped[str] = mapped_column(String(20), default="implicit")
@@ -174,6 +185,8 @@ class Mailbox(Base):
     # Sync and health state, written by the IMAP collector.
     uidvalidity: Mapped[int | None] = mapped_column(BigInteger)
     last_uid: Mapped[int | None] = mapped_column(BigInteger)
+    # Highest fencing token a poller claimed this row with (intake.core.mailbox_fence).
+    lease_token: Mapped[int | None] = mapped_column(BigInteger)
     state: Mapped[str] = mapped_column(String(30), default="unknown")
     last_success_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -231,7 +244,26 @@ class Ticket(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     group: Mapped[str | None] = mapped_column(String(100))
     tags: Mapped[list[Any]] = mapped_column(default=list)
+    # A duplicate merged into another ticket (intake.core.ticket_merge): its thread moved there.
+    merged_into_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL", name="fk_tickets_merged_into")
+    )
+    # Service levels (``intake.core.sla`` keeps these right; queues filter on them):
+    # ``sla_due_at`` is the deadline of the next target still to meet (``sla_target``), None
+    # while the clock is paused (pending or resolved) or no target is left; ``sla_warning_at``
+    # is when 80 % of that target's business time has elapsed. "Due soon" is
+    # ``sla_warning_at <= now < sla_due_at``, "breached now" is ``sla_due_at <= now``;
+    # ``sla_breached`` stays true once any target was missed (answered late, or overdue).
     sla_due_at: Mapped[datetime | None]
+    sla_warning_at: Mapped[datetime | None] = mapped_column(index=True)
+    sla_breached: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    sla_target: Mapped[SlaTarget | None] = mapped_column(EnumText(SlaTarget))
+    # [[from, until | null], ...] ISO times the clock stood still (pending or resolved).
+    sla_pauses: Mapped[list[Any]] = mapped_column(default=list)
+    # "warning:first_response", "breach:resolution"...: each notice is sent once.
+    sla_notified: Mapped[list[Any]] = mapped_column(default=list)
+    # When the SLA watcher next has something to notice about this ticket.
+    sla_check_at: Mapped[datetime | None] = mapped_column(index=True)
     first_response_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -304,11 +336,76 @@ class Message(Base):
     transcript: Mapped[Transcript | None] = relationship(
         back_populates="message", cascade="all, delete-orphan"
     )
+    delivery: Mapped[Delivery | None] = relationship(
+        back_populates="message", cascade="all, delete-orphan"
+    )
 
     @property
     def is_automatic(self) -> bool:
         """An auto-reply or a bounce: no customer wrote it, so it is not classified or answered."""
         return bool(AUTOMATIC_FLAGS.intersection(self.flags or ()))
+
+
+class TicketEvent(Base):
+    """One entry of a ticket's activity log: who changed what, when, from which value to which."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The user, when a person acted; the name stays readable after the user is deleted.
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[EventKind] = mapped_column(EnumText(EventKind, 20))
+    field: Mapped[str | None] = mapped_column(String(40))
+    old: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class Delivery(Base):
+    """An outbound mail's way to the relay: one per outbound message (``intake.core.outbox``)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_recipient", "kind", "recipient", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True
+    )
+    kind: Mapped[OutboundKind] = mapped_column(EnumText(OutboundKind))
+    state: Mapped[DeliveryState] = mapped_column(
+        EnumText(DeliveryState), default=DeliveryState.QUEUED, index=True
+    )
+    mail_from: Mapped[str] = mapped_column(String(320))  # envelope sender
+    recipients: Mapped[list[Any]] = mapped_column(default=list)  # envelope recipients
+    recipient: Mapped[str] = mapped_column(String(320))  # the main one, lower-cased: rate limits
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # the relay's answer to the last failure
+    relay_answer: Mapped[str | None] = mapped_column(Text)  # the relay's answer when accepted
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None]
+
+    message: Mapped[Message] = relationship(back_populates="delivery")
+    created_by: Mapped[User | None] = relationship()
+
+
+class CannedResponse(Base):
+    """A reply text agents pick on the ticket page; placeholders filled in for each ticket."""
+
+    __tablename__ = "canned_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    body: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Attachment(Base):
@@ -388,13 +485,87 @@ class Rule(Base):
 
 
 class SlaPolicy(Base):
-    """Time to first response, per priority."""
+    """Business minutes to first response and to resolution, per priority and customer tier.
+
+    ``tier`` "" is the policy for every customer; a policy for a tier (e.g. "vip") wins over it.
+    """
 
     __tablename__ = "sla_policies"
+    __table_args__ = (UniqueConstraint("priority", "tier", name="uq_sla_policies_priority_tier"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    priority: Mapped[Priority] = mapped_column(EnumText(Priority, 10), unique=True)
+    priority: Mapped[Priority] = mapped_column(EnumText(Priority, 10))
+    tier: Mapped[str] = mapped_column(String(40), default="", server_default="")
     first_response_minutes: Mapped[int] = mapped_column(Integer)
+    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
+    # Business hours the minutes count in; none: around the clock.
+    calendar_id: Mapped[int | None] = mapped_column(
+        ForeignKey("business_calendars.id", ondelete="SET NULL")
+    )
+
+    calendar: Mapped[BusinessCalendar | None] = relationship()
+
+
+class BusinessCalendar(Base):
+    """Opening hours in a time zone, with holidays (``intake.core.business_hours``)."""
+
+    __tablename__ = "business_calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # {"0": ["09:00-17:00"], ..., "6": []}: local hours per weekday (0 is Monday).
+    hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    holidays: Mapped[list[Any]] = mapped_column(default=list)  # ISO dates, local
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Group(Base):
+    """A team tickets are routed to (``Ticket.group`` holds its name), with its members."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    strategy: Mapped[AssignmentStrategy] = mapped_column(
+        EnumText(AssignmentStrategy), default=AssignmentStrategy.MANUAL
+    )
+    # Least-open: a member with this many open tickets gets no more; none: no cap.
+    max_open: Mapped[int | None] = mapped_column(Integer)
+    # Round-robin: who got the last ticket, so the next goes to the member after.
+    last_assigned_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    members: Mapped[list[User]] = relationship(
+        secondary="group_members", order_by="User.email", viewonly=True
+    )
+
+
+class GroupMember(Base):
+    __tablename__ = "group_members"
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class CustomerMerge(Base):
+    """Two customer records found to be one person: what was merged into what, by whom."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kept_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    merged_id: Mapped[int] = mapped_column(Integer)  # its row is gone; ``merged`` keeps it
+    merged: Mapped[dict[str, Any]] = mapped_column(default=dict)  # email, phone, name, tier
+    ticket_ids: Mapped[list[Any]] = mapped_column(default=list)  # the tickets that moved
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ModelVersion(Base):
@@ -426,6 +597,55 @@ class Correction(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Blob(Base):
+    """Blob bytes kept in the database (INTAKE_BLOB_STORE=db, ``intake.core.blob_db``)."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The queue (issue 13, web/queries.py): pages are read in this order by keyset, one index range
+# per priority and SLA segment; the ones led by assignee and mailbox serve those filters.
+Index(
+    "ix_tickets_queue_order", Ticket.priority_rank, Ticket.sla_due_at, Ticket.created_at, Ticket.id
+)
+Index(
+    "ix_tickets_queue_assignee",
+    Ticket.assignee_id,
+    Ticket.priority_rank,
+    Ticket.sla_due_at,
+    Ticket.created_at,
+    Ticket.id,
+)
+Index(
+    "ix_tickets_queue_mailbox",
+    Ticket.mailbox_id,
+    Ticket.priority_rank,
+    Ticket.sla_due_at,
+    Ticket.created_at,
+    Ticket.id,
+)
+Index("ix_tickets_updated_at", Ticket.updated_at)  # the live queue's "anything new?" check
+
+
+class SavedView(Base):
+    """A queue filter saved by an agent: for the owner, shared with a group, or with everyone."""
+
+    __tablename__ = "saved_views"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(2000))  # the queue's filter, as a URL query string
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)  # with everyone
+    group: Mapped[str | None] = mapped_column(String(100))  # shared with this group (its name)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AppSetting(Base):
     """Admin-editable settings that live in the database (e.g. the speech vocabulary)."""
 
@@ -434,6 +654,114 @@ class AppSetting(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+# Analytics (issue 14): indexes for the dashboard's GROUP BYs, and what the root-cause job stores.
+Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at)
+Index("ix_tickets_category_created", Ticket.category, Ticket.created_at)
+Index("ix_tickets_resolved_at", Ticket.resolved_at)
+
+
+class AuditEntry(Base):
+    """One admin change: who changed which field of which object, from what to what."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(String(320), index=True)
+    action: Mapped[str] = mapped_column(String(10))  # create | update | delete
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(100))
+    object_label: Mapped[str] = mapped_column(String(300), default="")
+    field: Mapped[str | None] = mapped_column(String(60))
+    old: Mapped[Any] = mapped_column(JSON, nullable=True)
+    new: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class TicketRating(Base):
+    """The customer's one rating of a resolved ticket, from the signed link in the email."""
+
+    __tablename__ = "ticket_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
+    )
+    rating: Mapped[str] = mapped_column(String(10))  # good | okay | bad
+    comment: Mapped[str] = mapped_column(Text, default="")
+    rated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class TicketAnalysis(Base):
+    """A ticket whose terms the root-cause job extracted (and, for complaints, its embedding)."""
+
+    __tablename__ = "ticket_analysis"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    analyzed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 sentence vector
+
+
+class TicketTerm(Base):
+    """A term or phrase a ticket's text contains (once per ticket: document counts)."""
+
+    __tablename__ = "ticket_terms"
+    __table_args__ = (Index("ix_ticket_terms_term", "term", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    term: Mapped[str] = mapped_column(String(80), primary_key=True)
+
+
+class TermDay(Base):
+    """Daily roll-up of ticket_terms over all tickets: the background topics are scored against."""
+
+    __tablename__ = "term_days"
+
+    term: Mapped[str] = mapped_column(String(80), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer)
+
+
+class TermDayTotal(Base):
+    """Per day: analysed tickets, and the sum of their distinct terms (the background's size)."""
+
+    __tablename__ = "term_day_totals"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tickets: Mapped[int] = mapped_column(Integer)
+    terms: Mapped[int] = mapped_column(Integer)
+
+
+class ComplaintGroup(Base):
+    """Similar complaints of one topic (sentence embeddings), labelled by their top terms."""
+
+    __tablename__ = "complaint_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(60), index=True)
+    label: Mapped[str] = mapped_column(String(300))
+    terms: Mapped[list[Any]] = mapped_column(default=list)
+    size: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComplaintGroupMember(Base):
+    __tablename__ = "complaint_group_members"
+    __table_args__ = (Index("ix_complaint_group_members_ticket", "ticket_id"),)
+
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("complaint_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 @event.listens_for(Session, "before_flush")
