@@ -9,12 +9,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
+from intake.core.activity import events_of
 from intake.core.tickets import update_ticket
 from intake.errors import RejectedError
 from web.auth import token_required
 from web.context import db, get_runtime
-from web.queries import QueueFilter, list_tickets, load_ticket
-from web.serialize import message_json, ticket_counts, ticket_json, tickets_json
+from web.live import snippet_markup
+from web.queries import QueueFilter, Viewer, list_tickets, load_ticket, queue_page
+from web.serialize import event_json, message_json, ticket_counts, ticket_json, tickets_json
 
 bp = Blueprint("api", __name__)
 
@@ -29,9 +31,22 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 @bp.get("/api/tickets")
 @token_required
 def tickets() -> Response:
+    """A page of the queue: ``cursor`` from the last answer's ``next_cursor`` (null: the end)."""
     flt = QueueFilter.from_args(request.args)
-    rows = list_tickets(db(), flt, _int_arg("limit", 100, 1000), _int_arg("offset", 0, 10**9))
-    return jsonify(tickets=tickets_json(db(), rows))
+    viewer = Viewer(g.api_user.id, get_runtime().settings)
+    limit = max(1, _int_arg("limit", 100, 1000))
+    if "offset" in request.args:  # the older form, kept for existing clients
+        rows = list_tickets(db(), flt, viewer, limit, _int_arg("offset", 0, 10**9))
+        return jsonify(tickets=tickets_json(db(), rows))
+    try:
+        page = queue_page(db(), flt, viewer, limit=limit, cursor=request.args.get("cursor"))
+    except RejectedError as exc:
+        abort(400, description=str(exc))
+    data: dict[str, Any] = {"tickets": tickets_json(db(), page.tickets)}
+    if flt.q:
+        data["snippets"] = {str(i): str(snippet_markup(s)) for i, s in page.snippets.items()}
+    data["next_cursor"] = page.next_cursor
+    return jsonify(data)
 
 
 def _ticket_detail(ticket_id: int) -> dict[str, Any]:
@@ -40,6 +55,7 @@ def _ticket_detail(ticket_id: int) -> dict[str, Any]:
         abort(404)
     data = ticket_json(ticket, ticket_counts(db(), [ticket.customer_id]))
     data["messages"] = [message_json(m) for m in ticket.messages]
+    data["events"] = [event_json(e) for e in events_of(db(), ticket_id)]
     return data
 
 

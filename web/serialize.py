@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session
 
 from classify.customer import customer_type
 from intake.core.customers import loyalty_thresholds
-from intake.core.db.models import Attachment, Customer, Message, Ticket, Transcript, utcnow
+from intake.core.db.models import (
+    Attachment,
+    Customer,
+    Delivery,
+    Message,
+    Ticket,
+    TicketEvent,
+    Transcript,
+    utcnow,
+)
 from web.context import get_runtime
 
 
@@ -71,6 +80,7 @@ def ticket_json(ticket: Ticket, counts: dict[int, int]) -> dict[str, Any]:
         "assignee": ticket.assignee.email if ticket.assignee else None,
         "group": ticket.group,
         "tags": list(ticket.tags),
+        "merged_into_id": ticket.merged_into_id,
         "sla_due_at": iso(ticket.sla_due_at),
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
@@ -140,4 +150,30 @@ def message_json(message: Message) -> dict[str, Any]:
         "attachments": [attachment_json(a) for a in message.attachments],
         "transcript": transcript_json(message.transcript),
         "raw_url": url_for("views.message_raw", message_id=message.id),
+        "delivery": delivery_json(message.delivery),
+    }
+
+
+def delivery_json(delivery: Delivery | None) -> dict[str, Any] | None:
+    """An outbound mail's way to the relay; ``error`` is the relay's answer to the last try."""
+    if delivery is None:
+        return None
+    return {
+        "kind": delivery.kind,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "error": delivery.error,
+        "relay_answer": delivery.relay_answer,
+        "sent_at": iso(delivery.sent_at),
+    }
+
+
+def event_json(event: TicketEvent) -> dict[str, Any]:
+    return {
+        "at": iso(event.at),
+        "actor": event.actor,
+        "kind": event.kind,
+        "field": event.field,
+        "old": event.old,
+        "new": event.new,
     }

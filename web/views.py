@@ -10,14 +10,17 @@ from markupsafe import Markup
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from intake.core.activity import events_of
 from intake.core.db.models import Attachment, Message, User
+from intake.core.saved_views import user_groups, visible_views
 from intake.core.tickets import active_categories, update_ticket
 from intake.domain import TicketStatus
 from intake.errors import NotFoundError, RejectedError
 from intake.mail.html import sanitize_html
 from web.auth import login_required
 from web.context import db, get_runtime
-from web.queries import QueueFilter, list_tickets, load_ticket
+from web.live import queue_choices, queue_rows
+from web.queries import CUSTOMER_TYPES, SLA_STATES, QueueFilter, load_ticket
 from web.serialize import ticket_counts, tickets_json
 
 bp = Blueprint("views", __name__)
@@ -29,12 +32,20 @@ _CID_SRC = re.compile(r'src="cid:([^"]+)"', re.IGNORECASE)
 @bp.get("/")
 @login_required
 def queue() -> str:
+    """The queue: filters, search, saved views, keyset pages, bulk actions, live rows."""
     flt = QueueFilter.from_args(request.args)
-    tickets = list_tickets(db(), flt, limit=200)
+    me = db().get(User, current_user.id)
+    assert me is not None
     return render_template(
         "queue.html",
-        tickets=tickets_json(db(), tickets),
         flt=flt,
+        filter_args=flt.args(),
+        **queue_rows(flt, request.args.get("cursor") or None),
+        **queue_choices(),
+        saved_views=visible_views(db(), me),
+        my_groups=user_groups(db(), me.id),
+        customer_types=CUSTOMER_TYPES,
+        sla_states=SLA_STATES,
         statuses=[s.value for s in TicketStatus],
         priorities=PRIORITIES,
         categories=active_categories(db()),
@@ -74,6 +85,7 @@ def ticket(ticket_id: int) -> str:
         categories=active_categories(db()),
         agents=db().scalars(select(User).where(User.active.is_(True)).order_by(User.email)).all(),
         customer_tickets=ticket_counts(db(), [row.customer_id]).get(row.customer_id or 0, 0),
+        events=events_of(db(), ticket_id),
     )
 
 

@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.core.activity import Actor, record_change
 from intake.core.db.models import Category, Correction, Message, Ticket, User, utcnow
-from intake.core.sla import first_response_due
+from intake.core.search import keeps_index_in_step  # noqa: F401 (registers the listener)
+from intake.core.sla import recompute as recompute_sla
 from intake.domain import Priority, SetBy, TicketStatus
 from intake.errors import RejectedError
 
@@ -28,7 +30,7 @@ def open_ticket(session: Session, first: Message, subject: str, at: datetime) ->
         mailbox_id=first.mailbox_id,
         priority=Priority.MEDIUM,
         priority_rank=Priority.MEDIUM.rank,
-        sla_due_at=first_response_due(session, Priority.MEDIUM, at),
+        # Its SLA clock starts at its first flush, once the customer (and tier) may be known.
         created_at=at,
     )
     if first.mailbox is not None:
@@ -54,7 +56,8 @@ def ticket_training_text(ticket: Ticket) -> str:
 def update_ticket(
     session: Session, ticket: Ticket, changes: Mapping[str, Any], user: User | None
 ) -> list[str]:
-    """Apply validated changes; returns the names of fields that changed."""
+    """Apply validated changes, each logged in the activity log; returns the fields that changed."""
+    by = Actor.of(user)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise RejectedError(f"cannot change {', '.join(sorted(unknown))}")
@@ -65,8 +68,7 @@ def update_ticket(
         except ValueError:
             raise RejectedError(f"unknown status {changes['status']!r}") from None
         if status != ticket.status:
-            if ticket.first_response_at is None and ticket.status == TicketStatus.NEW:
-                ticket.first_response_at = utcnow()
+            record_change(session, ticket, "status", ticket.status, status, by)
             ticket.status = status
             ticket.resolved_at = utcnow() if status == TicketStatus.RESOLVED else None
             changed.append("status")
@@ -76,6 +78,7 @@ def update_ticket(
             raise RejectedError(f"unknown category {category!r}")
         if category != ticket.category:
             _record_correction(session, ticket, "category", ticket.category, category, user)
+            record_change(session, ticket, "category", ticket.category, category, by)
             ticket.category = category
             changed.append("category")
         ticket.category_set_by = SetBy.AGENT
@@ -86,38 +89,55 @@ def update_ticket(
             raise RejectedError(f"unknown priority {changes['priority']!r}") from None
         if priority != ticket.priority:
             _record_correction(session, ticket, "priority", ticket.priority, priority, user)
+            record_change(session, ticket, "priority", ticket.priority, priority, by)
             ticket.priority = priority
             ticket.priority_rank = priority.rank
             ticket.priority_reasons = [f"set by {user.email if user else 'an agent'}"]
-            ticket.sla_due_at = first_response_due(session, priority, ticket.created_at)
+            recompute_sla(session, ticket)
             changed.append("priority")
         ticket.priority_set_by = SetBy.AGENT
     if "assignee" in changes:
-        ticket.assignee_id = _assignee_id(session, changes["assignee"])
-        changed.append("assignee")
+        assignee = _assignee(session, changes["assignee"])
+        if (assignee.id if assignee else None) != ticket.assignee_id:
+            old = ticket.assignee.email if ticket.assignee else None
+            new = assignee.email if assignee else None
+            record_change(session, ticket, "assignee", old, new, by)
+            ticket.assignee = assignee
+            changed.append("assignee")
     if "group" in changes:
         group = str(changes["group"] or "")
         if len(group) > 100:
             raise RejectedError("group names have at most 100 characters")
-        ticket.group = group or None
-        changed.append("group")
+        if (group or None) != ticket.group:
+            record_change(session, ticket, "group", ticket.group, group or None, by)
+            ticket.group = group or None
+            changed.append("group")
     if "tags" in changes:
         tags = changes["tags"]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise RejectedError("tags must be a list of strings")
-        ticket.tags = sorted({t.strip() for t in tags if t.strip()})
-        changed.append("tags")
+        new_tags = sorted({t.strip() for t in tags if t.strip()})
+        if new_tags != sorted(ticket.tags or []):
+            record_change(session, ticket, "tags", sorted(ticket.tags or []), new_tags, by)
+            ticket.tags = new_tags
+            changed.append("tags")
     ticket.updated_at = utcnow()
     return changed
 
 
-def _assignee_id(session: Session, value: Any) -> int | None:
+def _assignee(session: Session, value: Any) -> User | None:
     if value in (None, ""):
         return None
     user = session.scalar(select(User).where(User.email == str(value).strip().lower()))
     if user is None:
         raise RejectedError(f"no user {value!r}")
-    return user.id
+    return user
+
+
+def record_first_response(ticket: Ticket, at: datetime) -> None:
+    """The first reply sent or call-back logged stops the first-response clock; later ones don't."""
+    if ticket.first_response_at is None:
+        ticket.first_response_at = at
 
 
 def _record_correction(

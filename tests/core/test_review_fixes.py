@@ -81,14 +81,16 @@ def test_the_sweeper_classifies_a_ticket_whose_enqueue_was_lost(runtime: Runtime
         assert ticket is not None and ticket.classified_at is not None
 
 
-def test_moving_a_ticket_on_from_new_records_the_first_response(
+def test_a_status_change_is_no_first_response(
     runtime: Runtime, client: FlaskClient, auth_headers: dict[str, str]
 ) -> None:
+    # The customer heard nothing: only a reply sent or a call-back logged stops that clock.
     message = deliver(runtime, make_mail())
     client.patch(f"/api/tickets/{message.ticket_id}", json={"status": "open"}, headers=auth_headers)
     with runtime.db.session() as session:
         ticket = session.get(Ticket, message.ticket_id)
-        assert ticket is not None and ticket.first_response_at is not None
+        assert ticket is not None and ticket.status == "open"
+        assert ticket.first_response_at is None
 
 
 @pytest.mark.parametrize(
