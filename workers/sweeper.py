@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from rq.scheduler import RQScheduler
 from sqlalchemy import exists, select
 
+from intake.core.analytics_jobs import schedule_root_causes
 from intake.core.db.models import Message, Ticket, Transcript, utcnow
 from intake.core.jobs import (
     CLASSIFY_TICKET,
@@ -164,6 +165,7 @@ def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
         try:
             sweep_once(runtime)
             schedule_retrain(runtime)
+            schedule_root_causes(runtime)
         except Exception:
             # A database or Redis outage must not kill the sweeper: try again next round.
             log.exception("sweep failed")

@@ -100,6 +100,16 @@ RETRAIN_MODELS = JobSpec(
     warm_up=False,  # training brings scikit-learn: loaded when a retrain runs, not at start
 )
 
+# Root-cause terms and complaint groups for analytics, one run per 5-minute slot (the sweeper).
+ROOT_CAUSES = JobSpec(
+    "workers.root_causes.update_root_causes",
+    JobQueue.CLASSIFY,
+    "root-causes-{}",
+    timeout_s=3600,
+    passes_key=False,
+    warm_up=False,  # jieba and the encoder are already warm for classification
+)
+
 JOBS: tuple[JobSpec, ...] = (
     INGEST_MESSAGE,
     FETCH_RECORDING,
@@ -107,6 +117,7 @@ JOBS: tuple[JobSpec, ...] = (
     CLASSIFY_TICKET,
     CHECK_MAILBOX,
     RETRAIN_MODELS,
+    ROOT_CAUSES,
 )
 
 
