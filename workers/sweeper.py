@@ -32,12 +32,13 @@ from intake.core.jobs import (
 from intake.core.model_versions import tasks_with_new_corrections
 from intake.core.runtime import Runtime
 from intake.core.states import (
-    LOST_AFTER,
     release_abandoned,
     waiting_message_ids,
     waiting_transcript_ids,
 )
 from intake.domain import TranscriptState
+from workers.outbound import sweep_outbound
+from workers.sla_watch import schedule_sla_watch
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,9 @@ def sweep_once(runtime: Runtime) -> int:
         )
     )
     with runtime.db.session() as session:
-        long_messages = waiting_message_ids(session, now, BATCH, waited=LOST_AFTER)
-        long_transcripts = waiting_transcript_ids(session, now, BATCH, waited=LOST_AFTER)
+        lost_after = runtime.settings.recovery.lost_after
+        long_messages = waiting_message_ids(session, now, BATCH, waited=lost_after)
+        long_transcripts = waiting_transcript_ids(session, now, BATCH, waited=lost_after)
         messages = _without(waiting_message_ids(session, now, BATCH), long_messages)
         transcripts = _without(waiting_transcript_ids(session, now, BATCH), long_transcripts)
     return (
@@ -96,6 +98,7 @@ def sweep_once(runtime: Runtime) -> int:
             check_lost=True,
         )
         + sweep_unclassified(runtime)
+        + sweep_outbound(runtime)
     )
 
 
@@ -165,6 +168,7 @@ def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
         try:
             sweep_once(runtime)
             schedule_retrain(runtime)
+            schedule_sla_watch(runtime)
             schedule_root_causes(runtime)
         except Exception:
             # A database or Redis outage must not kill the sweeper: try again next round.

@@ -164,8 +164,20 @@ def _shifts(calendar: Calendar, first_day: date) -> Iterator[Period]:
     raise BusinessHoursError(f"the calendar has no open hours within {HORIZON_DAYS} days")
 
 
+def _without_overlaps(periods: Iterable[Period]) -> Iterator[Period]:
+    """Shifts with what an earlier one already covered cut off (an overnight shift running
+    into an early one), so no moment counts twice. Lazy: the shifts never end."""
+    covered_until: datetime | None = None
+    for start, end in periods:
+        if covered_until is not None:
+            start = max(start, covered_until)
+        if end > start:
+            yield start, end
+            covered_until = end
+
+
 def _merged(periods: Iterable[Period]) -> Iterator[Period]:
-    """Touching or overlapping periods joined (an overnight shift running into an early one)."""
+    """Touching or overlapping periods of a finite list joined."""
     current: Period | None = None
     for start, end in periods:
         if current is not None and start <= current[1]:
@@ -213,7 +225,7 @@ def running_periods(
     start = _aware(start)
     closed, stopped = _normalized(pauses)
     first_day = start.astimezone(zone(calendar.timezone)).date() - timedelta(days=1)
-    for period_start, period_end in _merged(_shifts(calendar, first_day)):
+    for period_start, period_end in _without_overlaps(_shifts(calendar, first_day)):
         if period_end <= start:
             continue
         period_start = max(period_start, start)

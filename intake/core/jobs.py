@@ -12,6 +12,7 @@ their row (``intake.core.states``), so even a duplicate that slips through does 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -41,6 +42,7 @@ class JobQueue(StrEnum):
     INTAKE = "intake"  # parse, thread, link customer, fetch recordings: fast, never waits on audio
     TRANSCRIBE = "transcribe"  # speech to text only: slow, own workers (GPU hosts in big setups)
     CLASSIFY = "classify"  # topic, priority, sentiment; retraining
+    OUTBOUND = "outbound"  # mail we send through the relay: waits on a remote server, so its own
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,21 @@ ROOT_CAUSES = JobSpec(
     warm_up=False,  # jieba and the encoder are already warm for classification
 )
 
+# One outbound mail (reply, acknowledgement, notice) to the relay; the row says whether it went.
+SEND_MESSAGE = JobSpec(
+    "workers.outbound.send_message", JobQueue.OUTBOUND, "send-message-{}", timeout_s=120
+)
+
+# Near-breach and breach notices, one run per minute slot (the sweeper asks each round).
+SLA_WATCH = JobSpec(
+    "workers.sla_watch.watch_sla",
+    JobQueue.INTAKE,
+    "sla-watch-{}",
+    timeout_s=300,
+    passes_key=False,
+    retried=False,  # the next minute's run picks up whatever this one left
+)
+
 JOBS: tuple[JobSpec, ...] = (
     INGEST_MESSAGE,
     FETCH_RECORDING,
@@ -117,7 +134,9 @@ JOBS: tuple[JobSpec, ...] = (
     CLASSIFY_TICKET,
     CHECK_MAILBOX,
     RETRAIN_MODELS,
+    SLA_WATCH,
     ROOT_CAUSES,
+    SEND_MESSAGE,
 )
 
 
@@ -184,6 +203,47 @@ class Jobs:
             )
             return False
 
+    def enqueue_many(self, spec: JobSpec, keys: Sequence[int | str]) -> bool:
+        """:meth:`enqueue` for many keys in two round trips to Redis (a batch of new rows).
+
+        Keys whose job is live are skipped, as in :meth:`enqueue`. False when Redis is
+        unreachable: the rows wait and the sweeper enqueues them later.
+        """
+        if spec.again_if_running:
+            raise ValueError(f"{spec.function}: enqueue it one key at a time")
+        job_ids = [spec.job_id(key) for key in keys]
+        active = {status.value for status in ACTIVE_STATES}
+        try:
+            statuses = self.connection.pipeline(transaction=False)
+            for job_id in job_ids:
+                statuses.hget(Job.key_for(job_id), "status")
+            retry = (
+                Retry(max=self.retries, interval=RETRY_INTERVALS[: self.retries])
+                if spec.retried and self.retries
+                else None
+            )
+            batch = [
+                Queue.prepare_data(
+                    spec.function,
+                    (key,) if spec.passes_key else (),
+                    job_id=job_id,
+                    timeout=spec.timeout_s,
+                    retry=retry,
+                    result_ttl=3600,
+                    failure_ttl=7 * 24 * 3600,
+                )
+                for key, job_id, status in zip(keys, job_ids, statuses.execute(), strict=True)
+                if status is None or status.decode() not in active
+            ]
+            if batch:
+                self.queue(spec.queue).enqueue_many(batch)
+            return True
+        except RedisError as exc:
+            log.warning(
+                "cannot enqueue %d %s jobs (will be swept later): %s", len(keys), spec.queue, exc
+            )
+            return False
+
     def requeue_if_lost(self, spec: JobSpec, key: int | str) -> bool:
         """Enqueue again a job whose record says queued but that sits on no queue.
 
@@ -210,8 +270,12 @@ class Jobs:
 
     def enqueue_anew(self, spec: JobSpec, key: int | str) -> bool:
         """Drop whatever record RQ keeps of this job (its worker died) and enqueue it again."""
+        job_id = spec.job_id(key)
         try:
-            Job.fetch(spec.job_id(key), connection=self.connection).delete()
+            # A worker that died right after taking the job (BLMOVE, one queue) left its id in
+            # the queue's intermediate list, where RQ's cleanup would later fail the new copy.
+            self.connection.lrem(self.queue(spec.queue).intermediate_queue_key, 0, job_id)
+            Job.fetch(job_id, connection=self.connection).delete()
         except NoSuchJobError:
             pass
         except RedisError as exc:
