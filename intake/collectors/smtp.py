@@ -1,6 +1,9 @@
-"""SMTP collector: a thin aiosmtpd adapter around :func:`process_smtp_message`.
+"""SMTP collector: a thin aiosmtpd adapter around the core's group commit.
 
-Database work is blocking, so it runs in the default thread pool and never on the event loop.
+Messages are stored by :class:`intake.core.group_commit.GroupCommitter`: concurrent sessions'
+messages share one sync round and one transaction, and each session answers 250 only once its
+message's transaction committed (451 if it failed). Recipients are checked against an in-memory
+:class:`intake.core.address_book.AddressBook`; database work never runs on the event loop.
 The limits (connections, rates, line lengths) are decided in :mod:`intake.collectors.smtp_limits`
 and enforced here through aiosmtpd's hooks.
 """
@@ -8,7 +11,6 @@ and enforced here through aiosmtpd's hooks.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hmac
 import logging
 import ssl
@@ -31,7 +33,9 @@ from intake.collectors.smtp_limits import (
     is_trusted,
     parse_networks,
 )
-from intake.core.accept import Accepted, accept_email, match_recipient
+from intake.core.accept import Accepted, InboundEmail, enqueue_ingest, store_emails
+from intake.core.address_book import AddressBook
+from intake.core.group_commit import GroupCommitter
 from intake.core.runtime import Runtime
 from intake.core.settings import SmtpLimitSettings
 from intake.domain import Source
@@ -45,42 +49,34 @@ def peer_host(peer: object) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else ""
 
 
-def recipient_mailbox(runtime: Runtime, address: str) -> tuple[bool, int | None]:
-    """(accepted, mailbox id) for one RCPT TO address."""
-    with runtime.db.session() as session:
-        match = match_recipient(session, runtime.settings.accept_domains, address)
-    return (match is not None, match.mailbox_id if match else None)
+def smtp_email(mail_from: str | None, rcpt_tos: Sequence[str], raw: bytes) -> InboundEmail:
+    """One SMTP transaction's message: a row per distinct mailbox among the recipients."""
+    return InboundEmail(
+        raw,
+        Source.SMTP,
+        envelope_from=mail_from or None,
+        recipients=tuple(rcpt_tos),
+        route_by_recipient=True,
+    )
 
 
 def process_smtp_message(
     runtime: Runtime, mail_from: str | None, rcpt_tos: Sequence[str], raw: bytes
 ) -> list[Accepted]:
-    """Store one SMTP transaction: one message per distinct mailbox among the recipients."""
-    groups: dict[int | None, list[str]] = defaultdict(list)
-    for address in rcpt_tos:
-        accepted, mailbox_id = recipient_mailbox(runtime, address)
-        if not accepted:
-            # Accepted at RCPT, gone by DATA (an admin just removed the mailbox): a temporary
-            # failure makes the sender retry and hear 550 for that address, never a false 250.
-            raise StorageError(f"recipient {address} is no longer accepted")
-        groups[mailbox_id].append(address)
-    return [
-        accept_email(
-            runtime,
-            raw,
-            source=Source.SMTP,
-            envelope_from=mail_from or None,
-            recipients=recipients,
-            mailbox_id=mailbox_id,
-        )
-        for mailbox_id, recipients in groups.items()
-    ]
+    """Store one SMTP transaction on its own (no group commit); raises StorageError."""
+    (outcome,) = store_emails(runtime, [smtp_email(mail_from, rcpt_tos, raw)])
+    if isinstance(outcome, StorageError):
+        raise outcome
+    enqueue_ingest(runtime, [outcome])
+    return outcome
 
 
 class IntakeHandler:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.limits = runtime.settings.smtp
+        self.addresses = AddressBook(runtime.db, runtime.settings.accept_domains)
+        self.committer = GroupCommitter(runtime, self.addresses)
         self.trusted = parse_networks(self.limits.trusted_networks)
         self.messages = RateWindow(self.limits.messages_per_minute_per_ip)
         self.large_stores = asyncio.Semaphore(1)
@@ -131,13 +127,15 @@ class IntakeHandler:
         envelope.rcpt_attempts = attempts  # type: ignore[attr-defined]
         if attempts > self.limits.max_recipients:
             return "452 4.5.3 Too many recipients"
-        loop = asyncio.get_running_loop()
-        try:
-            accepted, _ = await loop.run_in_executor(None, recipient_mailbox, self.runtime, address)
-        except SQLAlchemyError as exc:
-            log.error("recipient lookup failed: %s", exc)
-            return "451 4.3.0 Temporary lookup failure, try again later"
-        if not accepted:
+        match = self.addresses.cached(address)
+        if match is None:
+            loop = asyncio.get_running_loop()
+            try:
+                match = await loop.run_in_executor(None, self.addresses.lookup, address)
+            except SQLAlchemyError as exc:
+                log.error("recipient lookup failed: %s", exc)
+                return "451 4.3.0 Temporary lookup failure, try again later"
+        if match is None:
             return f"550 5.1.1 <{address}>: recipient address rejected, not a mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -148,25 +146,22 @@ class IntakeHandler:
         raw = envelope.original_content or b""
         if isinstance(envelope.content, bytes) and not raw:
             raw = envelope.content
-        loop = asyncio.get_running_loop()
-        store = functools.partial(
-            process_smtp_message, self.runtime, envelope.mail_from, list(envelope.rcpt_tos), raw
-        )
+        email = smtp_email(envelope.mail_from, list(envelope.rcpt_tos), raw)
         try:
             if len(raw) > FREE_MESSAGE_BYTES:
-                # Storing reads the headers with the stdlib parser, which holds several copies of
-                # the whole message for a while; one large message at a time bounds that.
+                # A reused Message-ID makes the store fingerprint the whole message, which holds
+                # several copies of it for a while; one large message at a time bounds that.
                 async with self.large_stores:
-                    stored = await loop.run_in_executor(None, store)
+                    stored = await asyncio.wrap_future(self.committer.submit(email))
             else:
-                stored = await loop.run_in_executor(None, store)
-        except StorageError as exc:
-            log.error("could not store message from %s: %s", envelope.mail_from, exc)
-            return "451 4.3.0 Could not store the message, try again later"
+                stored = await asyncio.wrap_future(self.committer.submit(email))
         except Exception:
             # Never answer 250 for something we did not keep; the client will retry.
             log.exception("unexpected error storing message from %s", envelope.mail_from)
             return "451 4.3.0 Temporary failure, try again later"
+        if isinstance(stored, StorageError):
+            log.error("could not store message from %s: %s", envelope.mail_from, stored)
+            return "451 4.3.0 Could not store the message, try again later"
         ids = ",".join(str(a.message_id) for a in stored)
         log.info(
             "accepted message from %s for %s as %s", envelope.mail_from, envelope.rcpt_tos, ids
@@ -386,7 +381,23 @@ class IntakeController(Controller):
             "auth_require_tls": not limits.auth_allow_plaintext,
             "authenticator": authenticator(limits),
         }
-        super().__init__(IntakeHandler(runtime), hostname=host, port=port, **smtp_options)
+        self.intake_handler = IntakeHandler(runtime)
+        super().__init__(self.intake_handler, hostname=host, port=port, **smtp_options)
+
+    def start(self) -> None:
+        self.intake_handler.committer.start()
+        try:
+            super().start()
+        except BaseException:
+            self.intake_handler.committer.stop()
+            raise
+
+    def stop(self, no_assert: bool = False) -> None:
+        # Sessions first, so nothing is submitted after the writer thread has drained.
+        try:
+            super().stop(no_assert=no_assert)
+        finally:
+            self.intake_handler.committer.stop()
 
     def factory(self) -> SMTP:
         return IntakeSMTP(

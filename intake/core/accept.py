@@ -14,16 +14,18 @@ of the first message.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Mailbox, Message, utcnow
+from intake.core.address_book import AddressBook, AddressTable
+from intake.core.db.models import Message, utcnow
 from intake.core.jobs import INGEST_MESSAGE
 from intake.core.runtime import Runtime
 from intake.domain import Channel, MessageState, Source
@@ -34,6 +36,7 @@ from intake.mail.parse import peek_message_id
 log = logging.getLogger(__name__)
 
 DEDUP_KEY_MAX = 600  # the column's length
+MESSAGE_ID_MAX = 998  # ``messages.message_id_header``
 # ``Message.extra`` key on a message that reuses an earlier message's Message-ID with other
 # content: the id of that earlier message.
 REUSED_MESSAGE_ID_OF = "reused_message_id_of"
@@ -45,34 +48,6 @@ class Accepted:
     duplicate: bool
     # Kept as its own message although an earlier one (this id) has the same Message-ID.
     reused_message_id_of: int | None = None
-
-
-@dataclass(frozen=True)
-class RecipientMatch:
-    address: str
-    mailbox_id: int | None  # None: accepted by domain, no mailbox configured
-
-
-def find_mailbox_for(session: Session, address: str) -> Mailbox | None:
-    address = address.strip().lower()
-    for mailbox in session.scalars(select(Mailbox).where(Mailbox.enabled.is_(True))):
-        if address in (a.lower() for a in mailbox.addresses):
-            return mailbox
-    return None
-
-
-def match_recipient(
-    session: Session, accept_domains: Sequence[str], address: str
-) -> RecipientMatch | None:
-    """Is this RCPT TO ours? Mailbox addresses first, then the accepted domains."""
-    address = address.strip().lower()
-    mailbox = find_mailbox_for(session, address)
-    if mailbox is not None:
-        return RecipientMatch(address, mailbox.id)
-    domain = address.rpartition("@")[2]
-    if domain and (domain in accept_domains or "*" in accept_domains):
-        return RecipientMatch(address, None)
-    return None
 
 
 def dedup_scope_for(mailbox_id: int | None, recipients: Sequence[str]) -> str:
@@ -188,6 +163,157 @@ def _find_duplicate(session: Session, scope: str, key: str) -> tuple[int, str] |
     return None if row is None else (row[0], row[1])
 
 
+@dataclass(frozen=True)
+class InboundEmail:
+    """One email as a collector received it, before anything is stored."""
+
+    raw: bytes
+    source: Source
+    envelope_from: str | None
+    recipients: tuple[str, ...]
+    mailbox_id: int | None = None
+    # SMTP: one row per mailbox among the recipients, looked up in the address book inside the
+    # storing transaction (so a mailbox removed since RCPT is noticed); else ``mailbox_id``.
+    route_by_recipient: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Per email of a batch: its rows (one per mailbox), or why none was kept (answer 451).
+Outcome = list[Accepted] | StorageError
+
+
+def store_emails(
+    runtime: Runtime, emails: Sequence[InboundEmail], book: AddressBook | None = None
+) -> list[Outcome]:
+    """Store a batch durably: blobs in one sync round, then every row in one transaction.
+
+    Nothing is enqueued here (see :func:`enqueue_ingest`), so a caller can answer its senders as
+    soon as this returns. A database failure fails the whole batch: no email of it is reported
+    stored unless the transaction holding its rows committed.
+    """
+    if not emails:
+        return []
+    message_ids = [peek_message_id(email.raw) for email in emails]
+    try:
+        digests = runtime.blobs.put_many([email.raw for email in emails])
+    except StorageError as exc:
+        return [exc] * len(emails)
+    for attempt in (1, 2):
+        try:
+            with runtime.db.session() as session:
+                outcomes = _store_batch(runtime, session, emails, message_ids, digests, book)
+            break
+        except (IntegrityError, DataError) as exc:
+            # IntegrityError: lost a race with a concurrent delivery (another process) under the
+            # same key; decide again, now seeing the winner's row. DataError: one email has a
+            # value the database refuses; alone it gets 451, the others are stored.
+            if attempt == 2 or isinstance(exc, DataError):
+                if len(emails) == 1:
+                    return [StorageError(f"database refused the message: {exc.__class__.__name__}")]
+                return [store_emails(runtime, [email], book)[0] for email in emails]
+        except SQLAlchemyError as exc:
+            error = StorageError(f"database unavailable: {exc.__class__.__name__}")
+            error.__cause__ = exc
+            return [error] * len(emails)
+    for message_id, outcome in zip(message_ids, outcomes, strict=True):
+        if isinstance(outcome, StorageError):
+            continue
+        for accepted in outcome:
+            _log_outcome(accepted, message_id)
+    return outcomes
+
+
+def _store_batch(
+    runtime: Runtime,
+    session: Session,
+    emails: Sequence[InboundEmail],
+    message_ids: Sequence[str],
+    digests: Sequence[str],
+    book: AddressBook | None,
+) -> list[Outcome]:
+    table = None
+    if any(email.route_by_recipient for email in emails):
+        book = book or AddressBook(runtime.db, runtime.settings.accept_domains)
+        table = book.refresh(session)
+    outcomes: list[Outcome] = []
+    for email, message_id, digest in zip(emails, message_ids, digests, strict=True):
+        groups = {email.mailbox_id: list(email.recipients)}
+        if email.route_by_recipient and book is not None and table is not None:
+            routed = _route(book, table, email.recipients)
+            if isinstance(routed, str):
+                # Accepted at RCPT, gone by DATA (an admin just removed the mailbox): a temporary
+                # failure makes the sender retry and hear 550 for that address, never a false 250.
+                outcomes.append(StorageError(f"recipient {routed} is no longer accepted"))
+                continue
+            groups = routed
+        outcomes.append(
+            [
+                _store(
+                    runtime, session, _new_email(email, message_id, digest, box, rcpts), email.raw
+                )
+                for box, rcpts in groups.items()
+            ]
+        )
+    return outcomes
+
+
+def _route(
+    book: AddressBook, table: AddressTable, recipients: Sequence[str]
+) -> dict[int | None, list[str]] | str:
+    """The recipients by mailbox (None: accepted by domain), or the first one not accepted."""
+    groups: dict[int | None, list[str]] = defaultdict(list)
+    for address in recipients:
+        match = book.match_in(table, address)
+        if match is None:
+            return address
+        groups[match.mailbox_id].append(address)
+    return groups
+
+
+def _new_email(
+    email: InboundEmail, message_id: str, digest: str, mailbox_id: int | None, rcpts: list[str]
+) -> NewMessage:
+    return NewMessage(
+        source=email.source,
+        channel=Channel.EMAIL,
+        dedup_scope=dedup_scope_for(mailbox_id, rcpts),
+        dedup_key=message_id,
+        raw_sha256=digest,
+        raw_size=len(email.raw),
+        raw_content_type="message/rfc822",
+        mailbox_id=mailbox_id,
+        message_id_header=message_id[:MESSAGE_ID_MAX],
+        envelope_from=email.envelope_from,
+        envelope_to=[r.lower() for r in rcpts],
+        extra=dict(email.extra),
+    )
+
+
+def _log_outcome(accepted: Accepted, message_id: str) -> None:
+    if accepted.duplicate:
+        log.info("duplicate of message %s (Message-ID %s) ignored", accepted.message_id, message_id)
+    elif accepted.reused_message_id_of is not None:
+        log.warning(
+            "message %s reuses the Message-ID %s of message %s with different content; kept",
+            accepted.message_id,
+            message_id,
+            accepted.reused_message_id_of,
+        )
+
+
+def enqueue_ingest(runtime: Runtime, outcomes: Sequence[Outcome]) -> None:
+    """Queue the processing of every newly stored row, in one round trip to Redis."""
+    new_ids = [
+        accepted.message_id
+        for outcome in outcomes
+        if not isinstance(outcome, StorageError)
+        for accepted in outcome
+        if not accepted.duplicate
+    ]
+    if new_ids:
+        runtime.jobs.enqueue_many(INGEST_MESSAGE, new_ids)
+
+
 def accept_email(
     runtime: Runtime,
     raw: bytes,
@@ -199,35 +325,17 @@ def accept_email(
     extra: dict[str, Any] | None = None,
 ) -> Accepted:
     """Durably store one inbound email and enqueue its processing. Raises StorageError."""
-    message_id = peek_message_id(raw)
-    digest = runtime.blobs.put(raw)
-    accepted = store_message(
-        runtime,
-        NewMessage(
-            source=source,
-            channel=Channel.EMAIL,
-            dedup_scope=dedup_scope_for(mailbox_id, recipients),
-            dedup_key=message_id,
-            raw_sha256=digest,
-            raw_size=len(raw),
-            raw_content_type="message/rfc822",
-            mailbox_id=mailbox_id,
-            message_id_header=message_id,
-            envelope_from=envelope_from,
-            envelope_to=[r.lower() for r in recipients],
-            extra=extra or {},
-        ),
-        raw=raw,
+    email = InboundEmail(
+        raw,
+        source,
+        envelope_from,
+        tuple(recipients),
+        mailbox_id=mailbox_id,
+        extra=extra or {},
     )
-    if accepted.duplicate:
-        log.info("duplicate of message %s (Message-ID %s) ignored", accepted.message_id, message_id)
-        return accepted
-    if accepted.reused_message_id_of is not None:
-        log.warning(
-            "message %s reuses the Message-ID %s of message %s with different content; kept",
-            accepted.message_id,
-            message_id,
-            accepted.reused_message_id_of,
-        )
-    runtime.jobs.enqueue(INGEST_MESSAGE, accepted.message_id)
+    (outcome,) = store_emails(runtime, [email])
+    if isinstance(outcome, StorageError):
+        raise outcome
+    enqueue_ingest(runtime, [outcome])
+    (accepted,) = outcome
     return accepted

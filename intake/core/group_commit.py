@@ -1,0 +1,144 @@
+"""Group commit: concurrent deliveries share one sync round and one transaction.
+
+Each SMTP session hands its message to :meth:`GroupCommitter.submit` and waits. One writer
+thread takes whatever is waiting (up to ``max_batch`` emails or ``max_batch_bytes``), waits up to
+``window`` seconds for more, and stores the batch with :func:`intake.core.accept.store_emails`:
+blobs written and synced in one round, rows in one transaction. Only then are the waiting
+sessions told (a 250 for stored, a 451 for everything of a batch whose commit failed), and only
+after that are the new rows enqueued, in one Redis round trip.
+
+While one batch is being synced and committed, the next one gathers, so under load the batches
+grow by themselves; alone, a message waits at most ``window`` longer than it would have.
+
+Memory: a waiting email is the bytes its session already holds (no copy is made here), so what
+waits is bounded by the SMTP connection limit and data budget (``smtp_limits``); a batch is
+bounded by ``max_batch`` and ``max_batch_bytes``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from intake.core.accept import InboundEmail, Outcome, enqueue_ingest, store_emails
+from intake.core.address_book import AddressBook
+from intake.core.runtime import Runtime
+from intake.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = 0.002
+DEFAULT_MAX_BATCH = 200
+DEFAULT_MAX_BATCH_BYTES = 32 * 1024 * 1024
+
+Store = Callable[[Runtime, Sequence[InboundEmail], AddressBook | None], list[Outcome]]
+
+
+@dataclass
+class _Waiting:
+    email: InboundEmail
+    future: Future[Outcome]
+
+
+_STOP = object()
+
+
+class GroupCommitter:
+    """The writer thread of one process; :meth:`submit` is safe to call from any thread."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        book: AddressBook | None = None,
+        *,
+        window: float = DEFAULT_WINDOW,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
+        store: Store = store_emails,
+    ) -> None:
+        self.runtime = runtime
+        self.book = book
+        self.window = window
+        self.max_batch = max_batch
+        self.max_batch_bytes = max_batch_bytes
+        self.store = store  # tests put a failing store here
+        self._queue: queue.SimpleQueue[_Waiting | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._carry: _Waiting | None = None  # taken but over a full batch's bytes: next batch
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Store what was submitted before, then end the writer thread."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, email: InboundEmail) -> Future[Outcome]:
+        """The email's rows once committed, or a StorageError (never raised: answer 451)."""
+        if self._thread is None:
+            raise RuntimeError("the group committer is not running")
+        future: Future[Outcome] = Future()
+        self._queue.put(_Waiting(email, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            batch, stopping = self._gather()
+            if batch:
+                self._commit(batch)
+            if stopping:
+                return
+
+    def _gather(self) -> tuple[list[_Waiting], bool]:
+        first = self._carry if self._carry is not None else self._queue.get()
+        self._carry = None
+        if not isinstance(first, _Waiting):
+            return [], True
+        batch = [first]
+        size = len(first.email.raw)
+        deadline = time.monotonic() + self.window
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+            if not isinstance(item, _Waiting):
+                return batch, True
+            if size + len(item.email.raw) > self.max_batch_bytes:
+                self._carry = item
+                break
+            batch.append(item)
+            size += len(item.email.raw)
+        return batch, False
+
+    def _commit(self, batch: list[_Waiting]) -> None:
+        try:
+            outcomes = self.store(self.runtime, [w.email for w in batch], self.book)
+        except Exception as exc:  # a bug must not leave sessions waiting for ever
+            log.exception("storing a batch of %d emails failed", len(batch))
+            error = StorageError(f"unexpected failure: {exc.__class__.__name__}")
+            outcomes = [error] * len(batch)
+        for waiting, outcome in zip(batch, outcomes, strict=True):
+            waiting.future.set_result(outcome)
+        if len(batch) > 1:
+            log.debug("group commit of %d emails", len(batch))
+        try:
+            enqueue_ingest(self.runtime, outcomes)
+        except Exception:  # the rows are stored; the sweeper enqueues them later
+            log.exception("enqueueing a batch of %d emails failed", len(batch))
