@@ -179,3 +179,13 @@ class ModelTask(StrEnum):
     SENTIMENT = "sentiment"
     COMPLAINT = "complaint"  # yes / no
     PRIORITY = "priority"  # urgent / high / medium / low
+
+
+class ProcessRole(StrEnum):
+    """What a long-running process does, as its heartbeat names it (``intake.core.heartbeat``)."""
+
+    SMTP = "smtp"
+    IMAP = "imap"
+    SPOOL = "voicemail-spool"
+    WORKER = "worker"
+    SWEEPER = "sweeper"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from intake.core import runtime as runtime_module
+from intake.core.acknowledgements import acknowledge_new_ticket
 from intake.core.blobs import BlobStore
 from intake.core.conversations import attach_to_ticket
 from intake.core.customers import normalize_email
@@ -48,6 +49,8 @@ def ingest_message(message_id: int) -> str:
                     ticket = link_voicemail_mail(session, message, parsed, voicemail)
                 else:
                     ticket = attach_to_ticket(session, message, parsed)
+            # Committed with the ticket; sent once the ticket is (acknowledgements.py says when).
+            acknowledge_new_ticket(runtime, session, message, ticket)
             mark_processed(message)
             session.flush()
             ticket_id = ticket.id

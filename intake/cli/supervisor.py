@@ -2,7 +2,10 @@
 
 Children run in their own sessions so that Ctrl-C reaches only the supervisor, which then stops
 them in order; each child also gets SIGTERM from the kernel if the supervisor dies, so nothing is
-left running. A child that crashes is restarted with backoff.
+left running. A child that crashes is restarted with backoff, and the embedded Redis from its
+append-only file. What cannot be mended this way (a Redis that will not start, a child that dies
+again each time it starts) is fatal: ``intake up`` stops everything and exits non-zero, so a
+service manager set to restart on failure takes over.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
+from redis import Redis
+from redis.exceptions import RedisError
+
 from intake.cli.embedded_redis import EmbeddedRedis
 from intake.core.settings import Settings
 from intake.errors import IntakeError
@@ -28,6 +34,10 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 10.0
 REDIS_RESTARTS = 5
+# A child that dies within QUICK_EXIT_S of its start this many times in a row will not come up
+# by itself (a port taken, a broken setting); with the backoff that is about two minutes.
+CRASH_LOOP_LIMIT = 8
+QUICK_EXIT_S = 60.0
 
 
 def die_with_parent() -> None:
@@ -80,7 +90,7 @@ def service_argv(command: Sequence[str]) -> list[str]:
 def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
     commands = {"smtp": ["smtp"], "imap": ["imap"]}
     for number in range(1, settings.workers + 1):
-        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify"]
+        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify,outbound"]
     # One transcription worker: a second model copy would only compete for the same cores.
     commands["worker-transcribe"] = ["worker", "--queues", "transcribe"]
     commands["sweeper"] = ["sweeper"]
@@ -97,6 +107,9 @@ class Supervisor:
         self.stopping = threading.Event()
         self.redis: EmbeddedRedis | None = None
         self.children: list[Child] = []
+        self.redis_url = ""
+        self.backoff_s = 0.5  # first delay before a restart, doubled per quick exit (max 30 s)
+        self.poll_s = 0.5
 
     def request_stop(self, signum: int, _frame: object) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -115,7 +128,7 @@ class Supervisor:
             if not redis_url:
                 self.redis = EmbeddedRedis(settings.data_dir / "redis")
                 redis_url = self.redis.start()
-            env["INTAKE_REDIS_URL"] = redis_url
+            env["INTAKE_REDIS_URL"] = self.redis_url = redis_url
             # In a child, so the supervisor itself never loads SQLAlchemy and Alembic.
             migrate = service_argv(["migrate"])
             if subprocess.run(migrate, env=env, stdin=subprocess.DEVNULL).returncode != 0:
@@ -148,7 +161,7 @@ class Supervisor:
 
     def watch(self) -> None:
         """Restart children that exit; raises IntakeError when the gateway cannot go on."""
-        while not self.stopping.wait(0.5):
+        while not self.stopping.wait(self.poll_s):
             if self.redis and self.redis.process and self.redis.process.poll() is not None:
                 self.restart_redis()
             now = time.monotonic()
@@ -158,8 +171,16 @@ class Supervisor:
                 if child.next_start == 0.0:
                     assert child.process is not None
                     uptime = now - child.started_at
-                    child.restarts = 0 if uptime > 60 else child.restarts + 1
-                    delay = min(30.0, 0.5 * 2**child.restarts)
+                    child.restarts = 0 if uptime > QUICK_EXIT_S else child.restarts + 1
+                    # Services wait out a Redis outage by exiting and being restarted: that is
+                    # not theirs to be blamed for (a Redis that stays away is fatal by itself).
+                    if child.restarts >= CRASH_LOOP_LIMIT and self.redis_answers():
+                        raise IntakeError(
+                            f"{child.name} exited {child.restarts} times in a row within "
+                            f"{QUICK_EXIT_S:.0f} s of starting (last status "
+                            f"{child.process.returncode}); giving up"
+                        )
+                    delay = min(30.0, self.backoff_s * 2**child.restarts)
                     log.error(
                         "%s exited with %s; restarting in %.1f s",
                         child.name,
@@ -170,6 +191,16 @@ class Supervisor:
                 elif now >= child.next_start:
                     child.next_start = 0.0
                     child.start()
+
+    def redis_answers(self) -> bool:
+        try:
+            connection = Redis.from_url(self.redis_url, socket_connect_timeout=2, socket_timeout=2)
+            try:
+                return bool(connection.ping())
+            finally:
+                connection.close()
+        except (RedisError, ValueError):
+            return False
 
     def restart_redis(self) -> None:
         """The embedded Redis died: start it again from its append-only file, same socket.
@@ -190,7 +221,7 @@ class Supervisor:
                 return
             except IntakeError as exc:
                 log.error("embedded Redis did not restart (attempt %d): %s", attempt, exc)
-                if self.stopping.wait(min(10.0, 0.5 * 2**attempt)):
+                if self.stopping.wait(min(10.0, self.backoff_s * 2**attempt)):
                     return
         raise IntakeError(f"embedded Redis did not come back after {REDIS_RESTARTS} attempts")
 

@@ -12,7 +12,9 @@ from workers.run import run_worker
 
 def register(commands: Any) -> None:
     worker = commands.add_parser("worker", help="run an RQ worker")
-    worker.add_argument("--queues", default="intake,classify", help="comma-separated queue names")
+    worker.add_argument(
+        "--queues", default="intake,classify,outbound", help="comma-separated queue names"
+    )
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.set_defaults(handler=run_worker_command)
 

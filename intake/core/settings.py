@@ -11,8 +11,10 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
+from intake.domain import ProcessRole
 from intake.errors import ConfigError
 
 PREFIX = "INTAKE_"
@@ -215,6 +217,65 @@ def load_smtp_limits(env: Mapping[str, str], max_message_bytes: int) -> SmtpLimi
 
 
 @dataclass(frozen=True)
+class RecoverySettings:
+    """How soon stuck work is noticed and handed back, and what /readyz calls stuck (README
+    "Guarantees and their limits")."""
+
+    heartbeat_seconds: int = 5  # every process beats this often; silent for 4 beats is dead
+    # A claim this old whose process stopped beating is handed back (well past a heartbeat's life).
+    abandoned_after_seconds: int = 45
+    # A row still waiting this long is enqueued again if its job sits on no queue.
+    lost_after_seconds: int = 120
+    # /readyz: not ready while an item has waited longer than this (a backlog a burst explains
+    # clears well within it; a stuck pipeline does not).
+    ready_max_wait_seconds: int = 900
+    # /readyz: the kinds of process that must have a live heartbeat (workers are judged per queue).
+    ready_processes: tuple[ProcessRole, ...] = (
+        ProcessRole.SMTP,
+        ProcessRole.IMAP,
+        ProcessRole.SWEEPER,
+    )
+
+    @property
+    def heartbeat_ttl_seconds(self) -> int:
+        return 4 * self.heartbeat_seconds
+
+    @property
+    def abandoned_after(self) -> timedelta:
+        return timedelta(seconds=self.abandoned_after_seconds)
+
+    @property
+    def lost_after(self) -> timedelta:
+        return timedelta(seconds=self.lost_after_seconds)
+
+
+def load_recovery(env: Mapping[str, str], voicemail_spool: bool) -> RecoverySettings:
+    defaults = RecoverySettings()
+    default_roles = defaults.ready_processes + ((ProcessRole.SPOOL,) if voicemail_spool else ())
+    raw = env_optional(env, "READY_PROCESSES")
+    roles = default_roles
+    if raw is not None:
+        try:
+            roles = tuple(ProcessRole(name) for name in env_list(env, "READY_PROCESSES"))
+        except ValueError as exc:
+            known = ", ".join(role for role in ProcessRole if role != ProcessRole.WORKER)
+            raise ConfigError(f"INTAKE_READY_PROCESSES: {exc}; known: {known}") from None
+    return RecoverySettings(
+        heartbeat_seconds=env_int(env, "HEARTBEAT_SECONDS", defaults.heartbeat_seconds, minimum=1),
+        abandoned_after_seconds=env_int(
+            env, "ABANDONED_AFTER_SECONDS", defaults.abandoned_after_seconds, minimum=1
+        ),
+        lost_after_seconds=env_int(
+            env, "LOST_AFTER_SECONDS", defaults.lost_after_seconds, minimum=1
+        ),
+        ready_max_wait_seconds=env_int(
+            env, "READY_MAX_WAIT_SECONDS", defaults.ready_max_wait_seconds, minimum=1
+        ),
+        ready_processes=roles,
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -230,10 +291,13 @@ class Settings:
     workers: int = 1
     job_retries: int = 5
     sweep_seconds: int = 15
+    recovery: RecoverySettings = field(default_factory=RecoverySettings)
     voicemail_spool: Path | None = None
     twilio_auth_token: str | None = None
     recording_hosts: tuple[str, ...] = ()
     outbound_smtp_url: str | None = None
+    reply_from: str | None = None  # From of replies and acknowledgements without a mailbox
+    ack_per_address_per_day: int = 3  # acknowledgements to one address within 24 hours
     base_url: str | None = None
     loyal_min_tickets: int = 5
     loyal_min_days: int = 180
@@ -241,6 +305,9 @@ class Settings:
     speech_models_dir: Path | None = None  # default: DATA_DIR/models
     log_level: str = "INFO"
     smtp: SmtpLimitSettings = field(default_factory=SmtpLimitSettings)
+    blob_store: str = "fs"  # fs: files under DATA_DIR/blobs; db: the database's blobs table
+    metrics_allow: tuple[str, ...] = ()  # networks that may read /metrics without a token
+    imap_lease_seconds: int = 10  # a dead IMAP poller's mailboxes move to another within this
 
     @property
     def blob_dir(self) -> Path:
@@ -250,6 +317,13 @@ class Settings:
     def models_dir(self) -> Path:
         """Where packaged speech models are joined from their PyPI parts, once."""
         return self.speech_models_dir or self.data_dir / "models"
+
+
+def _blob_store(env: Mapping[str, str]) -> str:
+    store = env_str(env, "BLOB_STORE", "fs").lower()
+    if store not in ("fs", "db"):
+        raise ConfigError(f"INTAKE_BLOB_STORE must be fs or db, got {store!r}")
+    return store
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -278,10 +352,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workers=env_int(env, "WORKERS", 1, minimum=1),
         job_retries=env_int(env, "JOB_RETRIES", 5, minimum=1),
         sweep_seconds=env_int(env, "SWEEP_SECONDS", 15, minimum=1),
+        recovery=load_recovery(env, voicemail_spool is not None),
         voicemail_spool=Path(voicemail_spool).expanduser().resolve() if voicemail_spool else None,
         twilio_auth_token=env_optional(env, "TWILIO_AUTH_TOKEN"),
         recording_hosts=env_list(env, "RECORDING_HOSTS"),
         outbound_smtp_url=env_optional(env, "OUTBOUND_SMTP_URL"),
+        reply_from=env_optional(env, "REPLY_FROM"),
+        ack_per_address_per_day=env_int(env, "ACK_PER_ADDRESS_PER_DAY", 3),
         base_url=env_optional(env, "BASE_URL"),
         loyal_min_tickets=env_int(env, "LOYAL_MIN_TICKETS", 5, minimum=2),
         loyal_min_days=env_int(env, "LOYAL_MIN_DAYS", 180),
@@ -299,4 +376,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         speech_models_dir=Path(models_dir).expanduser().resolve() if models_dir else None,
         log_level=env_str(env, "LOG_LEVEL", "INFO").upper(),
         smtp=load_smtp_limits(env, max_message_bytes),
+        blob_store=_blob_store(env),
+        metrics_allow=_networks(env, "METRICS_ALLOW", ()),
+        imap_lease_seconds=env_int(env, "IMAP_LEASE_SECONDS", 10, minimum=2),
     )

@@ -20,6 +20,7 @@ from typing import IO, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake.core.accept import Accepted, NewMessage, store_message
+from intake.core.acknowledgements import acknowledge_new_ticket
 from intake.core.customers import normalize_phone
 from intake.core.db.models import Message
 from intake.core.jobs import INGEST_MESSAGE
@@ -124,6 +125,7 @@ def voicemail_ticket_now(runtime: Runtime, message_id: int) -> int:
             if message is None:
                 raise StorageError(f"voicemail message {message_id} vanished")
             ticket = link_uploaded_voicemail(session, message)
+            acknowledge_new_ticket(runtime, session, message, ticket)
             mark_processed(message)
             session.flush()
             ticket_id = ticket.id

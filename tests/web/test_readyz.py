@@ -1,4 +1,5 @@
-"""/readyz: database and storage writable, Redis up, queue depths and the oldest waiting item."""
+"""/readyz: database and storage writable, Redis up, every process beating, every queue served,
+queue depths and the oldest waiting item."""
 
 from __future__ import annotations
 
@@ -11,31 +12,36 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from rq import SimpleWorker
 
 from intake.core.accept import accept_email
+from intake.core.heartbeat import Heartbeat
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
-from intake.domain import Source
+from intake.domain import ProcessRole, Source
 from tests.conftest import json_of, make_app, make_runtime
 from tests.mailfactory import make_mail
 
 
+def beat(runtime: Runtime, role: ProcessRole, name: str, queues: tuple[str, ...] = ()) -> Heartbeat:
+    return Heartbeat(runtime.jobs.connection, role, queues=queues, name=name).start()
+
+
 @pytest.fixture
-def workers(runtime: Runtime) -> Iterator[list[SimpleWorker]]:
-    """Registered RQ workers for every queue, as `intake up` runs them (registration only)."""
+def workers(runtime: Runtime) -> Iterator[list[Heartbeat]]:
+    """The heartbeats of every process `intake up` runs: SMTP, IMAP, sweeper and two workers
+    that between them serve every queue."""
+    transcribe = (JobQueue.TRANSCRIBE.value,)
+    others = tuple(q.value for q in JobQueue if q != JobQueue.TRANSCRIBE)
     started = [
-        SimpleWorker(
-            [runtime.jobs.queue(JobQueue.INTAKE), runtime.jobs.queue(JobQueue.CLASSIFY)],
-            connection=runtime.jobs.connection,
-        ),
-        SimpleWorker([runtime.jobs.queue(JobQueue.TRANSCRIBE)], connection=runtime.jobs.connection),
+        beat(runtime, ProcessRole.WORKER, "test:1", others),
+        beat(runtime, ProcessRole.WORKER, "test:2", transcribe),
+        beat(runtime, ProcessRole.SMTP, "test:3"),
+        beat(runtime, ProcessRole.IMAP, "test:4"),
+        beat(runtime, ProcessRole.SWEEPER, "test:5"),
     ]
-    for worker in started:
-        worker.register_birth()  # type: ignore[no-untyped-call]  # untyped in RQ
     yield started
-    for worker in started:
-        worker.register_death()  # type: ignore[no-untyped-call]  # untyped in RQ
+    for heartbeat in started:
+        heartbeat.stop()
 
 
 def readyz(app: Flask) -> tuple[int, dict[str, Any]]:
@@ -43,7 +49,7 @@ def readyz(app: Flask) -> tuple[int, dict[str, Any]]:
     return response.status_code, json_of(response)
 
 
-def test_ready_when_everything_works(runtime: Runtime, workers: list[SimpleWorker]) -> None:
+def test_ready_when_everything_works(runtime: Runtime, workers: list[Heartbeat]) -> None:
     status, body = readyz(make_app(runtime))
     assert status == 200
     assert body["ready"] is True
@@ -57,23 +63,22 @@ def test_ready_when_everything_works(runtime: Runtime, workers: list[SimpleWorke
         "intake": 1,
         "transcribe": 1,
         "classify": 1,
+        "outbound": 1,
     }
     assert body["waiting"]["messages"] == {"count": 0, "oldest_seconds": None}
     # The storage probe leaves nothing behind.
     assert not list(runtime.blobs.root.glob(".readyz-*"))
 
 
-def test_not_ready_when_a_queue_has_no_worker(
-    runtime: Runtime, workers: list[SimpleWorker]
-) -> None:
-    # The transcribe worker is gone (RQ leaves this call untyped).
-    workers[1].register_death()  # type: ignore[no-untyped-call]
+def test_not_ready_when_a_queue_has_no_worker(runtime: Runtime, workers: list[Heartbeat]) -> None:
+    workers[1].stop()  # the transcribe worker is gone
     status, body = readyz(make_app(runtime))
     assert status == 503
     assert body["checks"]["workers"] == {"ok": False, "unserved_queues": ["transcribe"]}
+    assert body["checks"]["processes"]["ok"] is True
 
 
-def test_reports_what_waits_and_for_how_long(runtime: Runtime, workers: list[SimpleWorker]) -> None:
+def test_reports_what_waits_and_for_how_long(runtime: Runtime, workers: list[Heartbeat]) -> None:
     accept_email(
         runtime,
         make_mail(),
@@ -89,10 +94,11 @@ def test_reports_what_waits_and_for_how_long(runtime: Runtime, workers: list[Sim
     assert body["queues"]["intake"]["depth"] == 1
     assert body["queues"]["intake"]["oldest_seconds"] >= 0.1
     assert body["queues"]["classify"] == {"depth": 0, "oldest_seconds": None, "workers": 1}
+    assert body["checks"]["waiting"] == {"ok": True, "limit_seconds": 900, "over_limit": {}}
 
 
 def test_not_ready_when_blob_storage_cannot_be_written(
-    runtime: Runtime, workers: list[SimpleWorker]
+    runtime: Runtime, workers: list[Heartbeat]
 ) -> None:
     # A file where the blob folder should be: no write can succeed (a chmod would not stop root).
     shutil.rmtree(runtime.blobs.root, ignore_errors=True)
@@ -140,7 +146,8 @@ def test_not_ready_when_redis_is_down(tmp_path: Path, sqlite_url: str, redis_url
         runtime.close()
     assert status == 503
     assert body["checks"]["redis"]["ok"] is False
-    assert body["queues"] is None
+    assert body["checks"]["processes"] == {"ok": False, "error": "Redis is unreachable"}
+    assert body["queues"] is None and body["processes"] is None
     assert body["checks"]["database"]["ok"] is True
 
 

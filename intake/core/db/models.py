@@ -118,6 +118,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Away (holiday, sick): automatic assignment skips this person.
     away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The UI language ("en", "zh") and IANA time zone the person chose; None: from the browser, UTC.
+    language: Mapped[str | None] = mapped_column(String(10))
+    timezone: Mapped[str | None] = mapped_column(String(64))
     # Part of every login session: raised on logout, a password change and a deactivation, so
     # every cookie issued before no longer logs anyone in (web.auth.load_user compares it).
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

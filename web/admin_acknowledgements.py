@@ -1,0 +1,71 @@
+"""Admin page for automatic acknowledgements: on or off per mailbox and for mail accepted by
+domain, and the English and Chinese texts."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from intake.core.acknowledgements import (
+    LANGUAGES,
+    PLACEHOLDERS,
+    AckSettings,
+    AckTemplate,
+    load_ack_settings,
+    save_ack_settings,
+)
+from intake.core.db.models import Mailbox
+from intake.errors import RejectedError
+from web.auth import admin_required
+from web.context import db, get_runtime
+from web.form_input import form_text
+
+log = logging.getLogger(__name__)
+bp = Blueprint("acknowledgements", __name__, url_prefix="/admin")
+
+
+def _mailboxes() -> list[Mailbox]:
+    return list(db().scalars(select(Mailbox).order_by(Mailbox.name)))
+
+
+@bp.get("/acknowledgements")
+@admin_required
+def index() -> str:
+    settings = get_runtime().settings
+    return render_template(
+        "admin/canned_acknowledgements.html",
+        ack=load_ack_settings(db()),
+        mailboxes=_mailboxes(),
+        languages=LANGUAGES,
+        placeholders=PLACEHOLDERS,
+        relay_configured=bool(settings.outbound_smtp_url),
+        per_day=settings.ack_per_address_per_day,
+    )
+
+
+@bp.post("/acknowledgements")
+@admin_required
+def save() -> Response:
+    templates = {
+        language: AckTemplate(form_text(f"{language}_subject"), form_text(f"{language}_body"))
+        for language in LANGUAGES
+    }
+    try:
+        save_ack_settings(
+            db(),
+            AckSettings(domain_mail=request.form.get("domain_mail") == "1", templates=templates),
+        )
+        for mailbox in _mailboxes():
+            mailbox.acknowledge = request.form.get(f"mailbox_{mailbox.id}") == "1"
+        db().commit()
+    except RejectedError as exc:
+        db().rollback()
+        flash(f"Not saved: {exc}.", "error")
+        return redirect(url_for("acknowledgements.index"))
+    log.info("%s saved the acknowledgement settings", current_user.email)
+    flash("Acknowledgement settings saved; they apply to the next new ticket.", "ok")
+    return redirect(url_for("acknowledgements.index"))
