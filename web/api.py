@@ -33,7 +33,7 @@ def _int_arg(name: str, default: int, maximum: int) -> int:
 def tickets() -> Response:
     """A page of the queue: ``cursor`` from the last answer's ``next_cursor`` (null: the end)."""
     flt = QueueFilter.from_args(request.args)
-    viewer = Viewer(g.api_user.id, get_runtime().settings)
+    viewer = _viewer()
     limit = max(1, _int_arg("limit", 100, 1000))
     if "offset" in request.args:  # the older form, kept for existing clients
         rows = list_tickets(db(), flt, viewer, limit, _int_arg("offset", 0, 10**9))
@@ -49,8 +49,12 @@ def tickets() -> Response:
     return jsonify(data)
 
 
+def _viewer() -> Viewer:
+    return Viewer(g.api_user.id, get_runtime().settings, g.api_user.is_admin)
+
+
 def _ticket_detail(ticket_id: int) -> dict[str, Any]:
-    ticket = load_ticket(db(), ticket_id)
+    ticket = load_ticket(db(), ticket_id, _viewer())
     if ticket is None:
         abort(404)
     data = ticket_json(ticket, ticket_counts(db(), [ticket.customer_id]))
@@ -68,7 +72,7 @@ def ticket(ticket_id: int) -> Response:
 @bp.patch("/api/tickets/<int:ticket_id>")
 @token_required
 def patch_ticket(ticket_id: int) -> Response | tuple[Response, int]:
-    ticket = load_ticket(db(), ticket_id)
+    ticket = load_ticket(db(), ticket_id, _viewer())
     if ticket is None:
         abort(404)
     changes = request.get_json(silent=True)

@@ -19,7 +19,7 @@ from intake.errors import NotFoundError, RejectedError
 from intake.mail.html import sanitize_html
 from web.auth import login_required
 from web.context import db, get_runtime
-from web.live import queue_choices, queue_rows
+from web.live import queue_choices, queue_rows, viewer
 from web.queries import CUSTOMER_TYPES, SLA_STATES, QueueFilter, load_ticket
 from web.serialize import ticket_counts, tickets_json
 
@@ -70,7 +70,7 @@ def message_html(message: Message) -> Markup | None:
 @bp.get("/tickets/<int:ticket_id>")
 @login_required
 def ticket(ticket_id: int) -> str:
-    row = load_ticket(db(), ticket_id)
+    row = load_ticket(db(), ticket_id, viewer())
     if row is None:
         abort(404)
     data = tickets_json(db(), [row])[0]
@@ -92,7 +92,7 @@ def ticket(ticket_id: int) -> str:
 @bp.post("/tickets/<int:ticket_id>")
 @login_required
 def edit_ticket(ticket_id: int) -> Response:
-    row = load_ticket(db(), ticket_id)
+    row = load_ticket(db(), ticket_id, viewer())
     if row is None:
         abort(404)
     changes: dict[str, object] = {}

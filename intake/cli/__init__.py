@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mailbox": ("intake.cli.mailbox", "manage mailboxes"),
     "customers": ("intake.cli.customers", "manage customers"),
     "classify": ("intake.cli.classify", "train, evaluate and roll back classifier models"),
+    "search": ("intake.cli.search", "rebuild the full-text search index"),
 }
 
 

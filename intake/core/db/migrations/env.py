@@ -9,6 +9,7 @@ from alembic.autogenerate.api import AutogenContext
 
 from intake.core.db.engine import make_engine
 from intake.core.db.models import Base, UTCDateTime
+from intake.core.search import SEARCH_TABLES
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
@@ -16,6 +17,14 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def include_name(name: str | None, type_: str, _parents: Any) -> bool:
+    # The full-text search tables differ per database and are no models (intake/core/search.py);
+    # SQLite's FTS5 keeps its shadow tables beside them (ticket_fts_data, ...).
+    if type_ == "table" and name:
+        return not any(name == t or name.startswith(f"{t}_") for t in SEARCH_TABLES)
+    return True
 
 
 config = context.config
@@ -30,6 +39,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
