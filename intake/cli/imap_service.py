@@ -6,9 +6,10 @@ import argparse
 import logging
 from typing import Any
 
-from intake.cli.process import start_runtime, wait_for_stop_signal
+from intake.cli.process import start_heartbeat, start_runtime, wait_for_stop_signal
 from intake.collectors.imap.manager import ImapManager
 from intake.core.settings import Settings
+from intake.domain import ProcessRole
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,12 @@ def run_imap(args: argparse.Namespace, settings: Settings) -> int:
     runtime = start_runtime(settings)
     stop = wait_for_stop_signal()
     log.info("IMAP collector starting")
+    # Each mailbox reports its own connection state on the admin page; the beat says the
+    # collector itself runs.
+    heartbeat = start_heartbeat(runtime, ProcessRole.IMAP)
     try:
         ImapManager(runtime).run(stop)
     finally:
+        heartbeat.stop()
         runtime.close()
     return 0

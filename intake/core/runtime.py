@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from intake.core import metrics
+from intake.core.blob_db import DbBlobStore
 from intake.core.blobs import BlobStore
 from intake.core.db.engine import Database
 from intake.core.jobs import Jobs
@@ -42,14 +44,23 @@ class Runtime:
         if not settings.redis_url:
             raise ConfigError("INTAKE_REDIS_URL is not set (intake up sets it for its children)")
         make_private_dir(settings.data_dir)
+        db = Database(settings.database_url)
+        blobs = (
+            DbBlobStore(db, settings.data_dir / "blob-cache")
+            if settings.blob_store == "db"
+            else BlobStore(settings.blob_dir)
+        )
+        # Every process records its metrics in the one Redis, so /metrics sees all hosts.
+        metrics.attach(settings.redis_url)
         return cls(
             settings=settings,
-            db=Database(settings.database_url),
-            blobs=BlobStore(settings.blob_dir),
+            db=db,
+            blobs=blobs,
             jobs=Jobs(settings.redis_url, retries=settings.job_retries),
         )
 
     def close(self) -> None:
+        metrics.flush()
         self.jobs.close()
         self.db.dispose()
 

@@ -3,6 +3,7 @@
 Every few seconds the manager re-reads the mailboxes: new ones start, removed or disabled ones
 stop, and a changed one is stopped and restarted with the new settings once its old thread has
 finished (so two connections never work one mailbox at once). No restart of ``intake imap``.
+Across processes and hosts, each mailbox's lease in Redis decides which worker thread connects.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import partial
 
 from intake.collectors.imap.alerts import send_failure_alert
 from intake.collectors.imap.worker import IDLE_RENEW_SECONDS, MailboxWorker
+from intake.core.leases import DEFAULT_TTL_S, Leases
 from intake.core.mailbox_state import DEFAULT_ALERT_AFTER, load_imap_configs
 from intake.core.runtime import Runtime
 from intake.imap.backoff import BASE_SECONDS
@@ -34,8 +36,10 @@ class ImapManager:
         backoff_base: float = BASE_SECONDS,
         idle_renew: float = IDLE_RENEW_SECONDS,
         alert_after: int = DEFAULT_ALERT_AFTER,
+        lease_ttl: float = DEFAULT_TTL_S,
     ) -> None:
         self.runtime = runtime
+        self.leases = Leases(runtime.jobs.connection, lease_ttl)
         self.reload_seconds = reload_seconds
         self.worker_options = {
             "backoff_base": backoff_base,
@@ -85,6 +89,7 @@ class ImapManager:
             backoff_base=self.worker_options["backoff_base"],
             idle_renew=self.worker_options["idle_renew"],
             alert_after=int(self.worker_options["alert_after"]),
+            leases=self.leases,
         )
         self.workers[config.id] = worker
         worker.start()

@@ -2,7 +2,14 @@
 
 Per message the order is fixed: FETCH BODY.PEEK[] (the server marks nothing), ``accept_email``
 (durable: blob + committed row), post-action on the server, then the UID is recorded. A crash
-between any two steps only repeats work that the per-mailbox Message-ID dedup makes harmless.
+between any two steps only repeats work that the per-mailbox Message-ID dedup makes harmless,
+and a message stored but not yet recorded is finished by the next connection without being
+fetched again (``mailbox_fence.last_stored_uid``).
+
+Several ``intake imap`` processes may run: each mailbox is worked by the one holding its lease
+(``intake.core.leases``); the others wait in standby and take over within seconds of the
+holder's death. The UID bookkeeping is written with the lease's fencing token, so a holder that
+lost its lease cannot move it.
 """
 
 from __future__ import annotations
@@ -17,8 +24,11 @@ from datetime import UTC, datetime
 
 from imapclient import DELETED, SEEN, IMAPClient
 
+from intake.core import mailbox_fence
 from intake.core.accept import accept_email
 from intake.core.db.engine import Database
+from intake.core.heartbeat import process_name
+from intake.core.leases import HeldLease, Leases
 from intake.core.mailbox_state import (
     DEFAULT_ALERT_AFTER,
     ConnState,
@@ -26,9 +36,9 @@ from intake.core.mailbox_state import (
     record_failure,
     record_success,
     save_secret,
-    save_sync_state,
     set_state,
 )
+from intake.core.metrics import count_imap_error
 from intake.core.runtime import Runtime
 from intake.core.secrets import decrypt, encrypt
 from intake.domain import Source
@@ -36,7 +46,7 @@ from intake.imap.backoff import BASE_SECONDS, backoff_delay
 from intake.imap.config import AfterKind, Credentials, MailboxConfig
 from intake.imap.connection import TokenCache, logout_quietly, open_connection, select_folder
 from intake.imap.failures import Failure, FailureKind, ImapProtocolError, describe_failure
-from intake.imap.sync import SyncMode, plan_sync
+from intake.imap.sync import SyncMode, SyncState, plan_sync
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +56,19 @@ IDLE_RENEW_SECONDS = 10 * 60
 # How often an IDLE wait wakes to notice a stop request.
 IDLE_CHECK_SECONDS = 1.0
 
+# How often a poller in standby asks for a mailbox's lease: the takeover delay after a holder
+# dies is its lease's time-to-live plus at most this.
+STANDBY_SECONDS = 1.0
+
 AlertHook = Callable[[MailboxConfig, Failure, int], None]
 
 
 class ServerClosed(ConnectionError):
     """The server said BYE (shutdown, idle timeout): reconnect."""
+
+
+class LeaseLost(Exception):
+    """Another poller holds this mailbox now: drop the connection, back to standby."""
 
 
 class MailboxWorker(threading.Thread):
@@ -63,8 +81,13 @@ class MailboxWorker(threading.Thread):
         idle_renew: float = IDLE_RENEW_SECONDS,
         alert_after: int = DEFAULT_ALERT_AFTER,
         on_alert: AlertHook | None = None,
+        leases: Leases | None = None,
     ) -> None:
         super().__init__(name=f"imap-{config.name}", daemon=True)
+        self.leases = leases or Leases(runtime.jobs.connection)
+        self.held: HeldLease | None = None
+        # Set per connection: its first round looks for a message stored but not finished.
+        self.finish_interrupted = True
         self.runtime = runtime
         self.config = config
         self.backoff_base = backoff_base
@@ -91,19 +114,77 @@ class MailboxWorker(threading.Thread):
             self.config.folder,
         )
         while not self.stopping.is_set():
+            self.held = self.wait_for_lease()
+            if self.held is None:
+                break
+            try:
+                self.serve_while_held()
+            finally:
+                self.held.release()
+                self.held = None
+        log.info("mailbox %s: stopped", self.config.name)
+
+    def wait_for_lease(self) -> HeldLease | None:
+        """Standby until this process holds the mailbox's lease (None: asked to stop)."""
+        name = mailbox_fence.lease_name(self.config.id)
+        waiting_logged = False
+        while not self.stopping.is_set():
+            try:
+                lease = self.leases.acquire(name, process_name())
+                if lease is not None:
+                    higher = mailbox_fence.claim(self.db, self.config.id, lease.token)
+                    if higher is None:
+                        log.info(
+                            "mailbox %s: lease taken (token %d)", self.config.name, lease.token
+                        )
+                        return HeldLease(self.leases, lease)
+                    # Redis lost the lease counter: lift it past the row's fence and ask again.
+                    log.warning(
+                        "mailbox %s: token %d is below the stored %d; raising the counter",
+                        self.config.name,
+                        lease.token,
+                        higher,
+                    )
+                    self.leases.release(lease)
+                    self.leases.raise_fence(name, higher)
+                    continue
+                if not waiting_logged:
+                    log.info("mailbox %s: held by another poller; standing by", self.config.name)
+                    waiting_logged = True
+            except Exception:  # Redis or the database away: keep asking
+                log.warning("mailbox %s: cannot take the lease", self.config.name, exc_info=True)
+            self.stopping.wait(STANDBY_SECONDS)
+        return None
+
+    def serve_while_held(self) -> None:
+        while not self.stopping.is_set():
             try:
                 self.connect_and_serve()
+            except LeaseLost:
+                log.warning("mailbox %s: lease lost; standing by", self.config.name)
+                return
             except Exception as exc:  # any failure means: record, back off, retry
                 self.fail(exc)
         try:
+            self.check_lease()
             set_state(self.db, self.config.id, ConnState.STOPPED)
         except Exception:  # stopping anyway; the next start rewrites the state
             log.warning("mailbox %s: could not record the stop", self.config.name, exc_info=True)
-        log.info("mailbox %s: stopped", self.config.name)
+
+    def check_lease(self) -> None:
+        """Raises LeaseLost unless this thread still holds the mailbox."""
+        if self.held is None or not self.held.valid():
+            raise LeaseLost(self.config.name)
+
+    def save_sync_state(self, state: SyncState) -> None:
+        assert self.held is not None
+        if not mailbox_fence.save_sync_state(self.db, self.config.id, self.held.token, state):
+            raise LeaseLost(self.config.name)
 
     def fail(self, exc: BaseException) -> None:
         self.failures += 1
         failure = describe_failure(exc, self.config.host, self.config.port)
+        count_imap_error(self.config.name, failure.kind.value)
         if failure.kind is FailureKind.AUTH:
             # A revoked access token looks fresh by its expiry: fetch a new one next time.
             self.tokens.current = None
@@ -137,6 +218,7 @@ class MailboxWorker(threading.Thread):
     def connect_and_serve(self) -> None:
         set_state(self.db, self.config.id, ConnState.CONNECTING)
         client = open_connection(self.config, self.credentials(), self.tokens, self.rotate)
+        self.finish_interrupted = True
         try:
             self.prepare(client)
             idle = b"IDLE" in client.capabilities()
@@ -152,7 +234,7 @@ class MailboxWorker(threading.Thread):
                 if idle:
                     self.wait_idle(client)
                 else:
-                    self.stopping.wait(self.config.poll_seconds)
+                    self.wait_poll()
         finally:
             logout_quietly(client)
 
@@ -179,16 +261,27 @@ class MailboxWorker(threading.Thread):
         uids = plan.select(client.search(plan.criteria))
         if uids:
             set_state(self.db, self.config.id, ConnState.SYNCING)
+        stored = None
+        if self.finish_interrupted:
+            self.finish_interrupted = False
+            stored = mailbox_fence.last_stored_uid(self.db, self.config.id, uidvalidity)
         for uid in uids:
             if self.stopping.is_set():
                 return 0  # a flag-search batch is simply redone; incremental progress is saved
-            self.take(client, uid, uidvalidity)
-            if plan.mode is SyncMode.INCREMENTAL:
-                save_sync_state(
-                    self.db, self.config.id, replace(state, uidvalidity=uidvalidity, last_uid=uid)
+            self.check_lease()
+            if uid == stored:
+                log.info(
+                    "mailbox %s: UID %s was stored before the last connection ended; finishing it",
+                    self.config.name,
+                    uid,
                 )
+                self.after_action(client, uid)
+            else:
+                self.take(client, uid, uidvalidity)
+            if plan.mode is SyncMode.INCREMENTAL:
+                self.save_sync_state(replace(state, uidvalidity=uidvalidity, last_uid=uid))
         if plan.mode is not SyncMode.INCREMENTAL:
-            save_sync_state(self.db, self.config.id, plan.state_after_batch(uids))
+            self.save_sync_state(plan.state_after_batch(uids))
         return len(uids)
 
     def take(self, client: IMAPClient, uid: int, uidvalidity: int) -> None:
@@ -245,6 +338,12 @@ class MailboxWorker(threading.Thread):
         else:
             client.expunge()
 
+    def wait_poll(self) -> None:
+        deadline = time.monotonic() + self.config.poll_seconds
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            self.check_lease()
+            self.stopping.wait(min(IDLE_CHECK_SECONDS, max(0.0, deadline - time.monotonic())))
+
     def wait_idle(self, client: IMAPClient) -> None:
         """IDLE until the folder changes, a stop is requested, or it is time to renew."""
         client.idle()
@@ -252,6 +351,7 @@ class MailboxWorker(threading.Thread):
         deadline = time.monotonic() + self.idle_renew
         early_empty = 0
         while not self.stopping.is_set() and time.monotonic() < deadline:
+            self.check_lease()
             started = time.monotonic()
             responses = client.idle_check(timeout=IDLE_CHECK_SECONDS)
             # imapclient swallows EOF in idle_check and returns [] at once: the socket was
