@@ -1,5 +1,9 @@
 """Queue analytics for admins and agents, as a page and as JSON (``GET /api/analytics``).
 
+The overview (open tickets, SLA, first response, automatic mail) is computed here; the
+dashboard's charts by ``web.analytics_dashboard`` from ``intake.core.analytics*``; every chart's
+data downloads as CSV at ``/analytics/<chart>.csv`` with the page's own query string.
+
 Every figure is one aggregate query (GROUP BY or COUNT), so the cost does not grow with the
 number of rows shown. Days are UTC calendar days.
 """
@@ -12,15 +16,27 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, render_template, request
+from markupsafe import Markup
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from werkzeug.wrappers import Response
 
+from intake.core.analytics import period_of
+from intake.core.analytics_topics import root_causes
 from intake.core.db.models import Message, Ticket, Transcript, utcnow
 from intake.domain import Channel, Direction, TicketStatus, TranscriptState
+from web.analytics_dashboard import (
+    Chart,
+    build,
+    choices,
+    days_arg,
+    filters_of,
+    one_chart,
+    root_cause_chart,
+)
 from web.auth import login_required, token_required
-from web.context import db
+from web.context import db, get_runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("analytics", __name__)
@@ -179,22 +195,67 @@ def compute_analytics(
 
 
 def _days_arg() -> int:
-    try:
-        days = int(request.args.get("days", DEFAULT_DAYS))
-    except ValueError:
-        return DEFAULT_DAYS
-    return min(max(days, 1), MAX_DAYS)
+    return min(max(days_arg(request.args), 1), MAX_DAYS)
 
 
 @bp.get("/analytics")
 @login_required
 def analytics_page() -> str:
-    data = compute_analytics(db(), _days_arg())
+    session = db()
+    settings = get_runtime().settings
+    data = compute_analytics(session, _days_arg())
     peak = max((d.total for d in data.per_day), default=0)
-    return render_template("admin/analytics.html", a=data, peak=peak, scale=max(peak, 1))
+    filters = filters_of(request.args)
+    period = period_of(data.days)
+    return render_template(
+        "analytics.html",
+        a=data,
+        peak=peak,
+        scale=max(peak, 1),
+        filters=filters,
+        args=filters.as_args(),
+        choices=choices(session, period),
+        sections=build(session, settings, filters, period),
+        causes=root_causes(session, filters, period) if filters.topic else None,
+    )
+
+
+@bp.get("/analytics/<key>.csv")
+@login_required
+def chart_csv(key: str) -> Response:
+    """The data behind one chart of the dashboard, for the same period and filter."""
+    session = db()
+    filters = filters_of(request.args)
+    period = period_of(_days_arg())
+    if key == "per_day":
+        data = compute_analytics(session, _days_arg())
+        rows = [[d.day, d.email, d.voicemail, d.total] for d in data.per_day]
+        chart = Chart(key, "", Markup(""), ["day", "email", "voicemail", "total"], rows)
+    else:
+        found = one_chart(session, get_runtime().settings, key, filters, period)
+        found = found or root_cause_chart(session, key, filters, period)
+        if found is None:
+            abort(404)
+        chart = found
+    name = f"{key}-{period.start.date()}-{period.days}d.csv"
+    return Response(
+        "\ufeff" + chart.csv(),  # the byte-order mark makes spreadsheets read UTF-8 (Chinese)
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.get("/api/analytics")
 @token_required
 def analytics_json() -> Response:
-    return jsonify(compute_analytics(db(), _days_arg()).to_json())
+    session = db()
+    data = compute_analytics(session, _days_arg()).to_json()
+    filters = filters_of(request.args)
+    period = period_of(data["days"])
+    data["filters"] = filters.as_args()
+    data["charts"] = {
+        chart.key: [dict(zip(chart.header, row, strict=True)) for row in chart.rows]
+        for charts in build(session, get_runtime().settings, filters, period).values()
+        for chart in charts
+    }
+    return jsonify(data)

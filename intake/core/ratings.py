@@ -34,7 +34,11 @@ _SALT = "ticket-rating"
 
 
 class RatingLinkError(RejectedError):
-    """A rating link that is forged, damaged, expired or already used."""
+    """A rating link that is forged, damaged, or for a ticket that no longer exists."""
+
+
+class RatingLinkGoneError(RatingLinkError):
+    """A genuine link that no longer works: expired, or its ticket is already rated."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ def read_token(
     try:
         data = _serializer(settings).loads(token, max_age=max_age_days * 86_400)
     except SignatureExpired as exc:
-        raise RatingLinkError("This rating link has expired.") from exc
+        raise RatingLinkGoneError("This rating link has expired.") from exc
     except BadSignature as exc:
         raise RatingLinkError("This rating link is not valid.") from exc
     if not isinstance(data, dict) or data.get("r") not in RATINGS:
@@ -111,7 +115,7 @@ def record_rating(
     if session.get(Ticket, request.ticket_id) is None:
         raise RatingLinkError("This ticket no longer exists.")
     if existing_rating(session, request.ticket_id) is not None:
-        raise RatingLinkError("This ticket has already been rated. Thank you!")
+        raise RatingLinkGoneError("This ticket has already been rated. Thank you!")
     row = TicketRating(
         ticket_id=request.ticket_id,
         rating=chosen,
@@ -123,6 +127,6 @@ def record_rating(
         session.commit()
     except IntegrityError as exc:  # a second click that raced the first
         session.rollback()
-        raise RatingLinkError("This ticket has already been rated. Thank you!") from exc
+        raise RatingLinkGoneError("This ticket has already been rated. Thank you!") from exc
     log.info("ticket %s rated %s", request.ticket_id, chosen)
     return row
