@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import select
 
 from intake.core import runtime as runtime_module
 from intake.core.db.models import Message, Transcript, utcnow
 from intake.core.jobs import CLASSIFY_TICKET, FETCH_RECORDING
+from intake.core.metrics import observe_transcription
 from intake.core.runtime import Runtime
 from intake.core.settings import Settings
 from intake.core.speech_settings import language_hint, speech_vocabulary
@@ -100,9 +102,10 @@ def transcribe_message(message_id: int) -> str:
                 max_bytes=runtime.settings.max_audio_bytes,
                 max_duration_s=transcriber.config.max_duration_s,
             )
-            result: SpeechResult | TranscriptionError = transcriber.transcribe_array(
-                audio, vocabulary=vocabulary, language_hint=hint
-            )
+            started = time.monotonic()
+            speech = transcriber.transcribe_array(audio, vocabulary=vocabulary, language_hint=hint)
+            observe_transcription(time.monotonic() - started, speech.duration)
+            result: SpeechResult | TranscriptionError = speech
         except TranscriptionError as exc:
             if isinstance(exc, ModelLoadError):
                 raise  # the deployment's fault, not the file's: retry

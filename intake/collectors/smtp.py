@@ -36,6 +36,7 @@ from intake.collectors.smtp_limits import (
 from intake.core.accept import Accepted, InboundEmail, enqueue_ingest, store_emails
 from intake.core.address_book import AddressBook
 from intake.core.group_commit import GroupCommitter
+from intake.core.metrics import count_accepted, count_rejected
 from intake.core.runtime import Runtime
 from intake.core.settings import SmtpLimitSettings
 from intake.domain import Source
@@ -108,6 +109,7 @@ class IntakeHandler:
         exempt = session.authenticated or is_trusted(host, self.trusted)
         if not exempt and not self.messages.allow(client_key(host), time.monotonic()):
             log.info("SMTP %s: over %d messages a minute", host, self.messages.limit)
+            count_rejected("smtp", "rate_limited")
             return "450 4.7.1 Too many messages from your address, try again later"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
@@ -126,6 +128,7 @@ class IntakeHandler:
         attempts: int = getattr(envelope, "rcpt_attempts", 0) + 1
         envelope.rcpt_attempts = attempts  # type: ignore[attr-defined]
         if attempts > self.limits.max_recipients:
+            count_rejected("smtp", "too_many_recipients")
             return "452 4.5.3 Too many recipients"
         match = self.addresses.cached(address)
         if match is None:
@@ -134,8 +137,10 @@ class IntakeHandler:
                 match = await loop.run_in_executor(None, self.addresses.lookup, address)
             except SQLAlchemyError as exc:
                 log.error("recipient lookup failed: %s", exc)
+                count_rejected("smtp", "lookup_failed")
                 return "451 4.3.0 Temporary lookup failure, try again later"
         if match is None:
+            count_rejected("smtp", "unknown_recipient")
             return f"550 5.1.1 <{address}>: recipient address rejected, not a mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
@@ -158,14 +163,17 @@ class IntakeHandler:
         except Exception:
             # Never answer 250 for something we did not keep; the client will retry.
             log.exception("unexpected error storing message from %s", envelope.mail_from)
+            count_rejected("smtp", "storage_failed")
             return "451 4.3.0 Temporary failure, try again later"
         if isinstance(stored, StorageError):
             log.error("could not store message from %s: %s", envelope.mail_from, stored)
+            count_rejected("smtp", "storage_failed")
             return "451 4.3.0 Could not store the message, try again later"
         ids = ",".join(str(a.message_id) for a in stored)
         log.info(
             "accepted message from %s for %s as %s", envelope.mail_from, envelope.rcpt_tos, ids
         )
+        count_accepted("smtp")
         return "250 2.0.0 Message accepted"
 
 
@@ -239,6 +247,7 @@ class IntakeSMTP(SMTP):
         if self.gate_key is None:
             self.refused = True
             log.info("SMTP %s: too many connections, refused", host)
+            count_rejected("smtp", "too_many_connections")
             assert isinstance(transport, asyncio.WriteTransport)
             transport.write(b"421 4.7.0 Too many connections, try again later\r\n")
             transport.close()
@@ -261,6 +270,7 @@ class IntakeSMTP(SMTP):
             super().data_received(data)
             return
         log.info("SMTP %s: %s", peer_host(self.session.peer if self.session else None), reply)
+        count_rejected("smtp", "too_big" if reply.startswith("552") else "line_too_long")
         # Answer and close now, before buffering more: the bytes can no longer become a message
         # we would accept, and aiosmtpd would otherwise read them all before answering.
         self.transport.write(reply.encode() + b"\r\n")
@@ -295,6 +305,7 @@ class IntakeSMTP(SMTP):
             refusal = await self._read_message()
             if refusal is not None:
                 status = refusal
+                count_rejected("smtp", "too_big" if refusal.startswith("552") else "line_too_long")
             else:
                 status = await self._call_handler_hook("DATA")
         finally:

@@ -24,6 +24,7 @@ from intake.core.acknowledgements import acknowledge_new_ticket
 from intake.core.customers import normalize_phone
 from intake.core.db.models import Message
 from intake.core.jobs import INGEST_MESSAGE
+from intake.core.metrics import count_accepted
 from intake.core.pipeline import next_job
 from intake.core.runtime import Runtime
 from intake.core.states import claim_message, mark_processed, release_message
@@ -88,7 +89,7 @@ def store_voicemail(
     digest, size, head = store_audio(runtime, audio)
     caller_number = (normalize_phone(caller) or caller.strip() or None) if caller else None
     key = dedup_key or _default_dedup_key(digest, caller_number, called, received_at)
-    return store_message(
+    accepted = store_message(
         runtime,
         NewMessage(
             source=source,
@@ -105,6 +106,8 @@ def store_voicemail(
             extra={**(extra or {}), "filename": filename, "caller_raw": caller, "called": called},
         ),
     )
+    count_accepted(source.value)
+    return accepted
 
 
 def voicemail_ticket_now(runtime: Runtime, message_id: int) -> int:

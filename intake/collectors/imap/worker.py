@@ -38,7 +38,7 @@ from intake.core.mailbox_state import (
     save_secret,
     set_state,
 )
-from intake.core.metrics import count_imap_error
+from intake.core.metrics import count_accepted, count_imap_error
 from intake.core.runtime import Runtime
 from intake.core.secrets import decrypt, encrypt
 from intake.domain import Source
@@ -305,6 +305,7 @@ class MailboxWorker(threading.Thread):
             mailbox_id=self.config.id,
             extra={"imap": {"folder": self.config.folder, "uid": uid, "uidvalidity": uidvalidity}},
         )
+        count_accepted("imap")
         # Only now, with the message durable, may the server forget it.
         self.after_action(client, uid)
         log.info(
