@@ -1,4 +1,4 @@
-"""Admin pages for the taxonomy and service levels: categories and SLA policies.
+"""Admin pages for the taxonomy: categories (SLA policies are in ``web.admin_sla``).
 
 Category keys never change once created: tickets, rules and model labels refer to them. Admins
 rename the label, reorder, or retire a category (hidden from pickers and the classifier, kept on
@@ -16,9 +16,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from intake.core.db.models import Category, SlaPolicy, Ticket
-from intake.core.sla import DEFAULT_FIRST_RESPONSE_MINUTES
-from intake.domain import Priority
+from intake.core.db.models import Category, Ticket
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text
@@ -28,7 +26,6 @@ log = logging.getLogger(__name__)
 bp = Blueprint("settings", __name__, url_prefix="/admin")
 
 CATEGORY_KEY = re.compile(r"[a-z][a-z0-9_]{0,59}")
-MAX_SLA_MINUTES = 366 * 24 * 60
 
 
 def _categories() -> list[Category]:
@@ -119,48 +116,3 @@ def move_category(category_id: int) -> Response:
         abort(404)
     db().commit()
     return redirect(url_for("settings.categories"))
-
-
-@bp.get("/sla")
-@admin_required
-def sla() -> str:
-    policies = {p.priority: p for p in db().scalars(select(SlaPolicy))}
-    rows = [
-        (
-            priority,
-            policies[priority].first_response_minutes
-            if priority in policies
-            else DEFAULT_FIRST_RESPONSE_MINUTES[priority],
-            priority in policies,
-        )
-        for priority in Priority
-    ]
-    return render_template("admin/sla.html", rows=rows, max_minutes=MAX_SLA_MINUTES)
-
-
-@bp.post("/sla")
-@admin_required
-def save_sla() -> Response:
-    values: dict[Priority, int] = {}
-    for priority in Priority:
-        raw = request.form.get(priority, "").strip()
-        try:
-            minutes = int(raw)
-        except ValueError:
-            flash(f"{priority}: enter whole minutes, got {raw!r}.", "error")
-            return redirect(url_for("settings.sla"))
-        if not 1 <= minutes <= MAX_SLA_MINUTES:
-            flash(f"{priority}: minutes must be between 1 and {MAX_SLA_MINUTES}.", "error")
-            return redirect(url_for("settings.sla"))
-        values[priority] = minutes
-    policies = {p.priority: p for p in db().scalars(select(SlaPolicy))}
-    for priority_name, minutes in values.items():
-        policy = policies.get(priority_name)
-        if policy is None:
-            db().add(SlaPolicy(priority=priority_name, first_response_minutes=minutes))
-        else:
-            policy.first_response_minutes = minutes
-    db().commit()
-    log.info("%s set SLA first-response minutes %s", current_user.email, values)
-    flash("SLA targets saved; they apply to tickets created or re-prioritised from now on.", "ok")
-    return redirect(url_for("settings.sla"))

@@ -22,6 +22,7 @@ from intake.core.db.models import (
     Transcript,
     utcnow,
 )
+from intake.core.sla import sla_state
 from web.context import get_runtime
 
 
@@ -82,6 +83,11 @@ def ticket_json(ticket: Ticket, counts: dict[int, int]) -> dict[str, Any]:
         "tags": list(ticket.tags),
         "merged_into_id": ticket.merged_into_id,
         "sla_due_at": iso(ticket.sla_due_at),
+        # ok | warning (80 % elapsed) | breached (past due) | paused | met: see intake.core.sla
+        "sla_state": sla_state(ticket),
+        "sla_target": ticket.sla_target,
+        "sla_warning_at": iso(ticket.sla_warning_at),
+        "sla_breached": ticket.sla_breached,
         "created_at": iso(ticket.created_at),
         "updated_at": iso(ticket.updated_at),
     }

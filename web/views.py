@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from intake.core.activity import events_of
 from intake.core.db.models import Attachment, Message, User
+from intake.core.groups import all_groups
 from intake.core.saved_views import user_groups, visible_views
 from intake.core.tickets import active_categories, update_ticket
 from intake.domain import TicketStatus
@@ -86,6 +87,7 @@ def ticket(ticket_id: int) -> str:
         agents=db().scalars(select(User).where(User.active.is_(True)).order_by(User.email)).all(),
         customer_tickets=ticket_counts(db(), [row.customer_id]).get(row.customer_id or 0, 0),
         events=events_of(db(), ticket_id),
+        groups=all_groups(db()),
     )
 
 
@@ -96,7 +98,7 @@ def edit_ticket(ticket_id: int) -> Response:
     if row is None:
         abort(404)
     changes: dict[str, object] = {}
-    for field in ("status", "category", "priority", "assignee"):
+    for field in ("status", "category", "priority", "assignee", "group"):
         value = request.form.get(field)
         if value is not None and value != (getattr(row, field, None) or ""):
             changes[field] = value

@@ -7,6 +7,7 @@ set by hand are never overwritten.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -16,11 +17,13 @@ from classify.classifier import Classification, Classifier, TicketText
 from classify.customer import customer_type
 from classify.rules import RuleDefinition, RuleError
 from intake.core import runtime as runtime_module
+from intake.core.activity import Actor, record_change
+from intake.core.assignment import auto_assign
 from intake.core.customers import loyalty_thresholds, ticket_count
 from intake.core.db.models import Message, Rule, Ticket, utcnow
+from intake.core.metrics import observe_classification
 from intake.core.runtime import Runtime
 from intake.core.settings import Settings
-from intake.core.sla import first_response_due
 from intake.core.tickets import active_categories
 from intake.domain import Channel, CustomerType, Priority, SetBy, TranscriptState
 from workers.classifiers import classifier_cache
@@ -107,8 +110,7 @@ def apply_classification(session: Session, ticket: Ticket, result: Classificatio
     ticket.complaint_reasons = list(result.complaint_reasons)
     if ticket.priority_set_by != SetBy.AGENT:
         priority = Priority(result.priority)
-        if priority != ticket.priority or ticket.sla_due_at is None:
-            ticket.sla_due_at = first_response_due(session, priority, ticket.created_at)
+        # The SLA clock follows a new priority by itself (intake.core.sla, before flush).
         ticket.priority = priority
         ticket.priority_rank = priority.rank
         ticket.priority_reasons = list(result.priority_reasons)
@@ -118,7 +120,10 @@ def apply_classification(session: Session, ticket: Ticket, result: Classificatio
     ticket.language = result.language
     ticket.confidence = result.confidence
     ticket.needs_review = result.needs_review
-    if result.group and not ticket.group:
+    # A rule's group routes (VIP tier -> senior group) over the mailbox's default group.
+    mailbox_group = ticket.mailbox.default_group if ticket.mailbox else None
+    if result.group and ticket.group in (None, mailbox_group) and result.group != ticket.group:
+        record_change(session, ticket, "group", ticket.group, result.group, Actor.SYSTEM)
         ticket.group = result.group
     if result.tags:
         ticket.tags = sorted(set(ticket.tags) | set(result.tags))
@@ -148,11 +153,15 @@ def classify_ticket(ticket_id: int) -> str:
             return "skipped: no customer message"
         message = customer_messages[-1]
         classifier = classifier_cache.get(session, runtime.blobs)
+        started = time.monotonic()
         result = classifier.classify(
             ticket_text(session, runtime.settings, ticket, message),
             rules=load_rules(session),
             categories=active_categories(session),
         )
+        waited = (utcnow() - message.received_at).total_seconds()
+        observe_classification(time.monotonic() - started, waited)
         apply_classification(session, ticket, result)
+        auto_assign(session, ticket)
     log.info("ticket %s: %s, %s", ticket_id, result.category, result.priority)
     return f"{result.category}/{result.priority}"

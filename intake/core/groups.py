@@ -43,16 +43,14 @@ def _member_group_names(user_id: int) -> ColumnElement[bool]:
     return Ticket.group.in_(names)
 
 
-def visible_to(viewer: Viewer) -> ColumnElement[bool]:
-    """A SQL condition on ``Ticket``: the tickets ``viewer`` may see (add it to any query)."""
-    if viewer.is_admin:
+def visible_to(user_id: int | None, is_admin: bool) -> ColumnElement[bool]:
+    """A SQL condition on ``Ticket``: the tickets this person may see (add it to any query)."""
+    if is_admin:
         return true()
-    return or_(
-        Ticket.assignee_id == viewer.id,
-        Ticket.group.is_(None),
-        ~exists().where(Group.name == Ticket.group),
-        _member_group_names(viewer.id),
-    )
+    ungrouped = or_(Ticket.group.is_(None), ~exists().where(Group.name == Ticket.group))
+    if user_id is None:
+        return ungrouped
+    return or_(ungrouped, Ticket.assignee_id == user_id, _member_group_names(user_id))
 
 
 def can_see(session: Session, viewer: Viewer, ticket: Ticket) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_change
+from intake.core.assignment import auto_assign
 from intake.core.db.models import Category, Correction, Message, Ticket, User, utcnow
 from intake.core.search import keeps_index_in_step  # noqa: F401 (registers the listener)
 from intake.core.sla import recompute as recompute_sla
@@ -112,6 +113,9 @@ def update_ticket(
             record_change(session, ticket, "group", ticket.group, group or None, by)
             ticket.group = group or None
             changed.append("group")
+            if "assignee" not in changes:
+                # Moved to a group that assigns by itself: one of its members gets it now.
+                auto_assign(session, ticket, by)
     if "tags" in changes:
         tags = changes["tags"]
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
