@@ -31,6 +31,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from redis import Redis
 from redis.exceptions import RedisError
@@ -75,6 +76,8 @@ class SessionUser(UserMixin):  # type: ignore[misc]
         self.email = user.email
         self.role = user.role
         self.session_version = user.session_version
+        self.language = user.language
+        self.timezone = user.timezone
 
     @property
     def is_admin(self) -> bool:
@@ -188,7 +191,10 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
         if wait > 0:
             seconds = math.ceil(wait)
             log.warning("login locked for %r from %s (%d s left)", email[:320], address, seconds)
-            flash(f"Too many failed logins. Try again in {seconds} seconds.", "error")
+            message = _(
+                "Too many failed logins. Try again in %(seconds)s seconds.", seconds=seconds
+            )
+            flash(message, "error")
             return render_template("login.html"), 429, {"Retry-After": str(seconds)}
         user = check_login(db(), email, request.form.get("password", ""))
         if user is not None:
@@ -196,7 +202,7 @@ def login() -> str | Response | tuple[str, int, dict[str, str]]:
             login_user(SessionUser(user))
             return redirect(local_target(request.args.get("next"), url_for("views.queue")))
         throttle.failed(email, address)
-        flash("Wrong email or password.", "error")
+        flash(_("Wrong email or password."), "error")
     return render_template("login.html")
 
 

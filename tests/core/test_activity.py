@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from intake.core.runtime import Runtime
-from tests.conftest import add_person, deliver, json_of, login
+from tests.conftest import add_person, deliver, json_of, login, make_app
 from tests.mailfactory import make_mail
 
 
@@ -34,7 +34,7 @@ def test_every_change_is_logged_with_actor_old_and_new(
         "group": (None, "tier-2"),
         "tags": ([], ["refund", "vip"]),
     }
-    assert {e["actor"] for e in events} == {"agent@example.com"}
+    assert {e["actor"] for e in events if e["kind"] == "change"} == {"agent@example.com"}
     assert all(e["at"] for e in events)
 
 
@@ -45,16 +45,15 @@ def test_setting_the_same_values_again_logs_nothing(
     same = {"status": "new", "priority": "medium", "group": "", "tags": [], "assignee": ""}
     assert client.patch(f"/api/tickets/{ticket_id}", json=same, headers=auth_headers).status_code
     events = json_of(client.get(f"/api/tickets/{ticket_id}", headers=auth_headers))["events"]
-    assert events == []
+    assert [e for e in events if e["kind"] == "change"] == []
 
 
-def test_the_ticket_page_shows_the_timeline(runtime: Runtime, client: FlaskClient) -> None:
+def test_the_ticket_page_shows_the_timeline(runtime: Runtime) -> None:
+    client = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
     add_person(runtime, "ana@example.com")
     login(client, "ana@example.com")
     ticket_id = deliver(runtime, make_mail(), "intake").ticket_id
-    page = client.get(f"/tickets/{ticket_id}")
-    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    client.post(f"/tickets/{ticket_id}", data={"csrf_token": token, "status": "pending"})
+    client.post(f"/tickets/{ticket_id}", data={"status": "pending"})
     html = client.get(f"/tickets/{ticket_id}").get_data(as_text=True)
     timeline = html.split('id="timeline"')[1]
     assert "ana@example.com" in timeline and "changed status" in timeline

@@ -1,0 +1,106 @@
+"""The UI in English and Simplified Chinese, chosen per person or by the browser; local times."""
+
+from __future__ import annotations
+
+from io import BytesIO
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
+
+from intake.core.activity import events_of
+from intake.core.db.models import User
+from intake.core.runtime import Runtime
+from tests.conftest import add_person, deliver, login, make_app
+from tests.mailfactory import make_mail
+from web.i18n import language_of
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+CATALOG = WEB / "translations" / "zh" / "LC_MESSAGES"
+
+
+@pytest.mark.parametrize(
+    ("header", "chosen", "expected"),
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.8", None, "zh"),
+        ("en-US,en;q=0.9", None, "en"),
+        ("fr-FR, zh-TW;q=0.5, en;q=0.4", None, "zh"),
+        ("de-DE", None, "en"),
+        ("en;q=0.3, zh;q=0.8", None, "zh"),
+        ("zh-CN", "en", "en"),
+        ("en", "zh", "zh"),
+        (None, None, "en"),
+        ("garbage;q=x, ,", None, "en"),
+    ],
+)
+def test_the_language_is_the_persons_choice_else_the_browsers(
+    header: str | None, chosen: str | None, expected: str
+) -> None:
+    assert language_of(header, chosen) == expected
+
+
+def test_a_chinese_browser_gets_the_login_page_in_chinese(client: FlaskClient) -> None:
+    page = client.get("/login", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    html = page.get_data(as_text=True)
+    assert 'lang="zh-Hans"' in html and "登录" in html and "密码" in html
+    english = client.get("/login", headers={"Accept-Language": "en-GB"}).get_data(as_text=True)
+    assert "Log in" in english and "登录" not in english
+
+
+@pytest.fixture
+def ui(runtime: Runtime) -> FlaskClient:
+    return make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
+
+
+def test_a_chosen_language_and_time_zone_win_over_the_browser(
+    runtime: Runtime, ui: FlaskClient
+) -> None:
+    add_person(runtime, "mei@example.com")
+    login(ui, "mei@example.com")
+    ticket_id = deliver(runtime, make_mail(), "intake").ticket_id
+    assert ticket_id is not None
+    english = {"Accept-Language": "en-US"}
+    saved = ui.post(
+        "/preferences", data={"language": "zh", "timezone": "Asia/Shanghai"}, headers=english
+    )
+    assert saved.status_code == 302
+    queue = ui.get("/", headers=english).get_data(as_text=True)
+    assert "队列" in queue and "退出" in queue
+    ui.post(f"/tickets/{ticket_id}", data={"status": "open"}, headers=english)
+    with runtime.db.session() as session:
+        user = session.query(User).filter_by(email="mei@example.com").one()
+        assert (user.language, user.timezone) == ("zh", "Asia/Shanghai")
+        at = events_of(session, ticket_id)[0].at
+    page = ui.get(f"/tickets/{ticket_id}", headers=english).get_data(as_text=True)
+    shanghai = at.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert shanghai.strftime("%Y-%m-%d %H:%M") in page.split('id="timeline"')[1]
+
+
+def test_an_unknown_language_or_time_zone_is_refused(runtime: Runtime, ui: FlaskClient) -> None:
+    add_person(runtime, "mei@example.com")
+    login(ui, "mei@example.com")
+    answer = ui.post("/preferences", data={"language": "xx", "timezone": "Mars/Base"})
+    assert answer.status_code == 422
+
+
+def test_every_string_of_the_ui_has_a_chinese_translation() -> None:
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    wanted = {
+        message[2] if isinstance(message[2], str) else message[2][0]
+        for message in extract_from_dir(str(WEB), method_map)
+    }
+    with (CATALOG / "messages.po").open("rb") as po:
+        catalog = read_po(po, locale="zh")
+    untranslated = sorted(m for m in wanted if not getattr(catalog.get(m), "string", ""))
+    assert untranslated == [], "run ./dev translations and translate these"
+
+
+def test_the_compiled_catalog_matches_its_source() -> None:
+    with (CATALOG / "messages.po").open("rb") as po:
+        source = {m.id: m.string for m in read_po(po, locale="zh") if m.id}
+    compiled = read_mo(BytesIO((CATALOG / "messages.mo").read_bytes()))
+    assert {m.id: m.string for m in compiled if m.id} == source, "run ./dev translations"
