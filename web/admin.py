@@ -7,7 +7,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from intake.core.db.models import Message
-from intake.core.states import retry_message as retry_failed_message
+from intake.core.states import live_claimants
+from intake.core.states import retry_message as retry_stuck_message
 from intake.domain import MessageState
 from web.auth import admin_required
 from web.context import db, get_runtime
@@ -18,21 +19,27 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 @bp.get("/intake")
 @admin_required
 def intake_problems() -> str:
-    rows = db().scalars(
-        select(Message)
-        .where(Message.state != MessageState.PROCESSED)
-        .order_by(Message.received_at.desc())
-        .limit(500)
+    messages = list(
+        db().scalars(
+            select(Message)
+            .where(Message.state != MessageState.PROCESSED)
+            .order_by(Message.received_at.desc())
+            .limit(500)
+        )
     )
-    return render_template("admin/intake.html", messages=list(rows))
+    # Everything here can be retried but what a live worker is processing right now.
+    working = live_claimants(get_runtime(), [m.claimed_by for m in messages])
+    return render_template("admin/intake.html", messages=messages, working=working)
 
 
 @bp.post("/intake/<int:message_id>/retry")
 @admin_required
 def retry_message(message_id: int) -> Response:
-    enqueued = retry_failed_message(get_runtime(), message_id)
+    enqueued = retry_stuck_message(get_runtime(), message_id)
     if enqueued:
         flash(f"Message {message_id} queued again.", "ok")
     elif enqueued is False:
         flash("Queue unavailable; the sweeper will retry the message.", "error")
+    else:
+        flash(f"Message {message_id} is processed or being processed now.", "error")
     return redirect(url_for("admin.intake_problems"))

@@ -16,7 +16,7 @@ from intake.core.speech_settings import (
     line_languages,
     parse_line_languages,
 )
-from intake.core.states import retry_transcript
+from intake.core.states import live_claimants, retry_transcript
 from intake.core.voicemail_tickets import VOICEMAIL_SENDERS_KEY, voicemail_senders
 from intake.domain import TranscriptState
 from intake.errors import RejectedError
@@ -49,17 +49,21 @@ def _save(key: str, value: dict[str, Any]) -> None:
 @bp.get("/voicemail")
 @admin_required
 def voicemail() -> str:
-    problems = db().scalars(
-        select(Transcript)
-        .where(Transcript.state != TranscriptState.DONE)
-        .order_by(Transcript.updated_at.desc())
-        .limit(500)
-        .options(selectinload(Transcript.message))
+    problems = list(
+        db().scalars(
+            select(Transcript)
+            .where(Transcript.state != TranscriptState.DONE)
+            .order_by(Transcript.updated_at.desc())
+            .limit(500)
+            .options(selectinload(Transcript.message))
+        )
     )
     vocabulary = db().get(AppSetting, VOCABULARY_KEY)
     return render_template(
         "admin/voicemail.html",
-        transcripts=list(problems),
+        transcripts=problems,
+        # A running transcript can be retried once no live worker holds it (a stuck one).
+        working=live_claimants(get_runtime(), [t.claimed_by for t in problems]),
         vocabulary="\n".join(vocabulary.value.get("terms", []) if vocabulary else []),
         senders="\n".join(sorted(voicemail_senders(db()))),
         languages=request.args.get("languages")

@@ -16,12 +16,12 @@ import importlib
 import logging
 from collections.abc import Sequence
 
-from rq import SimpleWorker
-
 from intake.core.heartbeat import Heartbeat
 from intake.core.jobs import JOBS, JobQueue
 from intake.core.runtime import Runtime
+from intake.domain import ProcessRole
 from intake.errors import ConfigError
+from workers.measured import MeasuredWorker
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +47,17 @@ def warm_up(runtime: Runtime, names: Sequence[JobQueue]) -> None:
 def run_worker(runtime: Runtime, queue_names: Sequence[str], burst: bool = False) -> bool:
     names = parse_queue_names(queue_names)
     warm_up(runtime, names)
-    worker = SimpleWorker(
+    worker = MeasuredWorker(
         [runtime.jobs.queue(name) for name in names], connection=runtime.jobs.connection
     )
     log.info("worker %s on queues %s", worker.name, ", ".join(names))
     # The claims this process takes name it; while it beats they are its own.
-    heartbeat = Heartbeat(runtime.jobs.connection).start()
+    heartbeat = Heartbeat(
+        runtime.jobs.connection,
+        ProcessRole.WORKER,
+        interval_s=runtime.settings.recovery.heartbeat_seconds,
+        queues=[name.value for name in names],
+    ).start()
     try:
         # No scheduler fork here: the sweeper runs it (see workers.sweeper), so this process's
         # models are never copied into a second process.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from intake.cli.process import start_runtime, wait_for_stop_signal
+from intake.cli.process import start_heartbeat, start_runtime, wait_for_stop_signal
 from intake.collectors.spool import run_spool_watcher
 from intake.core.settings import Settings
+from intake.domain import ProcessRole
 from intake.errors import ConfigError
 
 
@@ -22,6 +23,10 @@ def run_voicemail_spool(args: argparse.Namespace, settings: Settings) -> int:
     if settings.voicemail_spool is None:
         raise ConfigError("INTAKE_VOICEMAIL_SPOOL is not set")
     runtime = start_runtime(settings)
-    run_spool_watcher(runtime, settings.voicemail_spool, wait_for_stop_signal())
-    runtime.close()
+    heartbeat = start_heartbeat(runtime, ProcessRole.SPOOL)
+    try:
+        run_spool_watcher(runtime, settings.voicemail_spool, wait_for_stop_signal())
+    finally:
+        heartbeat.stop()
+        runtime.close()
     return 0

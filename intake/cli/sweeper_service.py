@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from intake.cli.process import start_runtime, wait_for_stop_signal
+from intake.cli.process import start_heartbeat, start_runtime, wait_for_stop_signal
 from intake.core.settings import Settings
+from intake.domain import ProcessRole
 from workers.sweeper import run_sweeper
 
 
@@ -17,6 +18,10 @@ def register(commands: Any) -> None:
 
 def run_sweeper_command(args: argparse.Namespace, settings: Settings) -> int:
     runtime = start_runtime(settings)
-    run_sweeper(runtime, wait_for_stop_signal())
-    runtime.close()
+    heartbeat = start_heartbeat(runtime, ProcessRole.SWEEPER)
+    try:
+        run_sweeper(runtime, wait_for_stop_signal())
+    finally:
+        heartbeat.stop()
+        runtime.close()
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import Update, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -34,12 +35,10 @@ STALE_CLAIM = timedelta(minutes=15)
 STALE_TRANSCRIPT = TRANSCRIBE_TIMEOUT + timedelta(minutes=15)
 # Give a just-stored item's own enqueue a moment before the sweeper second-guesses it.
 GRACE = timedelta(seconds=5)
-# A claim this old whose process stopped beating belongs to a dead worker (heartbeat.TTL_S
-# plus a margin): it is handed back at once, without waiting for STALE_CLAIM.
-ABANDONED_AFTER = timedelta(seconds=45)
-# A row still waiting this long after its grace is checked against the queue itself: its job
-# record may say "queued" while the job was lost with a dying worker.
-LOST_AFTER = timedelta(minutes=2)
+# A claim older than INTAKE_ABANDONED_AFTER_SECONDS whose process stopped beating belongs to a
+# dead worker: it is handed back at once, without waiting for STALE_CLAIM. A row still waiting
+# INTAKE_LOST_AFTER_SECONDS is checked against the queue itself: its job record may say
+# "queued" while the job was lost with a dying worker (settings.RecoverySettings).
 ERROR_LIMIT = 4000  # characters of an error kept on the row
 
 
@@ -101,14 +100,34 @@ def release_message(runtime: Runtime, message_id: int, error: str) -> None:
 
 
 def retry_message(runtime: Runtime, message_id: int) -> bool | None:
-    """Admin action on a failed message. None: not failed; else whether it was enqueued."""
+    """Admin action on a failed or stuck message: waiting again, its job enqueued anew whatever
+    RQ keeps of it. None: nothing to retry (processed, or a live worker holds it); else whether
+    it was enqueued (False: Redis is down, and the sweeper enqueues it later)."""
     with runtime.db.session() as session:
         message = session.get(Message, message_id)
-        if message is None or message.state != MessageState.FAILED:
+        if message is None or message.state == MessageState.PROCESSED:
             return None
+        if message.state == MessageState.PROCESSING and message.claimed_by in live_claimants(
+            runtime, [message.claimed_by]
+        ):
+            return None
+        if message.state == MessageState.FAILED:
+            message.attempts = 0
         message.state = MessageState.RECEIVED
-        message.attempts = 0
-    return runtime.jobs.enqueue(INGEST_MESSAGE, message_id)
+        message.claimed_at = None
+        message.claimed_by = None
+    # Safe even if a copy of the job is still somewhere: the job claims the row first.
+    return runtime.jobs.enqueue_anew(INGEST_MESSAGE, message_id)
+
+
+def live_claimants(runtime: Runtime, claimants: list[str | None]) -> set[str]:
+    """The claimants among ``claimants`` that still beat; empty while Redis is unreachable (an
+    admin may then retry anything: claims are conditional)."""
+    try:
+        return living(runtime.jobs.connection, [c for c in claimants if c])
+    except RedisError as exc:
+        log.warning("cannot check which workers are alive: %s", exc)
+        return set()
 
 
 def waiting_message_ids(
@@ -183,14 +202,20 @@ def release_transcript(runtime: Runtime, message_id: int, error: str) -> None:
 
 
 def retry_transcript(runtime: Runtime, message_id: int) -> bool:
-    """Admin action: a finished or failed transcript goes back to pending and is enqueued."""
+    """Admin action: a finished, failed or stuck transcript goes back to pending and is enqueued.
+    False when there is none, or a live worker is transcribing it."""
     with runtime.db.session() as session:
         transcript = session.scalar(select(Transcript).where(Transcript.message_id == message_id))
-        if transcript is None or transcript.state == TranscriptState.RUNNING:
+        if transcript is None:
+            return False
+        if transcript.state == TranscriptState.RUNNING and (
+            transcript.claimed_by is None
+            or transcript.claimed_by in live_claimants(runtime, [transcript.claimed_by])
+        ):
             return False
         finish_transcript(transcript, TranscriptState.PENDING, None)
         transcript.attempts = 0
-    runtime.jobs.enqueue(TRANSCRIBE_MESSAGE, message_id)
+    runtime.jobs.enqueue_anew(TRANSCRIBE_MESSAGE, message_id)
     return True
 
 
@@ -229,14 +254,14 @@ def release_abandoned(runtime: Runtime, now: datetime) -> list[tuple[str, int]]:
         messages = session.execute(
             select(Message.id, Message.claimed_by).where(
                 Message.state == MessageState.PROCESSING,
-                Message.claimed_at < now - ABANDONED_AFTER,
+                Message.claimed_at < now - runtime.settings.recovery.abandoned_after,
                 Message.claimed_by.is_not(None),
             )
         ).all()
         transcripts = session.execute(
             select(Transcript.message_id, Transcript.claimed_by).where(
                 Transcript.state == TranscriptState.RUNNING,
-                Transcript.updated_at < now - ABANDONED_AFTER,
+                Transcript.updated_at < now - runtime.settings.recovery.abandoned_after,
                 Transcript.claimed_by.is_not(None),
             )
         ).all()

@@ -16,8 +16,8 @@ from intake.core.db.models import Customer, Mailbox, Message, Ticket, utcnow
 from intake.core.heartbeat import Heartbeat
 from intake.core.jobs import CLASSIFY_TICKET, JobQueue
 from intake.core.runtime import Runtime
-from intake.core.states import ABANDONED_AFTER, LOST_AFTER, claim_message, release_abandoned
-from intake.domain import MessageState, Source
+from intake.core.states import claim_message, release_abandoned
+from intake.domain import MessageState, ProcessRole, Source
 from intake.errors import StorageError
 from tests.conftest import deliver, run_jobs
 from tests.mailfactory import make_mail
@@ -128,7 +128,9 @@ def test_a_job_lost_between_dequeue_and_start_is_enqueued_again_by_the_sweeper(
     assert job_id not in queue.job_ids
     with runtime.db.session() as session:
         session.execute(
-            update(Message).values(received_at=utcnow() - LOST_AFTER - timedelta(seconds=1))
+            update(Message).values(
+                received_at=utcnow() - runtime.settings.recovery.lost_after - timedelta(seconds=1)
+            )
         )
     assert sweep_once(runtime) == 1
     assert job_id in queue.job_ids
@@ -142,12 +144,11 @@ def test_only_claims_of_processes_that_stopped_beating_are_handed_back(runtime: 
     accepted = accept_email(
         runtime, make_mail(), source=Source.SMTP, envelope_from=None, recipients=["a@example.com"]
     )
-    heartbeat = Heartbeat(runtime.jobs.connection).start()
+    heartbeat = Heartbeat(runtime.jobs.connection, ProcessRole.WORKER).start()
     assert claim_message(runtime, accepted.message_id)
+    claimed_long_ago = utcnow() - runtime.settings.recovery.abandoned_after - timedelta(seconds=1)
     with runtime.db.session() as session:
-        session.execute(
-            update(Message).values(claimed_at=utcnow() - ABANDONED_AFTER - timedelta(seconds=1))
-        )
+        session.execute(update(Message).values(claimed_at=claimed_long_ago))
     assert release_abandoned(runtime, utcnow()) == []  # this process still beats
     heartbeat.stop()
     assert release_abandoned(runtime, utcnow()) == [("message", accepted.message_id)]

@@ -8,13 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from intake.core import states
 from intake.core.db.models import Transcript
 from intake.core.runtime import Runtime
 from intake.core.voicemail_accept import store_voicemail, voicemail_ticket_now
@@ -54,7 +52,8 @@ def test_a_worker_killed_mid_transcription_loses_its_claim_within_a_minute(
 ) -> None:
     if not PROMPTS.is_dir():
         pytest.skip(f"shared audio not found at {PROMPTS}")
-    runtime = make_runtime(tmp_path, sqlite_url, redis_url)
+    # Seconds instead of 45 s for the test; the claimant's heartbeat still has to expire.
+    runtime = make_runtime(tmp_path, sqlite_url, redis_url, INTAKE_ABANDONED_AFTER_SECONDS="2")
     monkeypatch.setattr("intake.core.runtime._current", runtime)
     stored = store_voicemail(
         runtime,
@@ -92,8 +91,6 @@ def test_a_worker_killed_mid_transcription_loses_its_claim_within_a_minute(
         worker.wait()
     state, claimed_by = transcript_state(runtime)
     assert state is TranscriptState.RUNNING and claimed_by == f"{os.uname().nodename}:{worker.pid}"
-    # Seconds instead of 45 s for the test; the claimant's heartbeat still has to expire.
-    monkeypatch.setattr(states, "ABANDONED_AFTER", timedelta(seconds=2))
     killed_at = time.monotonic()
     while transcript_state(runtime)[0] is not TranscriptState.PENDING:
         assert time.monotonic() - killed_at < 60, "the dead worker's claim was never handed back"

@@ -57,14 +57,22 @@ def test_ready_when_everything_works(runtime: Runtime, workers: list[Heartbeat])
         "database": True,
         "storage": True,
         "redis": True,
+        "processes": True,
         "workers": True,
+        "waiting": True,
     }
     assert {name: queue["workers"] for name, queue in body["queues"].items()} == {
-        "intake": 1,
-        "transcribe": 1,
-        "classify": 1,
-        "outbound": 1,
+        queue.value: 1 for queue in JobQueue
     }
+    assert [(p["name"], p["role"]) for p in body["processes"]] == [
+        ("test:4", "imap"),
+        ("test:3", "smtp"),
+        ("test:5", "sweeper"),
+        ("test:1", "worker"),
+        ("test:2", "worker"),
+    ]
+    assert body["processes"][-1]["queues"] == ["transcribe"]
+    assert all(0 <= p["beat_seconds"] < 5 for p in body["processes"])
     assert body["waiting"]["messages"] == {"count": 0, "oldest_seconds": None}
     # The storage probe leaves nothing behind.
     assert not list(runtime.blobs.root.glob(".readyz-*"))
