@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -122,8 +123,10 @@ def test_filters(runtime: Runtime, api: FlaskClient) -> None:
         ]
         session.flush()
         ids = {name: t.id for name, t in rows.items()}
+        vip_ids = sorted(t.id for t in vip_tickets)
+        mailbox_id = mailbox.id
     # The SLA clock keeps these columns itself; set them as it would have, past its reach.
-    sla = {
+    sla: dict[str, dict[str, Any]] = {
         "overdue": {"sla_due_at": now - minutes(5)},
         "soon": {"sla_due_at": now + minutes(10), "sla_warning_at": now - minutes(1)},
         "missed": {"sla_due_at": None, "sla_breached": True},
@@ -131,8 +134,6 @@ def test_filters(runtime: Runtime, api: FlaskClient) -> None:
     with runtime.db.engine.begin() as connection:
         for name, values in sla.items():
             connection.execute(update(Ticket).where(Ticket.id == ids[name]).values(**values))
-        vip_ids = sorted(t.id for t in vip_tickets)
-        mailbox_id = mailbox.id
     assert _ids(api, assignee="mine") == [ids["mine"]]
     assert _ids(api, assignee=OTHER) == [ids["theirs"]]
     assert ids["mine"] not in _ids(api, assignee="unassigned")
