@@ -27,7 +27,7 @@ def run_imap(args: argparse.Namespace, settings: Settings) -> int:
     # collector itself runs.
     heartbeat = start_heartbeat(runtime, ProcessRole.IMAP)
     try:
-        ImapManager(runtime).run(stop)
+        ImapManager(runtime, lease_ttl=settings.imap_lease_seconds).run(stop)
     finally:
         heartbeat.stop()
         runtime.close()
