@@ -74,7 +74,8 @@ class Sink:
                 envelope.mail_from,
                 list(envelope.rcpt_tos),
                 bytes(envelope.content),
-                session.ssl is not None,
+                # STARTTLS or implicit TLS: the transport in use is encrypted.
+                server.transport.get_extra_info("ssl_object") is not None,
                 login,
             )
         )
