@@ -25,7 +25,7 @@ from intake.core.db.models import Group, GroupMember, Ticket, User, utcnow
 from intake.core.jobs import SLA_WATCH
 from intake.core.outbox import queue_notification
 from intake.core.runtime import Runtime
-from intake.core.sla import TargetClock, recompute
+from intake.core.sla import Notice, notices_due, recompute
 from intake.domain import EventKind, Role
 from intake.errors import RejectedError
 
@@ -73,11 +73,10 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
-def notice_text(
-    runtime: Runtime, ticket: Ticket, clock: TargetClock, breached: bool
-) -> tuple[str, str]:
+def notice_text(runtime: Runtime, ticket: Ticket, notice: Notice) -> tuple[str, str]:
+    clock = notice.clock
     target = TARGET_WORDS.get(clock.target, clock.target)
-    state = "breached" if breached else "near breach"
+    state = "breached" if notice.breached else "near breach"
     subject = f"[#{ticket.id}] SLA {state}: {target} due {_when(clock.due_at)}"
     customer = ticket.customer
     who = (customer.name or customer.email or customer.phone or "") if customer else ""
@@ -89,7 +88,7 @@ def notice_text(
         f"Assignee: {ticket.assignee.email if ticket.assignee else 'nobody'}",
         "",
         f"The {target} was due {_when(clock.due_at)}."
-        if breached
+        if notice.breached
         else f"80 % of the time to {target} has passed; it is due {_when(clock.due_at)}.",
     ]
     if runtime.settings.base_url:
@@ -112,48 +111,50 @@ def _claim(session: Session, ticket_id: int, seen: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
-def check_ticket(runtime: Runtime, ticket_id: int, seen: datetime, now: datetime) -> str | None:
-    """Send what is due for one ticket; the notice's kind, or None."""
+def _send(runtime: Runtime, session: Session, ticket: Ticket, notice: Notice) -> None:
+    kind = "breached" if notice.breached else "warning"
+    record_event(
+        session,
+        ticket,
+        EventKind.SLA,
+        Actor.SYSTEM,
+        field=str(notice.clock.target),
+        old=_when(notice.clock.due_at),
+        new=kind,
+    )
+    if notice.breached:
+        metrics.count_sla_breach(str(notice.clock.target), str(ticket.priority))
+    to = recipients(session, ticket)
+    if not to:
+        log.warning("ticket %s: SLA %s, and nobody to tell", ticket.id, kind)
+        return
+    subject, text = notice_text(runtime, ticket, notice)
+    try:
+        queue_notification(runtime, session, to, subject, text, ticket=ticket)
+    except RejectedError as exc:
+        # No relay or no sender address: the timeline and the queue still show it.
+        log.warning("ticket %s: SLA %s notice not sent: %s", ticket.id, kind, exc)
+        return
+    log.info("ticket %s: SLA %s (%s) sent to %s", ticket.id, kind, notice.clock.target, to)
+
+
+def check_ticket(runtime: Runtime, ticket_id: int, seen: datetime, now: datetime) -> list[str]:
+    """Send what is due for one ticket; the kinds of notice sent ("warning", "breach")."""
     with runtime.db.session() as session:
         if not _claim(session, ticket_id, seen):
-            return None
+            return []
         ticket = session.get(Ticket, ticket_id)
         if ticket is None:
-            return None
-        clock = recompute(session, ticket, now).next
-        if clock is None or clock.warning_at is None or clock.warning_at > now:
-            return None
+            return []
         notified = list(ticket.sla_notified or [])
-        breached = clock.due_at is not None and clock.due_at <= now
-        kind = "breach" if breached else "warning"
-        if f"{kind}:{clock.target}" in notified:
-            return None
-        # A breach makes its warning moot: both are marked, one notice goes out.
-        marks = [f"warning:{clock.target}"] + ([f"breach:{clock.target}"] if breached else [])
-        ticket.sla_notified = notified + [m for m in marks if m not in notified]
-        recompute(session, ticket, now)  # the next check moves on past what was just sent
-        record_event(
-            session,
-            ticket,
-            EventKind.SLA,
-            Actor.SYSTEM,
-            field=str(clock.target),
-            old=_when(clock.due_at),
-            new="breached" if breached else "warning",
-        )
-        if breached:
-            metrics.count_sla_breach(str(clock.target), str(ticket.priority))
-        to = recipients(session, ticket)
-        subject, text = notice_text(runtime, ticket, clock, breached)
-        if to:
-            try:
-                queue_notification(runtime, session, to, subject, text, ticket=ticket)
-            except RejectedError as exc:
-                log.warning("ticket %s: SLA notice not sent: %s", ticket.id, exc)
-        else:
-            log.warning("ticket %s: SLA %s, and nobody to tell", ticket.id, kind)
-    log.info("ticket %s: SLA %s (%s) sent to %s", ticket_id, kind, clock.target, ", ".join(to))
-    return kind
+        notices = notices_due(notified, recompute(session, ticket, now), now)
+        for notice in notices:
+            notified += [m for m in notice.marks if m not in notified]
+        ticket.sla_notified = notified
+        recompute(session, ticket, now)  # the next check moves on past what is sent now
+        for notice in notices:
+            _send(runtime, session, ticket, notice)
+    return ["breach" if n.breached else "warning" for n in notices]
 
 
 def watch_sla() -> str:
@@ -172,6 +173,7 @@ def watch_sla() -> str:
     sent = [
         kind
         for ticket_id, seen in due
-        if seen is not None and (kind := check_ticket(runtime, ticket_id, seen, now))
+        if seen is not None
+        for kind in check_ticket(runtime, ticket_id, seen, now)
     ]
     return f"{len(due)} checked, {sent.count('warning')} warnings, {sent.count('breach')} breaches"

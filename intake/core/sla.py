@@ -81,6 +81,20 @@ class TargetClock:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A warning or breach notice the watcher owes for one target."""
+
+    clock: TargetClock
+    breached: bool
+
+    @property
+    def marks(self) -> list[str]:
+        """What ``Ticket.sla_notified`` records once it is sent (a breach covers its warning)."""
+        warning = f"warning:{self.clock.target}"
+        return [warning, f"breach:{self.clock.target}"] if self.breached else [warning]
+
+
+@dataclass(frozen=True)
 class SlaClock:
     targets: tuple[TargetClock, ...]
     paused: bool
@@ -242,30 +256,55 @@ def _ensure_pause_matches_status(ticket: Ticket) -> None:
         ticket.sla_pauses = [*pauses[:-1], [pauses[-1][0], utcnow().isoformat()]]
 
 
-def _check_at(ticket: Ticket, clock: TargetClock | None) -> datetime | None:
+def _unmet(clock: SlaClock) -> list[TargetClock]:
+    return [t for t in clock.targets if t.met_at is None and t.due_at is not None]
+
+
+def notices_due(notified: Sequence[str], clock: SlaClock, now: datetime) -> list[Notice]:
+    """The notices to send now: per unmet target, its breach once past due, else its warning
+    once 80 % elapsed; each only if not sent before (a breach makes its warning moot)."""
+    due: list[Notice] = []
+    for target in _unmet(clock):
+        assert target.due_at is not None
+        if target.due_at <= now and f"breach:{target.target}" not in notified:
+            due.append(Notice(target, breached=True))
+        elif (
+            target.warning_at is not None
+            and target.warning_at <= now < target.due_at
+            and f"warning:{target.target}" not in notified
+        ):
+            due.append(Notice(target, breached=False))
+    return due
+
+
+def next_check(notified: Sequence[str], clock: SlaClock) -> datetime | None:
     """When the watcher next has a notice to send about this ticket."""
-    if clock is None:
-        return None
-    notified = set(ticket.sla_notified or [])
-    if clock.warning_at is not None and f"warning:{clock.target}" not in notified:
-        return clock.warning_at
-    if clock.due_at is not None and f"breach:{clock.target}" not in notified:
-        return clock.due_at
-    return None
+    moments: list[datetime] = []
+    for target in _unmet(clock):
+        assert target.due_at is not None
+        if target.warning_at is not None and f"warning:{target.target}" not in notified:
+            moments.append(target.warning_at)
+        elif f"breach:{target.target}" not in notified:
+            moments.append(target.due_at)
+    return min(moments, default=None)
 
 
 def recompute(session: Session, ticket: Ticket, now: datetime | None = None) -> SlaClock:
     """Set the ticket's SLA columns from its policy, calendar and pauses, as of ``now``."""
     now = now or utcnow()
     _ensure_pause_matches_status(ticket)
-    tier = ticket.customer.tier if ticket.customer is not None else None
-    terms = terms_for(session, Priority(ticket.priority or Priority.MEDIUM), tier)
+    # No autoflush here: a flush now would recompute this very ticket (before_flush) midway.
+    with session.no_autoflush:
+        tier = ticket.customer.tier if ticket.customer is not None else None
+        terms = terms_for(session, Priority(ticket.priority or Priority.MEDIUM), tier)
+    resolved_at = ticket.resolved_at if ticket.status == TicketStatus.RESOLVED else None
     clock = compute_clock(
         terms,
         ticket.created_at or now,
         pauses_of(ticket),
-        ticket.first_response_at,
-        ticket.resolved_at if ticket.status == TicketStatus.RESOLVED else None,
+        # Resolved without a reply (solved on the phone, say): resolving answered it.
+        ticket.first_response_at or resolved_at,
+        resolved_at,
         now,
     )
     upcoming = clock.next
@@ -274,7 +313,7 @@ def recompute(session: Session, ticket: Ticket, now: datetime | None = None) -> 
     pending = upcoming or clock.pending
     ticket.sla_target = pending.target if pending else None
     ticket.sla_breached = clock.breached
-    ticket.sla_check_at = _check_at(ticket, upcoming)
+    ticket.sla_check_at = next_check(ticket.sla_notified or [], clock)
     return clock
 
 

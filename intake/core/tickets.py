@@ -14,7 +14,7 @@ from intake.core.activity import Actor, record_change
 from intake.core.assignment import auto_assign
 from intake.core.db.models import Category, Correction, Message, Ticket, User, utcnow
 from intake.core.search import keeps_index_in_step  # noqa: F401 (registers the listener)
-from intake.core.sla import recompute as recompute_sla
+from intake.core.sla import recompute_and_log as recompute_sla
 from intake.domain import Priority, SetBy, TicketStatus
 from intake.errors import RejectedError
 
@@ -94,7 +94,7 @@ def update_ticket(
             ticket.priority = priority
             ticket.priority_rank = priority.rank
             ticket.priority_reasons = [f"set by {user.email if user else 'an agent'}"]
-            recompute_sla(session, ticket)
+            recompute_sla(session, ticket, by)
             changed.append("priority")
         ticket.priority_set_by = SetBy.AGENT
     if "assignee" in changes:

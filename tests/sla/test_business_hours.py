@@ -35,8 +35,8 @@ def office(zone: str = "Europe/Berlin", hours: str = "09:00-17:00", **kw: object
     return Calendar(zone, (day,) * 5 + ((), ()), **kw)  # type: ignore[arg-type]
 
 
-def at(zone: ZoneInfo, *args: int) -> datetime:
-    return datetime(*args, tzinfo=zone)  # type: ignore[misc]
+def at(zone: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=zone)
 
 
 # --- parsing -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 # SQLite keeps 0001's unique constraint on sla_policies.priority without a name; naming it by
 # convention lets batch mode find and drop it.
 SQLITE_NAMES = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+RESOLUTION_MINUTES = [("urgent", 1440), ("high", 4320), ("medium", 7200), ("low", 14400)]
 
 
 def _old_priority_unique() -> str:
@@ -51,6 +52,14 @@ def upgrade() -> None:
             ondelete="SET NULL",
         )
         batch.create_unique_constraint("uq_sla_policies_priority_tier", ["priority", "tier"])
+    # Resolution targets are new: the policies 0002 seeded get the defaults of intake.core.sla.
+    for priority, minutes in RESOLUTION_MINUTES:
+        op.execute(
+            sa.text(
+                "UPDATE sla_policies SET resolution_minutes = :m"
+                " WHERE priority = :p AND resolution_minutes IS NULL"
+            ).bindparams(m=minutes, p=priority)
+        )
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("away", sa.Boolean(), nullable=False, server_default="0"))
     with op.batch_alter_table("tickets") as batch:
