@@ -25,7 +25,7 @@ from intake.core.analytics import (
     volume,
 )
 from intake.core.analytics_customers import Ratings, customers, ratings
-from intake.core.analytics_speed import ALL, Percentiles, speed
+from intake.core.analytics_speed import Percentiles, speed
 from intake.core.analytics_topics import Item, root_causes
 from intake.core.db.models import Category, Customer, Mailbox, Ticket
 from intake.core.settings import Settings
@@ -94,12 +94,14 @@ def _time_chart(key: str, title: str, ts: TimeSeries, draw: Any) -> Chart:
 
 def _percentile_chart(key: str, title: str, figures: dict[str, Percentiles]) -> Chart:
     rows = [[p, f.count, f.median_minutes, f.p90_minutes] for p, f in figures.items()]
-    drawn = {f"{p} median": f.median_minutes or 0.0 for p, f in figures.items() if p != ALL}
-    drawn.update({f"{p} p90": f.p90_minutes or 0.0 for p, f in figures.items() if p != ALL})
+    drawn: dict[str, float] = {}
+    for p, f in figures.items():  # most pressing first, "all" last (as computed)
+        drawn[f"{p} median"] = f.median_minutes or 0.0
+        drawn[f"{p} p90"] = f.p90_minutes or 0.0
     return Chart(
         key,
         title,
-        svg_charts.hbars(title, dict(sorted(drawn.items())), " min"),
+        svg_charts.hbars(title, drawn, " min"),
         ["priority", "tickets", "median_minutes", "p90_minutes"],
         rows,
     )
