@@ -24,5 +24,21 @@ def register(commands: Any) -> None:
 def run_web(args: argparse.Namespace, settings: Settings) -> int:
     runtime = start_runtime(settings)
     log.info("web UI on http://%s:%s/", settings.web_host, settings.web_port)
-    serve(create_app(runtime), host=settings.web_host, port=settings.web_port, threads=args.threads)
+    proxy: dict[str, Any] = {}
+    if settings.web_trusted_proxy:
+        # Client address and scheme from the proxy's headers (login throttling per address,
+        # /metrics allow-list, https URLs); the same headers from anyone else are dropped.
+        proxy = {
+            "trusted_proxy": settings.web_trusted_proxy,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-for", "x-forwarded-proto"},
+            "clear_untrusted_proxy_headers": True,
+        }
+    serve(
+        create_app(runtime),
+        host=settings.web_host,
+        port=settings.web_port,
+        threads=args.threads,
+        **proxy,
+    )
     return 0

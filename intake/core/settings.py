@@ -308,6 +308,8 @@ class Settings:
     blob_store: str = "fs"  # fs: files under DATA_DIR/blobs; db: the database's blobs table
     metrics_allow: tuple[str, ...] = ()  # networks that may read /metrics without a token
     imap_lease_seconds: int = 10  # a dead IMAP poller's mailboxes move to another within this
+    # The reverse proxy in front of `intake web`, whose X-Forwarded-For/-Proto are believed.
+    web_trusted_proxy: str | None = None
 
     @property
     def blob_dir(self) -> Path:
@@ -379,4 +381,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         blob_store=_blob_store(env),
         metrics_allow=_networks(env, "METRICS_ALLOW", ()),
         imap_lease_seconds=env_int(env, "IMAP_LEASE_SECONDS", 10, minimum=2),
+        web_trusted_proxy=env_optional(env, "WEB_TRUSTED_PROXY"),
     )

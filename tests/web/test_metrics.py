@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from intake.core import metrics
 from intake.core.jobs import INGEST_MESSAGE
 from intake.core.runtime import Runtime
 from intake.domain import Role
-from tests.conftest import add_person, make_app, make_runtime
+from tests.conftest import add_person, free_port, make_app, make_runtime
 
 
 @pytest.fixture(autouse=True)
@@ -146,3 +149,48 @@ def test_only_an_admin_token_or_an_allowed_address_may_read(
         assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 401
     finally:
         allowed.close()
+
+
+def test_behind_a_trusted_proxy_the_allow_list_sees_the_forwarded_client(
+    sqlite_runtime: Runtime, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+    env.update(
+        INTAKE_DATA_DIR=str(tmp_path / "web"),
+        INTAKE_DATABASE_URL=sqlite_runtime.settings.database_url,
+        INTAKE_REDIS_URL=sqlite_runtime.settings.redis_url or "",
+        INTAKE_WEB_PORT=str(port),
+        INTAKE_WEB_TRUSTED_PROXY="127.0.0.1",
+        INTAKE_METRICS_ALLOW="203.0.113.0/24",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "intake", "web"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def status(headers: dict[str, str]) -> int:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                first = status({"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "intake web did not start"
+                time.sleep(0.2)
+        assert first == 200
+        assert status({}) == 401  # the proxy itself is not on the list
+        assert status({"X-Forwarded-For": "198.51.100.1"}) == 401
+    finally:
+        process.terminate()
+        process.wait(20)
