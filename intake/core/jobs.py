@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -140,6 +140,19 @@ JOBS: tuple[JobSpec, ...] = (
 )
 
 
+# A job claims its row as it starts; one started this long ago whose row still waits is lost.
+STARTED_WITHOUT_CLAIM = timedelta(seconds=30)
+
+
+def _started_without_claim(job: Job) -> bool:
+    started = job.started_at
+    if started is None:
+        return False
+    if started.tzinfo is None:  # RQ keeps naive UTC
+        started = started.replace(tzinfo=UTC)
+    return datetime.now(UTC) - started > STARTED_WITHOUT_CLAIM
+
+
 class Jobs:
     """The process's connection to the job queues in Redis."""
 
@@ -251,13 +264,19 @@ class Jobs:
         a record, which never expires and would make ``enqueue`` skip the row forever. Only for
         rows that waited well past their grace: the check scans the queue (LPOS). True when the
         job is (again) on its queue or running.
+
+        Likewise a job marked started long ago whose row is still waiting: its worker died
+        between RQ's start and the job's claim on the row (a live one claims at once), and RQ
+        would keep it "started" until the job's timeout (up to hours for a transcription).
         """
         job_id = spec.job_id(key)
         try:
             job = Job.fetch(job_id, connection=self.connection)
-            lost = job.get_status(refresh=False) == JobStatus.QUEUED and (
-                self.connection.lpos(self.queue(spec.queue).key, job_id) is None
-            )
+            status = job.get_status(refresh=False)
+            lost = (
+                status == JobStatus.QUEUED
+                and self.connection.lpos(self.queue(spec.queue).key, job_id) is None
+            ) or (status == JobStatus.STARTED and _started_without_claim(job))
         except NoSuchJobError:
             lost = False
         except RedisError as exc:
