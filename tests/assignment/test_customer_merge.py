@@ -59,7 +59,7 @@ def test_the_customer_page_shows_every_channel_and_a_merge_joins_the_records(
     with runtime.db.session() as session:
         session.add(SlaPolicy(priority=Priority.URGENT, tier="vip", first_response_minutes=10))
     page = client.get(f"/customers/{merged}").get_data(as_text=True)
-    assert 'data-ticket="%d"' % ticket_ids[1] in page and "voicemail" in page
+    assert f'data-ticket="{ticket_ids[1]}"' in page and "voicemail" in page
     # From a voicemail ticket the agent reaches the customer page.
     ticket_page = client.get(f"/tickets/{ticket_ids[2]}").get_data(as_text=True)
     assert f'href="/customers/{merged}"' in ticket_page
@@ -78,7 +78,7 @@ def test_the_customer_page_shows_every_channel_and_a_merge_joins_the_records(
     )
     text = answer.get_data(as_text=True)
     assert "Merged: 2 ticket(s) moved to this customer." in text
-    assert all('data-ticket="%d"' % i in text for i in ticket_ids)
+    assert all(f'data-ticket="{i}"' in text for i in ticket_ids)
     assert client.get(f"/customers/{merged}").status_code == 404
 
     with runtime.db.session() as session:
