@@ -127,7 +127,7 @@ class MailboxWorker(threading.Thread):
     def wait_for_lease(self) -> HeldLease | None:
         """Standby until this process holds the mailbox's lease (None: asked to stop)."""
         name = mailbox_fence.lease_name(self.config.id)
-        waiting_logged = False
+        waiting_logged = failing = False
         while not self.stopping.is_set():
             try:
                 lease = self.leases.acquire(name, process_name())
@@ -151,8 +151,12 @@ class MailboxWorker(threading.Thread):
                 if not waiting_logged:
                     log.info("mailbox %s: held by another poller; standing by", self.config.name)
                     waiting_logged = True
-            except Exception:  # Redis or the database away: keep asking
-                log.warning("mailbox %s: cannot take the lease", self.config.name, exc_info=True)
+            except Exception:  # Redis or the database away: keep asking, say so once
+                if not failing:
+                    log.warning(
+                        "mailbox %s: cannot take the lease", self.config.name, exc_info=True
+                    )
+                failing = True
             self.stopping.wait(STANDBY_SECONDS)
         return None
 
