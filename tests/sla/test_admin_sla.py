@@ -95,8 +95,8 @@ def test_calendar_and_policies_set_due_times_of_open_tickets(runtime: Runtime) -
         tier_policy = session.scalar(select(SlaPolicy).where(SlaPolicy.tier == "vip"))
         assert tier_policy is not None and tier_policy.first_response_minutes == 30
         tier_policy_id = tier_policy.id
-    page = admin.get("/admin/sla").get_data(as_text=True)
-    assert 'data-tier="vip"' in page and 'name="urgent" value="60"' in page
+    policies = admin.get("/admin/sla").get_data(as_text=True)
+    assert 'data-tier="vip"' in policies and 'name="urgent" value="60"' in policies
 
     # Saturday opening hours move the due time; removing the tier policy moves the VIP back.
     admin.post(f"/admin/sla/calendars/{calendar_id}", data=calendar_form(day5="10:00-12:00"))
