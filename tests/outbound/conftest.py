@@ -8,6 +8,7 @@ so a customer's answer can travel back over SMTP.
 from __future__ import annotations
 
 import smtplib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy
@@ -18,7 +19,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from rq.job import Job
+from sqlalchemy import select
 
+from intake.core.db.models import Message
+from intake.core.jobs import INGEST_MESSAGE
 from intake.core.runtime import Runtime, set_current
 from tests.conftest import free_port, make_runtime
 
@@ -130,7 +135,25 @@ def runtime(tmp_path: Path, database_url: str, redis_url: str, relay: Relay) -> 
     rt.close()
 
 
-def send_to_collector(port: int, raw: bytes, sender: str = "alice@customer.org") -> None:
-    """A customer's mail, over SMTP into our collector."""
+def send_to_collector(
+    runtime: Runtime,
+    port: int,
+    raw: bytes,
+    sender: str = "alice@customer.org",
+    to: str = "support@example.com",
+) -> None:
+    """A customer's mail, over SMTP into our collector; returns once its job is queued.
+
+    The collector answers 250 once the row is committed and enqueues just after, so a test that
+    drains the queues at once could otherwise find them empty.
+    """
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-        assert client.sendmail(sender, ["support@example.com"], raw) == {}
+        assert client.sendmail(sender, [to], raw) == {}
+    with runtime.db.session() as session:
+        message_id = session.scalar(select(Message.id).order_by(Message.id.desc()).limit(1))
+    assert message_id is not None
+    job_id = INGEST_MESSAGE.job_id(message_id)
+    deadline = time.monotonic() + 10
+    while not Job.exists(job_id, connection=runtime.jobs.connection):
+        assert time.monotonic() < deadline, f"{job_id} was never enqueued"
+        time.sleep(0.02)

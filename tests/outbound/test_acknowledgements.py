@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
@@ -35,8 +34,8 @@ def new_mail(sender: str = "Alice Customer <alice@customer.org>", **kwargs: obje
 def test_an_auto_submitted_mail_gets_no_acknowledgement(
     runtime: Runtime, relay: Relay, smtp_port: int
 ) -> None:
-    send_to_collector(smtp_port, new_mail(headers={"Auto-Submitted": "auto-replied"}))
-    send_to_collector(smtp_port, new_mail(subject="Real question"))
+    send_to_collector(runtime, smtp_port, new_mail(headers={"Auto-Submitted": "auto-replied"}))
+    send_to_collector(runtime, smtp_port, new_mail(subject="Real question"))
     run_jobs(runtime, "intake", "outbound")
     assert [r.header("Subject") for r in relay.received] == [
         "We received your message: Real question [#2]"
@@ -112,8 +111,7 @@ def test_switched_off_per_mailbox_and_for_mail_accepted_by_domain(
         session.add(Mailbox(name="loud", addresses=["loud@shop.test"]))
     for to in ("quiet@shop.test", "loud@shop.test"):
         raw = new_mail(to=to, subject=f"to {to}")
-        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as client:
-            client.sendmail("alice@customer.org", [to], raw)
+        send_to_collector(runtime, smtp_port, raw, to=to)
     run_jobs(runtime, "intake", "outbound")
     assert [(r.header("From"), r.header("Subject")) for r in relay.received] == [
         ("loud@shop.test", "We received your message: to loud@shop.test [#2]")

@@ -47,7 +47,7 @@ def test_acknowledged_then_answered_and_the_customers_answer_joins_the_ticket(
     runtime: Runtime, relay: Relay, smtp_port: int, api: tuple[FlaskClient, dict[str, str]]
 ) -> None:
     client, headers = api
-    send_to_collector(smtp_port, make_mail(message_id=CUSTOMER_ID))
+    send_to_collector(runtime, smtp_port, make_mail(message_id=CUSTOMER_ID))
     run_jobs(runtime, "intake", "outbound")
     ticket = only_ticket(runtime)
 
@@ -110,7 +110,7 @@ def test_acknowledged_then_answered_and_the_customers_answer_joins_the_ticket(
         message_id=make_msgid(domain="customer.org"),
         in_reply_to=f"<{reply_id}>",
     )
-    send_to_collector(smtp_port, answer)
+    send_to_collector(runtime, smtp_port, answer)
     run_jobs(runtime, "intake", "outbound")
     assert inbound_ticket_ids(runtime) == [ticket.id, ticket.id]
     assert len(relay.received) == 2  # no acknowledgement for a reply into an open ticket
@@ -119,7 +119,7 @@ def test_acknowledged_then_answered_and_the_customers_answer_joins_the_ticket(
 def test_an_answer_to_the_acknowledgement_without_the_tag_joins_the_ticket(
     runtime: Runtime, relay: Relay, smtp_port: int
 ) -> None:
-    send_to_collector(smtp_port, make_mail(message_id=CUSTOMER_ID))
+    send_to_collector(runtime, smtp_port, make_mail(message_id=CUSTOMER_ID))
     run_jobs(runtime, "intake", "outbound")
     (ack,) = relay.received
     answer = make_mail(
@@ -127,7 +127,7 @@ def test_an_answer_to_the_acknowledgement_without_the_tag_joins_the_ticket(
         body="One more thing: the order number is 1234.\n",
         in_reply_to=ack.header("Message-ID"),
     )
-    send_to_collector(smtp_port, answer)
+    send_to_collector(runtime, smtp_port, answer)
     run_jobs(runtime, "intake", "outbound")
     ticket = only_ticket(runtime)
     assert inbound_ticket_ids(runtime) == [ticket.id, ticket.id]
@@ -138,7 +138,7 @@ def test_a_reply_from_the_ticket_page_with_an_attachment_and_a_note_that_is_neve
     runtime: Runtime, relay: Relay, smtp_port: int
 ) -> None:
     add_person(runtime, "sam@example.com")
-    send_to_collector(smtp_port, make_mail(message_id=CUSTOMER_ID))
+    send_to_collector(runtime, smtp_port, make_mail(message_id=CUSTOMER_ID))
     run_jobs(runtime, "intake", "outbound")
     ticket = only_ticket(runtime)
     client = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
