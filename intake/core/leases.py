@@ -57,6 +57,7 @@ class Lease:
     owner: str
     token: int
     ttl_s: float
+    asked_at: float  # this host's monotonic clock before the grant was asked for
 
     @property
     def value(self) -> str:
@@ -81,8 +82,9 @@ class Leases:
     def acquire(self, name: str, owner: str) -> Lease | None:
         """The lease, or None while someone else holds it. Raises RedisError."""
         keys = [LEASE_KEY.format(name), FENCE_KEY.format(name)]
+        asked_at = time.monotonic()
         token = int(self._acquire(keys=keys, args=[owner, self._ttl_ms()]))
-        return Lease(name, owner, token, self.ttl_s) if token else None
+        return Lease(name, owner, token, self.ttl_s, asked_at) if token else None
 
     def renew(self, lease: Lease) -> bool:
         """False when the lease expired or passed to another holder. Raises RedisError."""
@@ -111,14 +113,14 @@ class HeldLease:
 
     Lost means a renewal was refused, or no renewal succeeded within the time-to-live (Redis
     unreachable): by then another process may hold it, so the holder must stop. The deadline is
-    measured on this host's monotonic clock from before each renewal was sent, so it never ends
-    later than the key in Redis does.
+    measured on this host's monotonic clock from before the grant and each renewal were asked
+    for, so it never ends later than the key in Redis does.
     """
 
     def __init__(self, leases: Leases, lease: Lease) -> None:
         self.leases = leases
         self.lease = lease
-        self._deadline = time.monotonic() + lease.ttl_s
+        self._deadline = lease.asked_at + lease.ttl_s
         self._lost = threading.Event()
         self._released = threading.Event()
         self._thread = threading.Thread(
