@@ -269,6 +269,10 @@ def acknowledge_new_ticket(
         # Exchange and Outlook: no out-of-office answer to this either.
         extra_headers=(("X-Auto-Response-Suppress", "All"),),
     )
-    return queue_mail(
-        runtime, session, mail, kind=OutboundKind.ACKNOWLEDGEMENT, ticket=ticket, mail_from=""
-    )
+    try:
+        return queue_mail(
+            runtime, session, mail, kind=OutboundKind.ACKNOWLEDGEMENT, ticket=ticket, mail_from=""
+        )
+    except RejectedError as exc:  # refused before anything was written: the ticket stands
+        log.warning("ticket %s not acknowledged: %s", ticket.id, exc)
+        return None
