@@ -44,9 +44,11 @@ def send_message(message_id: int) -> str:
             claimed.recipients,
             raw,
         )
-    except (RelayError, NotFoundError) as exc:
-        permanent = isinstance(exc, NotFoundError) or getattr(exc, "permanent", False)
-        if mark_failed(runtime, message_id, str(exc), permanent=permanent):
+    except NotFoundError as exc:  # the stored bytes are gone: no retry brings them back
+        mark_failed(runtime, message_id, str(exc), permanent=True)
+        return f"failed: {exc}"
+    except RelayError as exc:
+        if mark_failed(runtime, message_id, str(exc), permanent=exc.permanent):
             raise  # RQ retries with backoff
         return f"failed: {exc}"
     except Exception as exc:

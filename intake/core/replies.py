@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -47,7 +47,7 @@ class ReplyRequest:
     cc: tuple[str, ...] = ()
     attachments: tuple[OutgoingAttachment, ...] = ()
     # Attachments already on this ticket (a customer's photo sent on to someone in cc, say).
-    attachment_ids: tuple[int, ...] = field(default_factory=tuple)
+    attachment_ids: tuple[int, ...] = ()
 
 
 def last_customer_message(ticket: Ticket) -> Message | None:
