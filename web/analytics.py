@@ -11,7 +11,6 @@ number of rows shown. Days are UTC calendar days.
 from __future__ import annotations
 
 import logging
-import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +21,8 @@ from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from werkzeug.wrappers import Response
 
-from intake.core.analytics import period_of
+from intake.core.analytics import Filters, Period, period_of, when
+from intake.core.analytics_speed import ALL, percentiles
 from intake.core.analytics_topics import root_causes
 from intake.core.db.models import Message, Ticket, Transcript, utcnow
 from intake.domain import Channel, Direction, TicketStatus, TranscriptState
@@ -88,9 +88,7 @@ def _utc_day(session: Session, column: InstrumentedAttribute[datetime]) -> Colum
     return func.date(column)  # SQLite stores UTC text, which date() reads as is
 
 
-def _grouped(session: Session, column: InstrumentedAttribute[Any], *where: Any) -> dict[str, int]:
-    rows = session.execute(select(column, func.count(Ticket.id)).where(*where).group_by(column))
-    counts = {("none" if key is None else str(key)): count for key, count in rows}
+def _by_count(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
@@ -122,35 +120,43 @@ def compute_analytics(
             )
         )
 
-    open_ = (Ticket.status != TicketStatus.RESOLVED, Ticket.automatic.is_(False))
-    by_status = _grouped(session, Ticket.status, *open_)
+    # Every breakdown of the open tickets, and the first-response SLA breaches among them
+    # (breached while still waiting for the first answer), from one scan.
+    late = Ticket.sla_due_at.is_not(None) & (Ticket.sla_due_at < now)
+    unanswered = Ticket.first_response_at.is_(None)
+    breakdown: dict[str, dict[str, int]] = {"status": {}, "priority": {}, "category": {}}
+    breakdown["sentiment"] = {}
+    sla_breached = 0
+    for status, priority, category, sentiment, count, breached in session.execute(
+        select(
+            Ticket.status,
+            Ticket.priority,
+            Ticket.category,
+            Ticket.sentiment,
+            func.count(),
+            func.sum(when(late & unanswered)),
+        )
+        .where(Ticket.status != TicketStatus.RESOLVED, Ticket.automatic.is_(False))
+        .group_by(Ticket.status, Ticket.priority, Ticket.category, Ticket.sentiment)
+    ):
+        sla_breached += breached or 0
+        values: tuple[object, ...] = (status, priority, category, sentiment)
+        for name, value in zip(breakdown, values, strict=True):
+            word = "none" if value is None else str(value)
+            breakdown[name][word] = breakdown[name].get(word, 0) + count
+    by_status = breakdown["status"]
     status_order = [s.value for s in TicketStatus if s.value in by_status]
-    by_priority = _grouped(session, Ticket.priority, *open_)
+    by_priority = breakdown["priority"]
     priority_order = [p for p in ("urgent", "high", "medium", "low") if p in by_priority]
 
-    # First-response SLA: breached while still waiting for the first answer.
-    sla_breached = (
-        session.scalar(
-            select(func.count(Ticket.id)).where(
-                *open_,
-                Ticket.sla_due_at.is_not(None),
-                Ticket.sla_due_at < now,
-                Ticket.first_response_at.is_(None),
-            )
-        )
-        or 0
-    )
-
-    # The median needs the values; only the two timestamps of the period's tickets are read.
-    waits = [
-        (responded - created).total_seconds() / 60
-        for created, responded in session.execute(
-            select(Ticket.created_at, Ticket.first_response_at).where(
-                *customer_tickets, Ticket.first_response_at.is_not(None)
-            )
-        )
-        if responded is not None
-    ]
+    # The median in the database (nearest rank): only one row comes back.
+    waits = percentiles(
+        session,
+        Filters(),
+        Period(since, since + timedelta(days=days + 1)),
+        Ticket.first_response_at,
+        by_priority=False,
+    ).get(ALL)
 
     flags_text = cast(Message.flags, String)
     auto_replies, bounces = session.execute(
@@ -181,11 +187,11 @@ def compute_analytics(
         open_total=sum(by_status.values()),
         open_by_status={s: by_status[s] for s in status_order},
         open_by_priority={p: by_priority[p] for p in priority_order},
-        open_by_category=_grouped(session, Ticket.category, *open_),
-        open_by_sentiment=_grouped(session, Ticket.sentiment, *open_),
+        open_by_category=_by_count(breakdown["category"]),
+        open_by_sentiment=_by_count(breakdown["sentiment"]),
         sla_breached=sla_breached,
-        first_response_count=len(waits),
-        median_first_response_minutes=round(statistics.median(waits), 1) if waits else None,
+        first_response_count=waits.count if waits else 0,
+        median_first_response_minutes=waits.median_minutes if waits else None,
         auto_replies=auto_replies or 0,
         bounces=bounces or 0,
         transcripts_failed=transcripts.get(TranscriptState.FAILED, 0),

@@ -203,22 +203,20 @@ def backlog(session: Session, filters: Filters, period: Period) -> TimeSeries:
     """Open tickets at the end of each day: created before it and not resolved before it.
 
     A reopened ticket counts as open from its creation (its last resolution time is what is
-    kept). Computed as the backlog at the period's start plus each day's created minus resolved.
+    kept). Counted backwards from the tickets open now (one index count), taking off each
+    later day's created tickets and adding back its resolved ones, so only the period's rows
+    are read, however long the history.
     """
     where = conditions(filters)
-    created_before = session.scalar(
-        select(func.count()).where(*where, Ticket.created_at < period.start)
-    )
-    # resolved_at >= created_at, so "resolved before the start" implies "created before it".
-    resolved_before = session.scalar(
-        select(func.count()).where(*where, Ticket.resolved_at < period.start)
+    open_now = (
+        session.scalar(select(func.count()).where(*where, Ticket.resolved_at.is_(None))) or 0
     )
     created_day = day_of(session, Ticket.created_at)
     created = {
         day_key(d): n
         for d, n in session.execute(
             select(created_day, func.count())
-            .where(*conditions(filters, period))
+            .where(*where, Ticket.created_at >= period.start)
             .group_by(created_day)
         )
     }
@@ -227,16 +225,19 @@ def backlog(session: Session, filters: Filters, period: Period) -> TimeSeries:
         day_key(d): n
         for d, n in session.execute(
             select(resolved_day, func.count())
-            .where(*where, Ticket.resolved_at >= period.start, Ticket.resolved_at < period.end)
+            .where(*where, Ticket.resolved_at >= period.start)
             .group_by(resolved_day)
         )
     }
-    open_now = (created_before or 0) - (resolved_before or 0)
+    # Tickets dated after the period (clock skew, imports) are open now but not by its end.
+    later = sum(n for d, n in created.items() if d >= period.end.date().isoformat())
+    later -= sum(n for d, n in resolved.items() if d >= period.end.date().isoformat())
     days = [d.isoformat() for d in period.day_list()]
-    values = []
-    for day in days:
-        open_now += created.get(day, 0) - resolved.get(day, 0)
-        values.append(open_now)
+    values = [0] * len(days)
+    open_at_end = open_now - later
+    for index in range(len(days) - 1, -1, -1):
+        values[index] = open_at_end
+        open_at_end -= created.get(days[index], 0) - resolved.get(days[index], 0)
     return TimeSeries(
         days,
         {

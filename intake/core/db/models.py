@@ -660,9 +660,11 @@ class AppSetting(Base):
 
 
 # Analytics (issue 14): indexes for the dashboard's GROUP BYs, and what the root-cause job stores.
-Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at)
+# automatic in the keys: the counts that skip auto-replies are answered from the index alone.
+Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at, Ticket.automatic)
 Index("ix_tickets_category_created", Ticket.category, Ticket.created_at)
-Index("ix_tickets_resolved_at", Ticket.resolved_at)
+Index("ix_tickets_resolved_at", Ticket.resolved_at, Ticket.automatic)
+Index("ix_messages_received_at", Message.received_at)
 
 
 class AuditEntry(Base):
@@ -726,6 +728,7 @@ class TermDay(Base):
     """Daily roll-up of ticket_terms over all tickets: the background topics are scored against."""
 
     __tablename__ = "term_days"
+    __table_args__ = (Index("ix_term_days_day", "day"),)  # a day is recounted as a whole
 
     term: Mapped[str] = mapped_column(String(80), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -17,9 +17,12 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_tickets_customer_created", "tickets", ["customer_id", "created_at"])
+    op.create_index(
+        "ix_tickets_customer_created", "tickets", ["customer_id", "created_at", "automatic"]
+    )
     op.create_index("ix_tickets_category_created", "tickets", ["category", "created_at"])
-    op.create_index("ix_tickets_resolved_at", "tickets", ["resolved_at"])
+    op.create_index("ix_tickets_resolved_at", "tickets", ["resolved_at", "automatic"])
+    op.create_index("ix_messages_received_at", "messages", ["received_at"])
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -82,6 +85,7 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), primary_key=True),
         sa.Column("tickets", sa.Integer(), nullable=False),
     )
+    op.create_index("ix_term_days_day", "term_days", ["day"])
     op.create_table(
         "term_day_totals",
         sa.Column("day", sa.Date(), primary_key=True),
@@ -128,6 +132,7 @@ def downgrade() -> None:
         "audit_log",
     ):
         op.drop_table(table)
+    op.drop_index("ix_messages_received_at", "messages")
     op.drop_index("ix_tickets_resolved_at", "tickets")
     op.drop_index("ix_tickets_category_created", "tickets")
     op.drop_index("ix_tickets_customer_created", "tickets")
