@@ -131,6 +131,7 @@ class MailboxWorker(threading.Thread):
         while not self.stopping.is_set():
             try:
                 lease = self.leases.acquire(name, process_name())
+                failing = False
                 if lease is not None:
                     higher = mailbox_fence.claim(self.db, self.config.id, lease.token)
                     if higher is None:
