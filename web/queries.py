@@ -15,7 +15,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -30,8 +30,9 @@ from sqlalchemy import (
     select,
     true,
     tuple_,
+    union_all,
 )
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 
 from intake.core.customers import loyalty_thresholds
 from intake.core.db.models import Customer, Message, Ticket, User, utcnow
@@ -190,25 +191,39 @@ class QueueKey:
 # --- filters -----------------------------------------------------------------------------------
 
 
+def _not_indexed(column: InstrumentedAttribute[int | None]) -> ColumnElement[int | None]:
+    """The column as an expression no index matches: for filters on sets of customers, which
+    match many tickets, the planner would otherwise read every match through the customer index
+    and sort them all, where walking the queue-order index stops after one page."""
+    expression: ColumnElement[int | None] = column + 0
+    return expression
+
+
 def _customer_type_condition(kind: str, viewer: Viewer) -> ColumnElement[bool]:
-    """The customer types of ``classify.customer.customer_type``, as SQL on the ticket's row."""
+    """The customer types of ``classify.customer.customer_type``, as SQL on the ticket's row.
+
+    Loyal customers (enough tickets, first contact long enough ago) are found once per
+    statement, in a materialized CTE: one pass over the tickets' customer index, instead of a
+    count per candidate row in every segment of the page.
+    """
     other = aliased(Ticket)
     others = exists().where(
         other.customer_id == Ticket.customer_id, other.automatic.is_(False), other.id != Ticket.id
     )
-    thresholds = loyalty_thresholds(viewer.settings)
-    count = (
-        select(func.count(other.id))
-        .where(other.customer_id == Ticket.customer_id, other.automatic.is_(False))
-        .scalar_subquery()
-    )
-    long_ago = utcnow().timestamp() - thresholds.loyal_min_days * 86400
-    old_customers = select(Customer.id).where(
-        Customer.first_contact_at <= datetime.fromtimestamp(long_ago, tz=utcnow().tzinfo)
-    )
-    loyal = and_(Ticket.customer_id.in_(old_customers), count >= thresholds.loyal_min_tickets)
     if kind == CustomerType.POTENTIAL:
         return or_(Ticket.customer_id.is_(None), ~others)
+    thresholds = loyalty_thresholds(viewer.settings)
+    cutoff = utcnow() - timedelta(days=thresholds.loyal_min_days)
+    old_customers = select(Customer.id).where(Customer.first_contact_at <= cutoff)
+    loyal_customers = (
+        select(other.customer_id)
+        .where(other.automatic.is_(False), other.customer_id.in_(old_customers))
+        .group_by(other.customer_id)
+        .having(func.count() >= thresholds.loyal_min_tickets)
+        .cte("loyal_customers")
+        .prefix_with("MATERIALIZED")
+    )
+    loyal = _not_indexed(Ticket.customer_id).in_(select(loyal_customers.c.customer_id))
     if kind == CustomerType.LOYAL:
         return loyal
     return and_(Ticket.customer_id.is_not(None), others, ~loyal)
@@ -240,9 +255,14 @@ def _conditions(flt: QueueFilter, viewer: Viewer) -> list[ColumnElement[bool]]:
     if flt.mailbox is not None:
         conditions.append(Ticket.mailbox_id == flt.mailbox)
     if flt.tier:
-        conditions.append(
-            Ticket.customer_id.in_(select(Customer.id).where(func.lower(Customer.tier) == flt.tier))
+        # Found once per statement (a materialized CTE), not once per segment of the page.
+        tiered = (
+            select(Customer.id)
+            .where(func.lower(Customer.tier) == flt.tier)
+            .cte("tier_customers")
+            .prefix_with("MATERIALIZED")
         )
+        conditions.append(_not_indexed(Ticket.customer_id).in_(select(tiered.c.id)))
     if flt.customer_type:
         conditions.append(_customer_type_condition(flt.customer_type, viewer))
     now = utcnow()
@@ -266,45 +286,88 @@ def _with_relations(query: Select[Any]) -> Select[Any]:
 # --- pages -------------------------------------------------------------------------------------
 
 
-def _queue_rows(
-    session: Session, flt: QueueFilter, viewer: Viewer, after: QueueKey | None, want: int
-) -> list[Ticket]:
-    """Up to ``want`` tickets after ``after`` in queue order, one index range per segment."""
+def _segment(
+    base: Select[Ticket], rank: int, dated: bool, after: QueueKey | None, want: int
+) -> Select[int, int, datetime | None, datetime] | None:
+    """One (priority, dated or undated) range of the queue order after ``after``, as a query."""
+    sla_type = Ticket.sla_due_at.type
+    query = base.where(Ticket.priority_rank == rank)
+    same_rank = after is not None and after.rank == rank
+    if dated:
+        if same_rank and after is not None and after.sla_due_at is None:
+            return None  # the cursor is past this rank's dated tickets
+        query = query.where(Ticket.sla_due_at.is_not(None))
+        if same_rank and after is not None and after.sla_due_at is not None:
+            query = query.where(
+                tuple_(Ticket.sla_due_at, Ticket.created_at, Ticket.id)
+                > tuple_(
+                    literal(after.sla_due_at, sla_type),
+                    literal(after.created_at, sla_type),
+                    literal(after.id),
+                )
+            )
+        order: tuple[Any, ...] = (Ticket.sla_due_at, Ticket.created_at, Ticket.id)
+    else:
+        query = query.where(Ticket.sla_due_at.is_(None))
+        if same_rank and after is not None and after.sla_due_at is None:
+            query = query.where(
+                tuple_(Ticket.created_at, Ticket.id)
+                > tuple_(literal(after.created_at, sla_type), literal(after.id))
+            )
+        order = (Ticket.created_at, Ticket.id)
+    segment = 2 * rank + (0 if dated else 1)
+    return (
+        query.with_only_columns(
+            Ticket.id, literal(segment).label("segment"), Ticket.sla_due_at, Ticket.created_at
+        )
+        .order_by(*order)
+        .limit(want)
+    )
+
+
+def _segment_queries(
+    flt: QueueFilter, viewer: Viewer, after: QueueKey | None, want: int
+) -> list[Select[int, int, datetime | None, datetime]]:
     base = _filtered(flt, viewer)
     ranks = [r for r in RANKS if after is None or r >= after.rank]
     if flt.priority:
         ranks = [r for r in ranks if r == Priority(flt.priority).rank]
-    rows: list[Ticket] = []
-    sla_type = Ticket.sla_due_at.type
-    for rank in ranks:
-        same_rank = after is not None and after.rank == rank
-        # Dated tickets first (by due time), then those without a due time (paused, met).
-        if not (same_rank and after is not None and after.sla_due_at is None):
-            dated = base.where(Ticket.priority_rank == rank, Ticket.sla_due_at.is_not(None))
-            if same_rank and after is not None and after.sla_due_at is not None:
-                dated = dated.where(
-                    tuple_(Ticket.sla_due_at, Ticket.created_at, Ticket.id)
-                    > tuple_(
-                        literal(after.sla_due_at, sla_type),
-                        literal(after.created_at, sla_type),
-                        literal(after.id),
-                    )
-                )
-            dated = dated.order_by(Ticket.sla_due_at, Ticket.created_at, Ticket.id)
-            rows.extend(session.scalars(_with_relations(dated.limit(want - len(rows)))))
-            if len(rows) >= want:
-                break
-        undated = base.where(Ticket.priority_rank == rank, Ticket.sla_due_at.is_(None))
-        if same_rank and after is not None and after.sla_due_at is None:
-            undated = undated.where(
-                tuple_(Ticket.created_at, Ticket.id)
-                > tuple_(literal(after.created_at, sla_type), literal(after.id))
-            )
-        undated = undated.order_by(Ticket.created_at, Ticket.id)
-        rows.extend(session.scalars(_with_relations(undated.limit(want - len(rows)))))
-        if len(rows) >= want:
-            break
-    return rows
+    return [
+        part
+        for rank in ranks
+        for dated in (True, False)
+        if (part := _segment(base, rank, dated, after, want)) is not None
+    ]
+
+
+def _segments_union(parts: list[Select[int, int, datetime | None, datetime]]) -> Any:
+    if not parts:
+        return None
+    members = [select(*part.subquery().c) for part in parts]
+    return members[0].subquery() if len(members) == 1 else union_all(*members).subquery()
+
+
+def _queue_rows(
+    session: Session, flt: QueueFilter, viewer: Viewer, after: QueueKey | None, want: int
+) -> list[Ticket]:
+    """Up to ``want`` tickets after ``after`` in queue order.
+
+    One statement: a UNION ALL of the order's segments (dated tickets of a priority by due
+    time, then its undated ones by age), each an index range read with its own LIMIT.
+    """
+    union = _segments_union(_segment_queries(flt, viewer, after, want))
+    if union is None:
+        return []
+    ids = list(
+        session.scalars(
+            select(union.c.id)
+            .order_by(union.c.segment, union.c.sla_due_at, union.c.created_at, union.c.id)
+            .limit(want)
+        )
+    )
+    tickets = session.scalars(_with_relations(select(Ticket)).where(Ticket.id.in_(ids)))
+    by_id = {t.id: t for t in tickets}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def _search_page(
@@ -359,13 +422,19 @@ def queue_page(
 
 def capped_count(session: Session, flt: QueueFilter, viewer: Viewer) -> int:
     """How many tickets match, counted up to ``COUNT_CAP + 1`` (shown as "1000+")."""
-    query = _filtered(flt, viewer).with_only_columns(Ticket.id)
     if flt.q:
         hits = search_hits(session, flt.q)
         if hits is None:
             return 0
+        query = _filtered(flt, viewer).with_only_columns(Ticket.id)
         query = query.join(hits.hits, hits.ticket_id == Ticket.id)
-    limited = query.limit(COUNT_CAP + 1).subquery()
+        limited = query.limit(COUNT_CAP + 1).subquery()
+        return int(session.scalar(select(func.count()).select_from(limited)) or 0)
+    # Counted over the same index ranges the page is read from, each stopping at the cap.
+    union = _segments_union(_segment_queries(flt, viewer, None, COUNT_CAP + 1))
+    if union is None:
+        return 0
+    limited = select(union.c.id).limit(COUNT_CAP + 1).subquery()
     return int(session.scalar(select(func.count()).select_from(limited)) or 0)
 
 
@@ -381,6 +450,17 @@ def list_tickets(
         Ticket.id,
     )
     return list(session.scalars(_with_relations(query.limit(limit).offset(offset))))
+
+
+def may_see_message(session: Session, message: Message, viewer: Viewer) -> bool:
+    """A message's bytes, audio and attachments go with its ticket (without one: admins)."""
+    if viewer.is_admin:
+        return True
+    if message.ticket_id is None:
+        return False
+    visible = visible_to(viewer.user_id, viewer.is_admin)
+    found = session.scalar(select(Ticket.id).where(Ticket.id == message.ticket_id, visible))
+    return found is not None
 
 
 def load_ticket(session: Session, ticket_id: int, viewer: Viewer | None = None) -> Ticket | None:

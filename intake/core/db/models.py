@@ -633,6 +633,8 @@ Index(
     Ticket.id,
 )
 Index("ix_tickets_updated_at", Ticket.updated_at)  # the live queue's "anything new?" check
+# Customer types count a customer's non-automatic tickets: read from this index alone.
+Index("ix_tickets_customer_automatic", Ticket.customer_id, Ticket.automatic)
 
 
 class SavedView(Base):
@@ -756,6 +758,16 @@ class ComplaintGroup(Base):
     terms: Mapped[list[Any]] = mapped_column(default=list)
     size: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RootCauseSnapshot(Base):
+    """Root causes of a topic for a standard period, as the root-cause job last computed them."""
+
+    __tablename__ = "root_cause_snapshots"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # day|days|topic
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class ComplaintGroupMember(Base):
