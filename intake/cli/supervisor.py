@@ -90,9 +90,12 @@ def service_argv(command: Sequence[str]) -> list[str]:
 def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
     commands = {"smtp": ["smtp"], "imap": ["imap"]}
     for number in range(1, settings.workers + 1):
-        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify,outbound"]
+        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify"]
     # One transcription worker: a second model copy would only compete for the same cores.
     commands["worker-transcribe"] = ["worker", "--queues", "transcribe"]
+    # Outbound mail waits on a remote relay (up to its timeout): in a worker of its own (no
+    # models, small) it neither holds up intake nor waits behind a long classification.
+    commands["worker-outbound"] = ["worker", "--queues", "outbound"]
     commands["sweeper"] = ["sweeper"]
     commands["web"] = ["web"]
     if settings.voicemail_spool is not None:
