@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from intake.core.analytics import Filters, Period, period_of, when
 from intake.core.analytics_speed import ALL, percentiles
-from intake.core.analytics_topics import root_causes
+from intake.core.analytics_topics import current_root_causes
 from intake.core.db.models import Message, Ticket, Transcript, utcnow
 from intake.domain import Channel, Direction, TicketStatus, TranscriptState
 from web.analytics_dashboard import (
@@ -222,7 +222,7 @@ def analytics_page() -> str:
         args=filters.as_args(),
         choices=choices(session, period),
         sections=build(session, settings, filters, period),
-        causes=root_causes(session, filters, period) if filters.topic else None,
+        causes=current_root_causes(session, filters, period) if filters.topic else None,
     )
 
 

@@ -26,7 +26,7 @@ from intake.core.analytics import (
 )
 from intake.core.analytics_customers import Ratings, customers, ratings
 from intake.core.analytics_speed import Percentiles, speed
-from intake.core.analytics_topics import Item, root_causes
+from intake.core.analytics_topics import Item, current_root_causes
 from intake.core.db.models import Category, Customer, Mailbox, Ticket
 from intake.core.settings import Settings
 from intake.domain import Channel
@@ -251,7 +251,7 @@ ITEM_HEADER = ["kind", "term_or_label", "count", "previous_count", "trend", "sco
 def root_cause_chart(session: Session, key: str, filters: Filters, period: Period) -> Chart | None:
     if key not in ("terms", "emerging", "groups"):
         return None
-    result = root_causes(session, filters, period)
+    result = current_root_causes(session, filters, period)
     items: list[Item] = getattr(result, key)
     title = {"terms": "Characteristic terms", "emerging": "Emerging", "groups": "Complaint groups"}[
         key

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
-from intake.core.analytics_topics import root_causes, tickets_with
+from intake.core.analytics_topics import current_root_causes, tickets_with
 from web.analytics_dashboard import filters_of, period_arg
 from web.auth import login_required, token_required
 from web.context import db
@@ -19,7 +19,7 @@ def topics_json() -> Response:
     """``{"terms": [...], "emerging": [...], "groups": [...]}`` for ``days`` and ``topic``."""
     period = period_arg(request.args)
     filters = filters_of(request.args)
-    data = root_causes(db(), filters, period).to_json()
+    data = current_root_causes(db(), filters, period).to_json()
     data.update(
         days=period.days,
         since=period.start.isoformat(),

@@ -10,6 +10,8 @@ never loads either: it only aggregates the tables written here with SQL.
 2. At most once an hour (or when asked), the complaints of the last ``GROUP_WINDOW_DAYS`` are
    grouped per topic by their embeddings (average-linkage clustering on cosine distance), each
    group labelled with its most characteristic terms against the rest of its topic.
+3. Every topic's root causes for the standard periods are stored as snapshots the dashboard
+   reads (``intake.core.analytics_topics.current_root_causes``).
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from classify.term_scoring import Side, log_odds_z, prior_for
 from classify.terms import extract_terms
 from intake.core import runtime as runtime_module
 from intake.core.analytics_jobs import GROUPS_SETTING
+from intake.core.analytics_topics import refresh_snapshots
 from intake.core.db.models import (
     AppSetting,
+    Category,
     ComplaintGroup,
     ComplaintGroupMember,
     Message,
@@ -296,10 +300,21 @@ def groups_due(runtime: Runtime, now: datetime) -> bool:
     return now - last >= GROUP_EVERY
 
 
+def refresh(runtime: Runtime, now: datetime) -> int:
+    """Store every topic's root causes for the standard periods (what the dashboard asks)."""
+    with runtime.db.session() as session:
+        topics: list[str | None] = [None, *session.scalars(select(Category.key))]
+        return refresh_snapshots(session, topics, now)
+
+
 def update_root_causes() -> str:
-    """The periodic job: analyse new tickets, then regroup complaints when an hour has passed."""
+    """The periodic job: analyse new tickets, regroup complaints when an hour has passed, and
+    renew the dashboard's snapshots."""
     runtime = runtime_module.current()
     now = utcnow()
     analysed = analyze_new_tickets(runtime)
     groups = regroup(runtime, now) if groups_due(runtime, now) else None
-    return f"{analysed} analysed" + ("" if groups is None else f", {groups} groups")
+    snapshots = refresh(runtime, utcnow())
+    return f"{analysed} analysed, {snapshots} snapshots" + (
+        "" if groups is None else f", {groups} groups"
+    )

@@ -13,21 +13,24 @@ groups; here they are only counted with SQL and scored (``classify.term_scoring`
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from classify.term_scoring import Side, log_odds_z, prior_for, rose_clearly
-from intake.core.analytics import Filters, Period, conditions, when
+from intake.core.analytics import Filters, Period, conditions, period_of, when
 from intake.core.db.models import (
     ComplaintGroup,
     ComplaintGroupMember,
+    RootCauseSnapshot,
     TermDay,
     TermDayTotal,
     Ticket,
     TicketAnalysis,
     TicketTerm,
+    utcnow,
 )
 
 CANDIDATES = 300  # most frequent terms of the topic that are scored at all
@@ -36,6 +39,10 @@ SHOWN = 15
 SAMPLE = 20  # ticket ids given per item
 EMERGING_MIN_COUNT = 10
 EMERGING_RATIO = 2.0  # share at least doubled
+# Periods the root-cause job precomputes for every topic; a snapshot older than SNAPSHOT_FRESH
+# (the job stopped) is not used.
+SNAPSHOT_DAYS = (7, 30, 90)
+SNAPSHOT_FRESH = timedelta(minutes=15)
 
 
 @dataclass
@@ -56,6 +63,19 @@ class Item:
         if self.count > self.previous_count:
             return "up"
         return "down" if self.count < self.previous_count else "flat"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Item:
+        return cls(
+            data.get("term"),
+            data.get("label"),
+            data["count"],
+            data["previous_count"],
+            data["score"],
+            data["kind"],
+            data.get("group_id"),
+            list(data["ticket_ids"]),
+        )
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -83,6 +103,14 @@ class RootCauses:
             "emerging": [i.to_json() for i in self.emerging],
             "groups": [i.to_json() for i in self.groups],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RootCauses:
+        return cls(
+            data["tickets"],
+            data["previous_tickets"],
+            *([Item.from_json(i) for i in data[key]] for key in ("terms", "emerging", "groups")),
+        )
 
 
 def _both_periods(filters: Filters, period: Period) -> list[Any]:
@@ -229,6 +257,49 @@ def root_causes(session: Session, filters: Filters, period: Period) -> RootCause
     groups = groups[:SHOWN]
     _samples(session, filters, period, [*top_terms, *emerging, *groups])
     return RootCauses(tickets, previous_tickets, top_terms, emerging, groups)
+
+
+def snapshot_key(filters: Filters, period: Period) -> str | None:
+    """The stored snapshot that answers this question, if it is a standard one."""
+    if filters.without_topic() != Filters() or period.days not in SNAPSHOT_DAYS:
+        return None
+    return f"{period.end.date().isoformat()}|{period.days}|{filters.topic or ''}"
+
+
+def refresh_snapshots(session: Session, topics: list[str | None], now: datetime) -> int:
+    """Compute and store the standard periods' root causes of ``topics`` (the job does this)."""
+    stored = 0
+    for days in SNAPSHOT_DAYS:
+        period = period_of(days, now)
+        for topic in topics:
+            filters = Filters(topic=topic)
+            key = snapshot_key(filters, period)
+            assert key is not None
+            data = root_causes(session, filters, period).to_json()
+            row = session.get(RootCauseSnapshot, key) or RootCauseSnapshot(key=key)
+            row.computed_at, row.data = now, data
+            session.add(row)
+            stored += 1
+    # Yesterday's keys answer nothing any more.
+    session.execute(delete(RootCauseSnapshot).where(RootCauseSnapshot.computed_at < now))
+    return stored
+
+
+def current_root_causes(
+    session: Session, filters: Filters, period: Period, now: datetime | None = None
+) -> RootCauses:
+    """Root causes, from the job's snapshot when it answers the question and is fresh.
+
+    The terms and groups themselves only change when the job runs, so its snapshot of a
+    standard question (7, 30 or 90 days, a topic or none, no other filter) is as current as a
+    live count; any other question, or a snapshot the job has not renewed, is counted live.
+    """
+    key = snapshot_key(filters, period)
+    if key is not None:
+        row = session.get(RootCauseSnapshot, key)
+        if row is not None and row.computed_at >= (now or utcnow()) - SNAPSHOT_FRESH:
+            return RootCauses.from_json(row.data)
+    return root_causes(session, filters, period)
 
 
 def tickets_with(

@@ -9,9 +9,13 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from intake.core.analytics import Filters, period_of
+from intake.core.analytics_topics import current_root_causes, root_causes, snapshot_key
 from intake.core.db.models import (
+    Category,
     ComplaintGroup,
     ComplaintGroupMember,
+    RootCauseSnapshot,
     TermDay,
     TicketTerm,
     utcnow,
@@ -21,7 +25,7 @@ from intake.domain import Role
 from tests.analytics.corpus import background, cold_food_complaints
 from tests.analytics.seeding import Seed, insert_tickets
 from tests.conftest import add_person, json_of, login, make_app
-from workers.root_causes import analyze_new_tickets, regroup
+from workers.root_causes import analyze_new_tickets, refresh, regroup
 
 ADMIN = "admin@example.com"
 
@@ -138,3 +142,38 @@ def test_term_counts_are_exact_and_the_roll_up_matches(runtime: Runtime) -> None
     }
     assert data["tickets"] == 5
     assert counts.get("退款") == (3, 0, sorted(ids[2:5])), counts
+
+
+def test_the_job_stores_snapshots_that_answer_standard_questions(runtime: Runtime) -> None:
+    now = utcnow()
+    with runtime.db.session() as session:
+        insert_tickets(
+            session,
+            [
+                Seed(now - timedelta(hours=h + 1), "退款还没到账", category="billing")
+                for h in range(4)
+            ],
+        )
+    analyze_new_tickets(runtime)
+    with runtime.db.session() as session:
+        topics = len(session.scalars(select(Category.key)).all())
+    assert refresh(runtime, utcnow()) == 3 * (1 + topics)
+    period, filters = period_of(30), Filters(topic="billing")
+    key = snapshot_key(filters, period)
+    assert (
+        key is not None and snapshot_key(Filters(topic="billing", channel="email"), period) is None
+    )
+    with runtime.db.session() as session:
+        live = root_causes(session, filters, period).to_json()
+        assert current_root_causes(session, filters, period).to_json() == live
+        assert {t["term"]: t["count"] for t in live["terms"]}["退款"] == 4
+        row = session.get(RootCauseSnapshot, key)
+        assert row is not None
+        row.data = {**row.data, "tickets": -1}  # marks the snapshot, to see when it is used
+    with runtime.db.session() as session:
+        assert current_root_causes(session, filters, period).tickets == -1
+        row = session.get(RootCauseSnapshot, key)
+        assert row is not None
+        row.computed_at = utcnow() - timedelta(minutes=20)  # the job stopped: counted live
+    with runtime.db.session() as session:
+        assert current_root_causes(session, filters, period).tickets == 4

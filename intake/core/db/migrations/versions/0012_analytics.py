@@ -103,6 +103,12 @@ def upgrade() -> None:
     )
     op.create_index("ix_complaint_groups_category", "complaint_groups", ["category"])
     op.create_table(
+        "root_cause_snapshots",
+        sa.Column("key", sa.String(length=200), primary_key=True),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("data", sa.JSON(), nullable=False),
+    )
+    op.create_table(
         "complaint_group_members",
         sa.Column(
             "group_id",
@@ -122,6 +128,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
+        "root_cause_snapshots",
         "complaint_group_members",
         "complaint_groups",
         "term_day_totals",
