@@ -7,6 +7,7 @@ an SLA entry in their activity log), so the queue never shows a deadline an old 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -67,9 +68,10 @@ def _calendar_id(name: str) -> int | None:
     return int(raw)
 
 
-def _recompute_and_tell(what: str) -> None:
+def _recompute_and_tell(what: str, priorities: Collection[Priority]) -> None:
+    """Commit, with the due times of the open tickets under the changed policies recomputed."""
     by = Actor.of(db().get(User, current_user.id))
-    moved = recompute_open_tickets(db(), by)
+    moved = recompute_open_tickets(db(), by, priorities) if priorities else 0
     db().commit()
     log.info("%s changed %s; %d open tickets' due times moved", current_user.email, what, moved)
     flash(f"{what}; due times of {moved} open ticket(s) moved.", "ok")
@@ -101,6 +103,13 @@ def _default_rows() -> list[PolicyRow]:
                 )
             )
     return rows
+
+
+def _priorities_using(calendar_id: int | None) -> set[Priority]:
+    """The priorities with a policy (any tier) that counts in this calendar."""
+    if calendar_id is None:
+        return set()
+    return set(db().scalars(select(SlaPolicy.priority).where(SlaPolicy.calendar_id == calendar_id)))
 
 
 def _calendars() -> list[BusinessCalendar]:
@@ -149,6 +158,16 @@ def save_policies() -> Response:
         flash(str(exc), "error")
         return redirect(url_for("sla.policies"))
     saved = {p.priority: p for p in db().scalars(select(SlaPolicy).where(SlaPolicy.tier == ""))}
+    changed = [
+        priority
+        for priority, value in values.items()
+        if value
+        != (
+            current[priority].first_response,
+            current[priority].resolution,
+            current[priority].calendar_id,
+        )
+    ]
     for priority, (first, resolution, calendar) in values.items():
         policy = saved.get(priority) or SlaPolicy(priority=priority, tier="")
         policy.first_response_minutes = first
@@ -156,7 +175,7 @@ def save_policies() -> Response:
         policy.calendar_id = calendar
         db().add(policy)
     db().flush()
-    _recompute_and_tell("SLA targets saved")
+    _recompute_and_tell("SLA targets saved", changed)
     return redirect(url_for("sla.policies"))
 
 
@@ -187,7 +206,7 @@ def save_tier_policy() -> Response:
     policy.calendar_id = calendar
     db().add(policy)
     db().flush()
-    _recompute_and_tell(f"SLA policy for {tier.upper()} {priority} saved")
+    _recompute_and_tell(f"SLA policy for {tier.upper()} {priority} saved", [priority])
     return redirect(url_for("sla.policies"))
 
 
@@ -198,9 +217,10 @@ def delete_tier_policy(policy_id: int) -> Response:
     if policy is None or not policy.tier:
         abort(404)
     what = f"SLA policy for {policy.tier.upper()} {policy.priority} removed"
+    priority = policy.priority
     db().delete(policy)
     db().flush()
-    _recompute_and_tell(what)
+    _recompute_and_tell(what, [priority])
     return redirect(url_for("sla.policies"))
 
 
@@ -260,7 +280,7 @@ def _save_calendar(row: BusinessCalendar, done: str) -> Response:
         return redirect(url_for("sla.calendars"))
     db().add(row)
     db().flush()
-    _recompute_and_tell(f"Calendar {row.name!r} {done}")
+    _recompute_and_tell(f"Calendar {row.name!r} {done}", _priorities_using(row.id))
     return redirect(url_for("sla.calendars"))
 
 
@@ -271,9 +291,10 @@ def delete_calendar(calendar_id: int) -> Response:
     if row is None:
         abort(404)
     name = row.name
+    priorities = _priorities_using(row.id)
     for policy in db().scalars(select(SlaPolicy).where(SlaPolicy.calendar_id == row.id)):
         policy.calendar_id = None  # its policies count around the clock from now on
     db().delete(row)
     db().flush()
-    _recompute_and_tell(f"Calendar {name!r} deleted")
+    _recompute_and_tell(f"Calendar {name!r} deleted", priorities)
     return redirect(url_for("sla.calendars"))

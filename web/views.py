@@ -21,7 +21,7 @@ from intake.mail.html import sanitize_html
 from web.auth import login_required
 from web.context import db, get_runtime
 from web.live import queue_choices, queue_rows, viewer
-from web.queries import CUSTOMER_TYPES, SLA_STATES, QueueFilter, load_ticket
+from web.queries import CUSTOMER_TYPES, SLA_STATES, QueueFilter, load_ticket, may_see_message
 from web.serialize import ticket_counts, tickets_json
 
 bp = Blueprint("views", __name__)
@@ -138,7 +138,7 @@ def _blob_response(digest: str, mimetype: str, filename: str, inline: bool) -> R
 @login_required
 def attachment(attachment_id: int) -> Response:
     row = db().get(Attachment, attachment_id)
-    if row is None:
+    if row is None or not may_see_message(db(), row.message, viewer()):
         abort(404)
     # Only images and audio are shown inline; everything else downloads, never renders as HTML.
     inline = row.content_type.startswith(("image/", "audio/")) and "svg" not in row.content_type
@@ -149,7 +149,7 @@ def attachment(attachment_id: int) -> Response:
 @login_required
 def message_raw(message_id: int) -> Response:
     row = db().get(Message, message_id)
-    if row is None:
+    if row is None or not may_see_message(db(), row, viewer()):
         abort(404)
     extension = "eml" if row.raw_content_type == "message/rfc822" else "bin"
     return _blob_response(
@@ -161,7 +161,7 @@ def message_raw(message_id: int) -> Response:
 @login_required
 def message_audio(message_id: int) -> Response:
     row = db().get(Message, message_id)
-    if row is None or row.transcript is None:
+    if row is None or row.transcript is None or not may_see_message(db(), row, viewer()):
         abort(404)
     transcript = row.transcript
     return _blob_response(

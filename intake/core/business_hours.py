@@ -242,17 +242,33 @@ def add_business_time(
     calendar: Calendar, start: datetime, duration: timedelta, pauses: Sequence[Pause] = ()
 ) -> datetime | None:
     """The moment ``duration`` of running time after ``start``; None while a pause holds it."""
-    if duration < timedelta(0):
+    return add_business_times(calendar, start, [duration], pauses)[0]
+
+
+def add_business_times(
+    calendar: Calendar,
+    start: datetime,
+    durations: Sequence[timedelta],
+    pauses: Sequence[Pause] = (),
+) -> list[datetime | None]:
+    """``add_business_time`` for several durations in one walk (a target and its warning)."""
+    if any(d < timedelta(0) for d in durations):
         raise ValueError("a duration cannot be negative")
-    if not duration:
-        return _aware(start)
-    remaining = duration
-    for period_start, period_end in running_periods(calendar, start, pauses):
-        length = period_end - period_start
-        if length >= remaining:
-            return period_start + remaining
-        remaining -= length
-    return None
+    moments: dict[timedelta, datetime | None] = {d: None for d in durations}
+    waiting = sorted(d for d in set(durations) if d)
+    if len(waiting) < len(moments):
+        moments[timedelta(0)] = _aware(start)
+    elapsed = timedelta(0)
+    if waiting:
+        for period_start, period_end in running_periods(calendar, start, pauses):
+            length = period_end - period_start
+            while waiting and waiting[0] - elapsed <= length:
+                moments[waiting[0]] = period_start + (waiting[0] - elapsed)
+                waiting.pop(0)
+            if not waiting:
+                break
+            elapsed += length
+    return [moments[d] for d in durations]
 
 
 def business_time_between(

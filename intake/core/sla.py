@@ -16,13 +16,13 @@ due time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, inspect, select
-from sqlalchemy.orm import NO_VALUE, Session
+from sqlalchemy.orm import NO_VALUE, Session, selectinload
 
 from intake.core.activity import Actor, record_event
 from intake.core.business_hours import (
@@ -31,6 +31,7 @@ from intake.core.business_hours import (
     Calendar,
     Pause,
     add_business_time,
+    add_business_times,
     parse_holidays,
     parse_spans,
 )
@@ -139,7 +140,23 @@ def policy_for(session: Session, priority: Priority, tier: str | None) -> SlaPol
     return next((policies[t] for t in tiers if t in policies), None)
 
 
-def terms_for(session: Session, priority: Priority, tier: str | None = None) -> SlaTerms:
+# Terms by (priority, tier) within one recomputation of many tickets: a policy is read once.
+TermsCache = dict[tuple[Priority, str], SlaTerms]
+
+
+def terms_for(
+    session: Session, priority: Priority, tier: str | None = None, cache: TermsCache | None = None
+) -> SlaTerms:
+    key = (priority, (tier or "").lower())
+    if cache is not None and key in cache:
+        return cache[key]
+    terms = _read_terms(session, priority, tier)
+    if cache is not None:
+        cache[key] = terms
+    return terms
+
+
+def _read_terms(session: Session, priority: Priority, tier: str | None) -> SlaTerms:
     policy = policy_for(session, priority, tier)
     if policy is None:
         resolution = DEFAULT_RESOLUTION_MINUTES[priority]
@@ -178,8 +195,9 @@ def _target_clock(
     met_at: datetime | None,
     now: datetime,
 ) -> TargetClock:
-    due = add_business_time(terms.calendar, start, allowed, pauses)
-    warning = add_business_time(terms.calendar, start, allowed * WARNING_FRACTION, pauses)
+    due, warning = add_business_times(
+        terms.calendar, start, [allowed, allowed * WARNING_FRACTION], pauses
+    )
     if due is None:
         breached = False
     elif met_at is not None:
@@ -289,14 +307,19 @@ def next_check(notified: Sequence[str], clock: SlaClock) -> datetime | None:
     return min(moments, default=None)
 
 
-def recompute(session: Session, ticket: Ticket, now: datetime | None = None) -> SlaClock:
+def recompute(
+    session: Session,
+    ticket: Ticket,
+    now: datetime | None = None,
+    cache: TermsCache | None = None,
+) -> SlaClock:
     """Set the ticket's SLA columns from its policy, calendar and pauses, as of ``now``."""
     now = now or utcnow()
     _ensure_pause_matches_status(ticket)
     # No autoflush here: a flush now would recompute this very ticket (before_flush) midway.
     with session.no_autoflush:
         tier = ticket.customer.tier if ticket.customer is not None else None
-        terms = terms_for(session, Priority(ticket.priority or Priority.MEDIUM), tier)
+        terms = terms_for(session, Priority(ticket.priority or Priority.MEDIUM), tier, cache)
     resolved_at = ticket.resolved_at if ticket.status == TicketStatus.RESOLVED else None
     clock = compute_clock(
         terms,
@@ -332,11 +355,15 @@ def sla_state(ticket: Ticket, now: datetime | None = None) -> SlaState:
 
 
 def recompute_and_log(
-    session: Session, ticket: Ticket, by: Actor, now: datetime | None = None
+    session: Session,
+    ticket: Ticket,
+    by: Actor,
+    now: datetime | None = None,
+    cache: TermsCache | None = None,
 ) -> bool:
     """Recompute, and log a moved due time in the activity log; True when it moved."""
     old = ticket.sla_due_at
-    recompute(session, ticket, now)
+    recompute(session, ticket, now, cache)
     if old is not None and ticket.sla_due_at is not None and old != ticket.sla_due_at:
         record_event(
             session, ticket, EventKind.SLA, by, field="sla_due_at", old=old, new=ticket.sla_due_at
@@ -345,27 +372,35 @@ def recompute_and_log(
     return False
 
 
-def recompute_open_tickets(session: Session, by: Actor, batch: int = 500) -> int:
-    """After a policy or calendar change: every unresolved ticket's due times; how many moved."""
-    ids = list(
-        session.scalars(
-            select(Ticket.id).where(Ticket.status != TicketStatus.RESOLVED).order_by(Ticket.id)
-        )
-    )
+def recompute_open_tickets(
+    session: Session,
+    by: Actor,
+    priorities: Collection[Priority] | None = None,
+    batch: int = 500,
+) -> int:
+    """After a policy or calendar change: the unresolved tickets' due times (only those of
+    ``priorities`` when given: the policies that changed); returns how many moved."""
+    open_ids = select(Ticket.id).where(Ticket.status != TicketStatus.RESOLVED)
+    if priorities is not None:
+        open_ids = open_ids.where(Ticket.priority.in_(list(priorities)))
+    ids = list(session.scalars(open_ids.order_by(Ticket.id)))
     moved = 0
     now = utcnow()
+    cache: TermsCache = {}
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(chunk))):
-            moved += recompute_and_log(session, ticket, by, now)
+        query = select(Ticket).where(Ticket.id.in_(chunk)).options(selectinload(Ticket.customer))
+        for ticket in session.scalars(query):
+            moved += recompute_and_log(session, ticket, by, now, cache)
         session.flush()
     log.info("SLA due times recomputed for %d open tickets, %d moved", len(ids), moved)
     return moved
 
 
 def _changed(row: object, names: Iterable[str]) -> bool:
-    state = inspect(row)
-    return any(state.attrs[name].history.has_changes() for name in names)
+    """Whether any of ``names`` was set since the row was loaded (cheaper than its history)."""
+    touched = inspect(row).committed_state
+    return any(name in touched for name in names)
 
 
 @event.listens_for(Session, "before_flush")
@@ -386,8 +421,9 @@ def _keep_clocks_right(session: Session, _context: Any, _instances: Any) -> None
                 ):
                     tickets[id(ticket)] = ticket
         now = utcnow()
+        cache: TermsCache = {}
         for ticket in tickets.values():
             if ticket.id is None:
-                recompute(session, ticket, now)
+                recompute(session, ticket, now, cache)
             else:
-                recompute_and_log(session, ticket, Actor.SYSTEM, now)
+                recompute_and_log(session, ticket, Actor.SYSTEM, now, cache)

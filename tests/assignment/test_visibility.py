@@ -9,10 +9,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import Customer, Group, Ticket, User
+from intake.core.db.models import Customer, Group, Message, Ticket, User
 from intake.core.groups import create_group, set_members
 from intake.core.runtime import Runtime
-from intake.domain import Role, TicketStatus
+from intake.domain import Role, Source, TicketStatus
 from tests.conftest import add_person, json_of, login, make_app
 
 ADMIN, ANN, BOB = "admin@example.com", "ann@example.com", "bob@example.com"
@@ -43,6 +43,7 @@ def world(runtime: Runtime) -> dict[str, object]:
             session.flush()
             return row.id
 
+        raw = b"From: vip@example.org\r\nSubject: vip complaint\r\n\r\nhello\r\n"
         ids = {
             "billing": ticket("billing question", "billing"),
             "senior": ticket("vip complaint", "senior"),
@@ -50,6 +51,17 @@ def world(runtime: Runtime) -> dict[str, object]:
             "undefined": ticket("old group name", "legacy"),
             "bobs_billing": ticket("billing, Bob's", "billing", BOB),
         }
+        message = Message(
+            ticket_id=ids["senior"],
+            source=Source.SMTP,
+            dedup_scope="test",
+            dedup_key="vip-1",
+            raw_sha256=runtime.blobs.put(raw),
+            raw_size=len(raw),
+        )
+        session.add(message)
+        session.flush()
+        ids["senior_message"] = message.id
     return {"tokens": tokens, "ids": ids}
 
 
@@ -69,6 +81,7 @@ def test_agents_see_their_groups_their_own_and_ungrouped_tickets(
 ) -> None:
     ids: dict[str, int] = world["ids"]  # type: ignore[assignment]
     tokens: dict[str, str] = world["tokens"]  # type: ignore[assignment]
+    message_id = ids.pop("senior_message")
     expected = {
         ADMIN: set(ids.values()),
         ANN: {ids["billing"], ids["ungrouped"], ids["undefined"], ids["bobs_billing"]},
@@ -86,6 +99,8 @@ def test_agents_see_their_groups_their_own_and_ungrouped_tickets(
             )
             want = 200 if ticket_id in visible else 404
             assert (page.status_code, api.status_code) == (want, want), (email, name)
+        with client.get(f"/messages/{message_id}/raw") as raw:
+            assert raw.status_code == (200 if ids["senior"] in visible else 404), email
 
 
 def test_a_hidden_ticket_cannot_be_changed_either(

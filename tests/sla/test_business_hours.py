@@ -15,6 +15,7 @@ from intake.core.business_hours import (
     Pause,
     Span,
     add_business_time,
+    add_business_times,
     business_time_between,
     is_open,
     parse_holidays,
@@ -341,7 +342,9 @@ def test_elapsed_and_remaining_always_add_up() -> None:
     cal = office(hours="09:00-12:00, 13:00-17:00", holidays=parse_holidays("2026-12-03"))
     start = at(BERLIN, 2026, 12, 1, 10, 17)
     pauses = [Pause(at(BERLIN, 2026, 12, 2, 9, 30), at(BERLIN, 2026, 12, 2, 14, 0))]
-    for minutes in (1, 59, 60, 61, 300, 421, 1000, 2500):
-        due = add_business_time(cal, start, minutes * M, pauses)
+    durations = [minutes * M for minutes in (2500, 1, 59, 60, 61, 300, 421, 1000, 0, 60)]
+    together = add_business_times(cal, start, durations, pauses)
+    for duration, due in zip(durations, together, strict=True):
+        assert due == add_business_time(cal, start, duration, pauses)
         assert due is not None
-        assert business_time_between(cal, start, due, pauses) == minutes * M
+        assert business_time_between(cal, start, due, pauses) == duration
