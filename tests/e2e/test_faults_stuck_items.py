@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Message, Transcript
+from intake.core.db.models import Message, Transcript, utcnow
 from intake.core.heartbeat import Heartbeat, process_name
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
@@ -25,6 +26,7 @@ from intake.domain import MessageState, ProcessRole, Role, Source, TranscriptSta
 from tests.conftest import add_person, login, make_app, run_jobs
 from tests.mailfactory import make_mail
 from tests.voicemail.conftest import pcm_wav
+from workers.sweeper import sweep_once
 
 DEAD = "host-that-died:4242"
 
@@ -138,3 +140,22 @@ def test_a_transcript_held_by_a_dead_worker_gets_a_retry_button(
         assert (transcript.state, transcript.claimed_by) == (TranscriptState.PENDING, None)
     job_ids = runtime.jobs.queue(JobQueue.TRANSCRIBE).job_ids
     assert f"transcribe-message-{stored.message_id}" in job_ids
+
+
+def test_a_job_left_in_rqs_intermediate_list_is_enqueued_anew_and_dropped_from_it(
+    runtime: Runtime,
+) -> None:
+    """A one-queue worker takes jobs with BLMOVE into an intermediate list; dying there, it
+    leaves the id behind, where RQ's own cleanup would later fail the new copy."""
+    message_id = stored_message(runtime)
+    queue = runtime.jobs.queue(JobQueue.INTAKE)
+    job_id = f"ingest-message-{message_id}"
+    connection = runtime.jobs.connection
+    assert connection.lmove(queue.key, queue.intermediate_queue_key) == job_id.encode()
+    waited = runtime.settings.recovery.lost_after + timedelta(seconds=1)
+    set_message(runtime, message_id, received_at=utcnow() - waited)
+    assert sweep_once(runtime) >= 1
+    assert queue.job_ids == [job_id]
+    assert connection.lrange(queue.intermediate_queue_key, 0, -1) == []
+    run_jobs(runtime, "intake")
+    assert message_state(runtime, message_id) == MessageState.PROCESSED
