@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from intake.core.db.models import Ticket, User
+from intake.core.groups import visible_to
 from intake.core.ticket_merge import merge_tickets
 from intake.core.tickets import update_ticket
 from intake.errors import RejectedError
@@ -29,12 +30,15 @@ FIELDS = ("assignee", "status", "category", "priority")
 MAX_TICKETS = 500
 
 
-def _tickets(session: Session, ids: Sequence[int]) -> list[Ticket]:
+def _tickets(session: Session, user: User, ids: Sequence[int]) -> list[Ticket]:
+    """The tickets, each one the user may see (another group's ticket counts as missing)."""
     if not ids:
         raise RejectedError("select at least one ticket")
     if len(ids) > MAX_TICKETS:
         raise RejectedError(f"at most {MAX_TICKETS} tickets at once")
-    rows = list(session.scalars(select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id)))
+    visible = visible_to(user.id, user.is_admin)
+    query = select(Ticket).where(Ticket.id.in_(ids), visible).order_by(Ticket.id)
+    rows = list(session.scalars(query))
     missing = sorted(set(ids) - {t.id for t in rows})
     if missing:
         raise RejectedError(f"no ticket {', '.join(map(str, missing))}")
@@ -45,7 +49,7 @@ def apply_bulk(
     session: Session, user: User, ids: Sequence[int], action: str, value: Any
 ) -> tuple[int, str]:
     """Apply one action to every ticket; (tickets changed, what was done)."""
-    tickets = _tickets(session, ids)
+    tickets = _tickets(session, user, ids)
     if action == "merge":
         if len(tickets) < 2:
             raise RejectedError("select two or more tickets to merge")
