@@ -237,10 +237,6 @@ class RecoverySettings:
     )
 
     @property
-    def heartbeat_ttl_seconds(self) -> int:
-        return 4 * self.heartbeat_seconds
-
-    @property
     def abandoned_after(self) -> timedelta:
         return timedelta(seconds=self.abandoned_after_seconds)
 

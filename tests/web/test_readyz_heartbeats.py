@@ -100,7 +100,7 @@ def test_ready_processes_setting_is_checked_and_follows_the_spool() -> None:
         voicemail_spool=False,
     )
     assert custom.ready_processes == (ProcessRole.SMTP, ProcessRole.SPOOL)
-    assert custom.heartbeat_ttl_seconds == 8
+    assert custom.heartbeat_seconds == 2
     with pytest.raises(ConfigError, match="INTAKE_READY_PROCESSES"):
         load_recovery({"INTAKE_READY_PROCESSES": "smtp,pop3"}, voicemail_spool=False)
     with pytest.raises(ConfigError, match="INTAKE_LOST_AFTER_SECONDS"):
