@@ -118,6 +118,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow  # starts a process
 def test_a_killed_process_drops_out_within_four_beats(quick_runtime: Runtime) -> None:
     beats = start_gateway_beats(quick_runtime, skip=(ProcessRole.SMTP,))
     process = subprocess.Popen(
