@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from tests.conftest import add_person, deliver, json_of, make_app, make_runtime,
 from tests.mailfactory import make_mail
 from tests.outbound.conftest import Relay
 from workers.outbound import send_message, sweep_outbound
+from workers.sweeper import run_scheduler
 
 
 @pytest.fixture
@@ -203,3 +206,30 @@ def test_redis_down_when_replying_the_sweeper_sends_it_later(
     finally:
         set_current(None)
         online.close()
+
+
+def test_when_the_relay_returns_the_backoff_retry_delivers_without_anyone_acting(
+    runtime: Runtime, relay: Relay, agent: tuple[FlaskClient, dict[str, str]]
+) -> None:
+    client, headers = agent
+    ticket_id = ticket_with_customer_mail(runtime)
+    run_jobs(runtime, "outbound")
+    relay.stop()
+    queued = reply(client, headers, ticket_id)
+    run_jobs(runtime, "outbound")
+    assert delivery_of(client, headers, ticket_id, queued["id"])["state"] == "queued"
+    relay.start()
+    # The sweeper's RQ scheduler puts the job back on its queue once its 5 s backoff is over.
+    stop = threading.Event()
+    scheduler = threading.Thread(target=run_scheduler, args=(runtime, stop, 0.2), daemon=True)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while delivery_of(client, headers, ticket_id, queued["id"])["state"] != "sent":
+            assert time.monotonic() < deadline, "the retry never came"
+            run_jobs(runtime, "outbound")
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        scheduler.join(timeout=10)
+    assert [r.text for r in relay.received][1:] == ["On its way.\n"]
