@@ -4,11 +4,10 @@ The raw bytes go to the blob store and a ``received`` row is committed before th
 returns, so the collector acknowledges (SMTP 250, HTTP 201, IMAP flag) only what is safe on disk.
 Enqueueing comes after the commit and may fail: the sweeper picks the row up later.
 
-Email is deduplicated by (scope, Message-ID): a re-delivery of the same message (same bytes, or
-the same content under other line endings and trace fields) is answered with the first row. A
-different message that reuses the Message-ID is kept as its own row, under the key
-``<Message-ID>#<content sha256>``, and flagged in ``extra[REUSED_MESSAGE_ID_OF]`` with the id
-of the first message.
+:func:`store_emails` does this for a batch (the SMTP collector's group commit,
+:mod:`intake.core.group_commit`): the blobs in one sync round, every row in one transaction.
+Duplicates and reused Message-IDs are decided by :mod:`intake.core.message_rows`, the same way
+for a batch as one by one.
 """
 
 from __future__ import annotations
@@ -17,65 +16,23 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from intake.core.address_book import AddressBook, AddressTable
-from intake.core.db.models import Message, utcnow
 from intake.core.jobs import INGEST_MESSAGE
+from intake.core.message_rows import REUSED_MESSAGE_ID_OF as REUSED_MESSAGE_ID_OF
+from intake.core.message_rows import Accepted as Accepted
+from intake.core.message_rows import NewMessage as NewMessage
+from intake.core.message_rows import dedup_scope_for, store_rows
 from intake.core.runtime import Runtime
-from intake.domain import Channel, MessageState, Source
-from intake.errors import NotFoundError, StorageError
-from intake.mail.fingerprint import content_fingerprint
+from intake.domain import Channel, Source
+from intake.errors import StorageError
 from intake.mail.parse import peek_message_id
 
 log = logging.getLogger(__name__)
-
-DEDUP_KEY_MAX = 600  # the column's length
-MESSAGE_ID_MAX = 998  # ``messages.message_id_header``
-# ``Message.extra`` key on a message that reuses an earlier message's Message-ID with other
-# content: the id of that earlier message.
-REUSED_MESSAGE_ID_OF = "reused_message_id_of"
-
-
-@dataclass(frozen=True)
-class Accepted:
-    message_id: int
-    duplicate: bool
-    # Kept as its own message although an earlier one (this id) has the same Message-ID.
-    reused_message_id_of: int | None = None
-
-
-def dedup_scope_for(mailbox_id: int | None, recipients: Sequence[str]) -> str:
-    if mailbox_id is not None:
-        return f"mailbox:{mailbox_id}"
-    domains = sorted({r.rpartition("@")[2].lower() for r in recipients if "@" in r})
-    return "domain:" + ",".join(domains) if domains else "unscoped"
-
-
-@dataclass
-class NewMessage:
-    """What a collector knows about an item before any parsing."""
-
-    source: Source
-    channel: Channel
-    dedup_scope: str
-    dedup_key: str
-    raw_sha256: str
-    raw_size: int
-    raw_content_type: str
-    mailbox_id: int | None = None
-    message_id_header: str | None = None
-    envelope_from: str | None = None
-    envelope_to: list[str] = field(default_factory=list)
-    caller_number: str | None = None
-    caller_name: str | None = None
-    received_at: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def store_message(runtime: Runtime, item: NewMessage, *, raw: bytes | None = None) -> Accepted:
@@ -88,7 +45,8 @@ def store_message(runtime: Runtime, item: NewMessage, *, raw: bytes | None = Non
     for attempt in (1, 2):
         try:
             with runtime.db.session() as session:
-                return _store(runtime, session, item, raw)
+                (accepted,) = store_rows(session, runtime.blobs, [(item, raw)])
+                return accepted
         except IntegrityError:
             # Lost a race with a concurrent delivery under the same key: decide again, now
             # seeing the winner's row. A second loss is a temporary failure (451, retried).
@@ -97,70 +55,6 @@ def store_message(runtime: Runtime, item: NewMessage, *, raw: bytes | None = Non
         except SQLAlchemyError as exc:
             raise StorageError(f"database unavailable: {exc.__class__.__name__}") from exc
     raise AssertionError("unreachable")
-
-
-def _store(runtime: Runtime, session: Session, item: NewMessage, raw: bytes | None) -> Accepted:
-    key = item.dedup_key[:DEDUP_KEY_MAX]
-    existing = _find_duplicate(session, item.dedup_scope, key)
-    if existing is None:
-        return Accepted(_insert(session, item, key, item.extra), duplicate=False)
-    first_id, first_sha256 = existing
-    if raw is None or first_sha256 == item.raw_sha256:
-        return Accepted(first_id, duplicate=True)
-    fingerprint = content_fingerprint(raw)
-    if _blob_fingerprint(runtime, first_sha256) == fingerprint:
-        return Accepted(first_id, duplicate=True)  # the same message, other transit headers
-    # Other content under the same Message-ID: its own key, so that a re-delivery of this one
-    # is still a duplicate (of it), and a third variant gets a key of its own too.
-    variant_key = f"{item.dedup_key[: DEDUP_KEY_MAX - 65]}#{fingerprint}"
-    variant = _find_duplicate(session, item.dedup_scope, variant_key)
-    if variant is not None:
-        return Accepted(variant[0], duplicate=True, reused_message_id_of=first_id)
-    extra = {**item.extra, REUSED_MESSAGE_ID_OF: first_id}
-    return Accepted(
-        _insert(session, item, variant_key, extra), duplicate=False, reused_message_id_of=first_id
-    )
-
-
-def _insert(session: Session, item: NewMessage, key: str, extra: dict[str, Any]) -> int:
-    message = Message(
-        source=item.source,
-        channel=item.channel,
-        state=MessageState.RECEIVED,
-        dedup_scope=item.dedup_scope,
-        dedup_key=key,
-        raw_sha256=item.raw_sha256,
-        raw_size=item.raw_size,
-        raw_content_type=item.raw_content_type,
-        mailbox_id=item.mailbox_id,
-        message_id_header=item.message_id_header,
-        envelope_from=item.envelope_from,
-        envelope_to=item.envelope_to,
-        caller_number=item.caller_number,
-        caller_name=item.caller_name,
-        received_at=item.received_at or utcnow(),
-        extra=extra,
-    )
-    session.add(message)
-    session.flush()
-    return message.id
-
-
-def _blob_fingerprint(runtime: Runtime, digest: str) -> str | None:
-    try:
-        return content_fingerprint(runtime.blobs.get(digest))
-    except NotFoundError:
-        # The first message's bytes are gone: nothing shows it was the same, so keep this one.
-        return None
-
-
-def _find_duplicate(session: Session, scope: str, key: str) -> tuple[int, str] | None:
-    row = session.execute(
-        select(Message.id, Message.raw_sha256).where(
-            Message.dedup_scope == scope, Message.dedup_key == key[:DEDUP_KEY_MAX]
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
 
 
 @dataclass(frozen=True)
@@ -235,26 +129,30 @@ def _store_batch(
     if any(email.route_by_recipient for email in emails):
         book = book or AddressBook(runtime.db, runtime.settings.accept_domains)
         table = book.refresh(session)
-    outcomes: list[Outcome] = []
+    routed: list[list[NewMessage] | StorageError] = []
     for email, message_id, digest in zip(emails, message_ids, digests, strict=True):
         groups = {email.mailbox_id: list(email.recipients)}
         if email.route_by_recipient and book is not None and table is not None:
-            routed = _route(book, table, email.recipients)
-            if isinstance(routed, str):
+            by_mailbox = _route(book, table, email.recipients)
+            if isinstance(by_mailbox, str):
                 # Accepted at RCPT, gone by DATA (an admin just removed the mailbox): a temporary
                 # failure makes the sender retry and hear 550 for that address, never a false 250.
-                outcomes.append(StorageError(f"recipient {routed} is no longer accepted"))
+                routed.append(StorageError(f"recipient {by_mailbox} is no longer accepted"))
                 continue
-            groups = routed
-        outcomes.append(
-            [
-                _store(
-                    runtime, session, _new_email(email, message_id, digest, box, rcpts), email.raw
-                )
-                for box, rcpts in groups.items()
-            ]
+            groups = by_mailbox
+        routed.append(
+            [_new_email(email, message_id, digest, box, rcpts) for box, rcpts in groups.items()]
         )
-    return outcomes
+    items = [
+        (item, email.raw)
+        for email, rows in zip(emails, routed, strict=True)
+        if not isinstance(rows, StorageError)
+        for item in rows
+    ]
+    stored = iter(store_rows(session, runtime.blobs, items))
+    return [
+        rows if isinstance(rows, StorageError) else [next(stored) for _ in rows] for rows in routed
+    ]
 
 
 def _route(
@@ -282,7 +180,7 @@ def _new_email(
         raw_size=len(email.raw),
         raw_content_type="message/rfc822",
         mailbox_id=mailbox_id,
-        message_id_header=message_id[:MESSAGE_ID_MAX],
+        message_id_header=message_id,
         envelope_from=email.envelope_from,
         envelope_to=[r.lower() for r in rcpts],
         extra=dict(email.extra),

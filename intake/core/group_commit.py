@@ -4,8 +4,9 @@ Each SMTP session hands its message to :meth:`GroupCommitter.submit` and waits. 
 thread takes whatever is waiting (up to ``max_batch`` emails or ``max_batch_bytes``), waits up to
 ``window`` seconds for more, and stores the batch with :func:`intake.core.accept.store_emails`:
 blobs written and synced in one round, rows in one transaction. Only then are the waiting
-sessions told (a 250 for stored, a 451 for everything of a batch whose commit failed), and only
-after that are the new rows enqueued, in one Redis round trip.
+sessions told (a 250 for stored, a 451 for everything of a batch whose commit failed). The new
+rows are enqueued by a second thread, in one Redis pipeline for whatever batches committed
+meanwhile, so the writer goes on with the next batch at once.
 
 While one batch is being synced and committed, the next one gathers, so under load the batches
 grow by themselves; alone, a message waits at most ``window`` longer than it would have.
@@ -68,20 +69,26 @@ class GroupCommitter:
         self.max_batch_bytes = max_batch_bytes
         self.store = store  # tests put a failing store here
         self._queue: queue.SimpleQueue[_Waiting | object] = queue.SimpleQueue()
+        self._stored: queue.SimpleQueue[list[Outcome] | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._enqueuer: threading.Thread | None = None
         self._carry: _Waiting | None = None  # taken but over a full batch's bytes: next batch
 
     def start(self) -> None:
         if self._thread is None:
+            self._enqueuer = threading.Thread(target=self._enqueue, name="enqueue", daemon=True)
+            self._enqueuer.start()
             self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
-        """Store what was submitted before, then end the writer thread."""
-        if self._thread is not None:
+        """Store and enqueue what was submitted before, then end both threads."""
+        if self._thread is not None and self._enqueuer is not None:
             self._queue.put(_STOP)
             self._thread.join()
-            self._thread = None
+            self._stored.put(_STOP)
+            self._enqueuer.join()
+            self._thread = self._enqueuer = None
 
     def submit(self, email: InboundEmail) -> Future[Outcome]:
         """The email's rows once committed, or a StorageError (never raised: answer 451)."""
@@ -136,9 +143,24 @@ class GroupCommitter:
             outcomes = [error] * len(batch)
         for waiting, outcome in zip(batch, outcomes, strict=True):
             waiting.future.set_result(outcome)
-        if len(batch) > 1:
-            log.debug("group commit of %d emails", len(batch))
-        try:
-            enqueue_ingest(self.runtime, outcomes)
-        except Exception:  # the rows are stored; the sweeper enqueues them later
-            log.exception("enqueueing a batch of %d emails failed", len(batch))
+        log.debug("group commit of %d emails", len(batch))
+        self._stored.put(outcomes)
+
+    def _enqueue(self) -> None:
+        stopping = False
+        while not stopping:
+            item = self._stored.get()
+            outcomes: list[Outcome] = []
+            while True:
+                if isinstance(item, list):
+                    outcomes.extend(item)
+                else:
+                    stopping = True
+                try:
+                    item = self._stored.get_nowait()
+                except queue.Empty:
+                    break
+            try:
+                enqueue_ingest(self.runtime, outcomes)
+            except Exception:  # the rows are stored; the sweeper enqueues them later
+                log.exception("enqueueing %d stored emails failed", len(outcomes))

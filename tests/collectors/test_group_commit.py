@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from intake.collectors.smtp import IntakeController
 from intake.core.accept import (
@@ -113,6 +113,13 @@ def at_commit(runtime: Runtime, hook: Callable[[Session], None]) -> Iterator[Non
         added = sum(isinstance(row, Message) for row in session.new)
         session.info["new_messages"] = new_messages(session) + added
 
+    def do_orm_execute(state: ORMExecuteState) -> None:  # batches insert with one statement
+        if state.is_insert and state.bind_mapper is not None:
+            if state.bind_mapper.class_ is Message:
+                rows = state.parameters
+                added = len(rows) if isinstance(rows, list) else 1
+                state.session.info["new_messages"] = new_messages(state.session) + added
+
     def before_commit(session: Session) -> None:
         if new_messages(session):
             hook(session)
@@ -123,6 +130,7 @@ def at_commit(runtime: Runtime, hook: Callable[[Session], None]) -> Iterator[Non
 
     hooks: list[tuple[str, Callable[..., None]]] = [
         ("before_flush", before_flush),
+        ("do_orm_execute", do_orm_execute),
         ("before_commit", before_commit),
         ("after_transaction_end", after_end),
     ]

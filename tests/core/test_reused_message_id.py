@@ -9,12 +9,13 @@ from __future__ import annotations
 import csv
 import smtplib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import intake.core.accept as accept_module
+import intake.core.message_rows as message_rows
 from intake.core.accept import REUSED_MESSAGE_ID_OF, Accepted, accept_email
 from intake.core.db.models import Message, Ticket
 from intake.core.jobs import JobQueue
@@ -170,16 +171,16 @@ def test_losing_the_insert_race_decides_again_against_the_winner(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch, raw: bytes
 ) -> None:
     winner = accept(runtime, FIRST)
-    real_find = accept_module._find_duplicate
-    calls: list[str] = []
+    real_find = message_rows._stored_claims
+    calls: list[object] = []
 
-    def find_before_the_winner_committed(session: Session, scope: str, key: str) -> object:
+    def find_before_the_winner_committed(session: Session, scope_keys: set[Any]) -> Any:
         # The first look-up runs as if the concurrent delivery had not committed yet, so the
         # insert hits the unique constraint; the retry must see the winner and decide again.
-        calls.append(key)
-        return None if len(calls) == 1 else real_find(session, scope, key)
+        calls.append(scope_keys)
+        return {} if len(calls) == 1 else real_find(session, scope_keys)
 
-    monkeypatch.setattr(accept_module, "_find_duplicate", find_before_the_winner_committed)
+    monkeypatch.setattr(message_rows, "_stored_claims", find_before_the_winner_committed)
     loser = accept(runtime, raw)
     assert len(calls) >= 2
     if raw == FIRST:
