@@ -67,6 +67,8 @@ def test_calendar_and_policies_set_due_times_of_open_tickets(runtime: Runtime) -
         assert calendar is not None
         assert calendar.hours["0"] == ["09:00-17:00"] and calendar.hours["6"] == []
         calendar_id = calendar.id
+    listed = admin.get("/admin/sla/calendars").get_data(as_text=True)
+    assert 'data-calendar="Berlin office"' in listed and 'value="09:00-17:00"' in listed
 
     # Policies for every customer, the high one counting office hours, the form as sent.
     form = {p: str(m) for p, m in (("urgent", 60), ("high", 120), ("medium", 480), ("low", 960))}
