@@ -42,14 +42,6 @@ def has_voicemail(ticket: Ticket) -> bool:
     )
 
 
-def caller_number(ticket: Ticket) -> str | None:
-    """The number to call: the customer's, else the latest voicemail's caller."""
-    if ticket.customer is not None and ticket.customer.phone:
-        return ticket.customer.phone
-    numbers = [m.caller_number for m in ticket.messages if m.caller_number]
-    return numbers[-1] if numbers else None
-
-
 def log_callback(
     session: Session,
     ticket: Ticket,

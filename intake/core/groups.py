@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Protocol
 
 from sqlalchemy import ColumnElement, delete, exists, or_, select, true, update
 from sqlalchemy.orm import Session
@@ -22,16 +21,6 @@ log = logging.getLogger(__name__)
 
 MAX_NAME = 100
 MAX_CAP = 10_000
-
-
-class Viewer(Protocol):
-    """Whoever looks at tickets: the ORM user, or the web's session user."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def is_admin(self) -> bool: ...
 
 
 def _member_group_names(user_id: int) -> ColumnElement[bool]:
@@ -53,31 +42,8 @@ def visible_to(user_id: int | None, is_admin: bool) -> ColumnElement[bool]:
     return or_(ungrouped, Ticket.assignee_id == user_id, _member_group_names(user_id))
 
 
-def can_see(session: Session, viewer: Viewer, ticket: Ticket) -> bool:
-    """The same rule as ``visible_to`` for one loaded ticket."""
-    if viewer.is_admin or ticket.assignee_id == viewer.id or not ticket.group:
-        return True
-    group = group_named(session, ticket.group)
-    return group is None or is_member(session, group.id, viewer.id)
-
-
 def group_named(session: Session, name: str) -> Group | None:
     return session.scalar(select(Group).where(Group.name == name))
-
-
-def is_member(session: Session, group_id: int, user_id: int) -> bool:
-    return session.get(GroupMember, {"group_id": group_id, "user_id": user_id}) is not None
-
-
-def groups_of(session: Session, user_id: int) -> list[Group]:
-    return list(
-        session.scalars(
-            select(Group)
-            .join(GroupMember, GroupMember.group_id == Group.id)
-            .where(GroupMember.user_id == user_id)
-            .order_by(Group.name)
-        )
-    )
 
 
 def all_groups(session: Session) -> list[Group]:
@@ -138,9 +104,7 @@ def rename_group(session: Session, group: Group, name: str) -> int:
         return 0
     if group_named(session, name) is not None:
         raise RejectedError(f"group {name!r} already exists")
-    moved = session.execute(
-        update(Ticket).where(Ticket.group == group.name).values(group=name)
-    )
+    moved = session.execute(update(Ticket).where(Ticket.group == group.name).values(group=name))
     group.name = name
     return int(getattr(moved, "rowcount", 0) or 0)
 
