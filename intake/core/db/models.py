@@ -635,6 +635,7 @@ Index(
 Index("ix_tickets_updated_at", Ticket.updated_at)  # the live queue's "anything new?" check
 # Customer types count a customer's non-automatic tickets: read from this index alone.
 Index("ix_tickets_customer_automatic", Ticket.customer_id, Ticket.automatic)
+Index("ix_tickets_sla_due_at", Ticket.sla_due_at)  # "breached" and "due soon" views
 
 
 class SavedView(Base):

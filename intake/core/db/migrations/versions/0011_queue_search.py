@@ -31,6 +31,7 @@ def upgrade() -> None:
     op.create_index("ix_tickets_queue_mailbox", "tickets", ["mailbox_id", *QUEUE_ORDER])
     op.create_index("ix_tickets_updated_at", "tickets", ["updated_at"])
     op.create_index("ix_tickets_customer_automatic", "tickets", ["customer_id", "automatic"])
+    op.create_index("ix_tickets_sla_due_at", "tickets", ["sla_due_at"])
     op.create_table(
         "saved_views",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -70,6 +71,7 @@ def downgrade() -> None:
         op.execute(f"DROP TABLE {SQLITE_TABLE}")
     op.drop_index("ix_saved_views_user_id", table_name="saved_views")
     op.drop_table("saved_views")
+    op.drop_index("ix_tickets_sla_due_at", table_name="tickets")
     op.drop_index("ix_tickets_customer_automatic", table_name="tickets")
     op.drop_index("ix_tickets_updated_at", table_name="tickets")
     op.drop_index("ix_tickets_queue_mailbox", table_name="tickets")
