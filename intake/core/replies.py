@@ -32,7 +32,7 @@ from intake.mail.compose import (
     thread_references,
 )
 from intake.mail.model import Address
-from intake.mail.parse import parse_email
+from intake.mail.parse import header_block, parse_email
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ def customer_address(runtime: Runtime, ticket: Ticket, parent: Message | None) -
     """Where a reply goes: the Reply-To of the customer's last mail, its From, or the customer."""
     if parent is not None and parent.raw_content_type == "message/rfc822":
         try:
-            parsed = parse_email(runtime.blobs.get(parent.raw_sha256))
+            # The header block only: the ticket page asks this, and the body may be 25 MB.
+            parsed = parse_email(header_block(runtime.blobs.get(parent.raw_sha256)))
         except NotFoundError:
             parsed = None
         if parsed is not None:
