@@ -4,6 +4,7 @@ customer's answer comes back to the same ticket (also without the subject tag)."
 from __future__ import annotations
 
 from email.utils import make_msgid
+from io import BytesIO
 
 import pytest
 from flask.testing import FlaskClient
@@ -151,8 +152,6 @@ def test_a_reply_from_the_ticket_page_with_an_attachment_and_a_note_that_is_neve
 
     note = client.post(f"/tickets/{ticket.id}/notes", data={"text": "Called the courier."})
     assert note.status_code == 302
-    from io import BytesIO
-
     sent = client.post(
         f"/tickets/{ticket.id}/replies",
         data={
