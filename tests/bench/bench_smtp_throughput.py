@@ -97,9 +97,9 @@ class SmtpSession:
         self.writer.write(line + b"\r\n")
         return await self.reply()
 
-    async def send(self, raw: bytes) -> int:
+    async def send(self, raw: bytes, to: str = f"support@{DOMAIN}") -> int:
         """The reply to the end of DATA (or the first refusal before it)."""
-        for line in (b"MAIL FROM:<loadgen@customer.org>", f"RCPT TO:<support@{DOMAIN}>".encode()):
+        for line in (b"MAIL FROM:<loadgen@customer.org>", f"RCPT TO:<{to}>".encode()):
             code = await self.command(line)
             if code != 250:
                 await self.command(b"RSET")
