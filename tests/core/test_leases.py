@@ -118,6 +118,9 @@ def test_a_poller_that_lost_its_lease_cannot_write_the_mailbox_state(
 
 
 UID_LINE = re.compile(r"mailbox (\S+): UID (\d+) -> message (\d+)")
+# The holder may die after storing a message and before flagging it: its successor finishes
+# that one without fetching it again.
+FINISHED_LINE = re.compile(r"mailbox (\S+): UID (\d+) was stored before the last connection")
 
 
 def start_imap(runtime: Runtime, log: Path, lease_seconds: int) -> subprocess.Popen[bytes]:
@@ -177,7 +180,10 @@ def test_two_imap_processes_share_a_mailbox_and_the_survivor_takes_over_within_s
             if process is not None and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
-    fetched = [m.groups()[1] for log in logs for m in UID_LINE.finditer(log.read_text())]
-    assert sorted(fetched, key=int) == [str(uid) for uid in range(1, 11)]  # each UID once
+    text = "".join(log.read_text() for log in logs)
+    fetched = [int(m.group(2)) for m in UID_LINE.finditer(text)]
+    finished = [int(m.group(2)) for m in FINISHED_LINE.finditer(text)]
+    assert len(fetched) == len(set(fetched))  # no UID fetched twice
+    assert set(fetched) | set(finished) == set(range(1, 11))
     row = mailbox_row(runtime, mailbox_id)
     assert row.last_uid == 10 and row.lease_token is not None
