@@ -18,6 +18,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from intake.mail.parse import parse_email, peek_message_id  # noqa: E402
+from tests.bench.figures import figure, method  # noqa: E402
 
 
 def load() -> list[tuple[str, bytes]]:
@@ -68,6 +69,10 @@ def main() -> int:
     )
     for path, seconds in sorted(per_message.items(), key=lambda kv: -kv[1])[:5]:
         print(f"  slowest: {seconds * 1e3:7.2f} ms  {path}")
+    method(f"parse_email and peek_message_id over the shared corpus, {args.rounds} rounds.")
+    figure("parse_email", round(count / parse_seconds), "messages/s")
+    figure("peek_message_id", round(count / peek_seconds), "messages/s")
+    figure("parse_email per message, median", round(statistics.median(times) * 1e3, 2), "ms")
     return 0
 
 

@@ -22,6 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.bench.figures import figure, method  # noqa: E402
+
 TARGETS_MB = {"supervisor": 70, "smtp": 70, "imap": 70, "sweeper": 70, "web": 100}
 TOTAL_TARGET_MB = 700
 SETTLE_S = 6.0  # every process's RSS unchanged this long: the models are loaded
@@ -132,6 +138,23 @@ def main() -> int:
     missed = [n for n, t in TARGETS_MB.items() if sizes.get(n, 0.0) > t]
     if total > TOTAL_TARGET_MB:
         missed.append("total")
+    method("Resident memory (VmRSS) of every process of an idle `intake up`, models loaded.")
+    for name, size in sorted(sizes.items(), key=lambda item: -item[1]):
+        limit = TARGETS_MB.get(name)
+        figure(
+            name,
+            round(size, 1),
+            "MB",
+            target=f"<= {limit}" if limit else None,
+            met=size <= limit if limit else None,
+        )
+    figure(
+        "whole idle gateway",
+        round(total, 1),
+        "MB",
+        target=f"<= {TOTAL_TARGET_MB}",
+        met=total <= TOTAL_TARGET_MB,
+    )
     if missed:
         print("over target: " + ", ".join(missed), file=sys.stderr)
     return 1 if missed else 0
