@@ -264,6 +264,7 @@ def holds(leases: Leases, mailbox_id: int, pid: int) -> bool:
     return holder_pid(leases, mailbox_id) == pid
 
 
+@pytest.mark.slow  # starts a process
 def test_a_service_refuses_a_database_that_was_not_migrated(tmp_path: Path, redis_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     env.update(
@@ -282,6 +283,7 @@ def test_a_service_refuses_a_database_that_was_not_migrated(tmp_path: Path, redi
     assert "run `intake migrate`" in result.stderr
 
 
+@pytest.mark.slow  # starts a process
 def test_without_a_redis_url_a_service_says_so(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     env["INTAKE_DATA_DIR"] = str(tmp_path / "data")

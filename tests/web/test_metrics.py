@@ -53,6 +53,7 @@ def scrape(runtime: Runtime, token: str) -> dict[tuple[str, tuple[tuple[str, str
     return samples(response.get_data(as_text=True))
 
 
+@pytest.mark.slow  # starts a process
 def test_counts_from_another_process_are_served_with_this_ones(
     sqlite_runtime: Runtime, tmp_path: Path
 ) -> None:
@@ -151,6 +152,7 @@ def test_only_an_admin_token_or_an_allowed_address_may_read(
         allowed.close()
 
 
+@pytest.mark.slow  # starts intake web
 def test_behind_a_trusted_proxy_the_allow_list_sees_the_forwarded_client(
     sqlite_runtime: Runtime, tmp_path: Path
 ) -> None:
