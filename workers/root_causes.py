@@ -37,6 +37,7 @@ from intake.core.db.models import (
     ComplaintGroup,
     ComplaintGroupMember,
     Message,
+    RootCauseSnapshot,
     TermDay,
     TermDayTotal,
     Ticket,
@@ -59,6 +60,8 @@ MAX_GROUPED = 3_000  # most recent complaints per topic (clustering is quadratic
 GROUP_DISTANCE = 0.6
 MIN_GROUP_SIZE = 5
 LABEL_TERMS = 3
+# Unchanged data: snapshots are renewed this often, well before the web stops trusting them.
+SNAPSHOT_RENEW = timedelta(minutes=10)
 
 
 def _body(message: Message) -> str:
@@ -300,6 +303,17 @@ def groups_due(runtime: Runtime, now: datetime) -> bool:
     return now - last >= GROUP_EVERY
 
 
+def snapshots_due(runtime: Runtime, now: datetime) -> bool:
+    """True when today's snapshots are missing or older than ``SNAPSHOT_RENEW``."""
+    with runtime.db.session() as session:
+        newest = session.scalar(
+            select(func.max(RootCauseSnapshot.computed_at)).where(
+                RootCauseSnapshot.key.like(f"{now.astimezone(UTC).date() + timedelta(days=1)}|%")
+            )
+        )
+    return newest is None or now - newest >= SNAPSHOT_RENEW
+
+
 def refresh(runtime: Runtime, now: datetime) -> int:
     """Store every topic's root causes for the standard periods (what the dashboard asks)."""
     with runtime.db.session() as session:
@@ -314,7 +328,9 @@ def update_root_causes() -> str:
     now = utcnow()
     analysed = analyze_new_tickets(runtime)
     groups = regroup(runtime, now) if groups_due(runtime, now) else None
-    snapshots = refresh(runtime, utcnow())
+    # Snapshots cost a few seconds: renewed when something changed, else before they go stale.
+    changed = bool(analysed) or groups is not None or snapshots_due(runtime, now)
+    snapshots = refresh(runtime, utcnow()) if changed else 0
     return f"{analysed} analysed, {snapshots} snapshots" + (
         "" if groups is None else f", {groups} groups"
     )

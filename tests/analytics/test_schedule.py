@@ -30,7 +30,11 @@ def test_one_root_cause_run_per_slot(sqlite_runtime: Runtime) -> None:
     assert job.get_status() == "finished"
     assert str(job.return_value()).startswith("1 analysed")
     assert not schedule_root_causes(runtime, now)  # done: not again in this slot
-    assert schedule_root_causes(runtime, now + timedelta(minutes=5))
+    later = now + timedelta(minutes=5)
+    assert schedule_root_causes(runtime, later)
+    run_jobs(runtime, "classify")
+    again = Job.fetch(ROOT_CAUSES.job_id(slot_of(later)), connection=runtime.jobs.connection)
+    assert again.return_value() == "0 analysed, 0 snapshots"  # nothing new: nothing recomputed
     with runtime.db.session() as session:
         assert len(session.scalars(select(TicketAnalysis)).all()) == 1
         assert session.scalars(select(RootCauseSnapshot)).all()
