@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 SQLITE_TABLE = "ticket_fts"
 POSTGRES_TABLE = "ticket_search"
 SEARCH_TABLES = frozenset({SQLITE_TABLE, POSTGRES_TABLE})
+POSTGRES_INDEX = f"ix_{POSTGRES_TABLE}_document"
+POSTGRES_INDEX_DDL = f"CREATE INDEX {POSTGRES_INDEX} ON {POSTGRES_TABLE} USING gin (document)"
 # Text past this length in one ticket is neither indexed nor kept for snippets: long bodies
 # are quoted history or pasted logs, and PostgreSQL limits a tsvector to 1 MB.
 MAX_DOCUMENT_CHARS = 50_000
@@ -170,8 +172,11 @@ def index_tickets(connection: Connection, ticket_ids: Iterable[int]) -> int:
 
 def reindex_all(connection: Connection, batch: int = 2000) -> int:
     """Rebuild every ticket's document, in batches; returns how many tickets were indexed."""
-    if connection.dialect.name == "postgresql":
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
         connection.execute(text(f"TRUNCATE {POSTGRES_TABLE}"))
+        # One GIN build at the end is many times faster than growing the index row by row.
+        connection.execute(text(f"DROP INDEX IF EXISTS {POSTGRES_INDEX}"))
     else:
         connection.execute(text(f"DELETE FROM {SQLITE_TABLE}"))
     done = 0
@@ -186,7 +191,10 @@ def reindex_all(connection: Connection, batch: int = 2000) -> int:
             break
         done += index_tickets(connection, ids)
         last = ids[-1]
-    if connection.dialect.name == "sqlite":
+    if postgres:
+        connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        connection.execute(text(POSTGRES_INDEX_DDL))
+    else:
         connection.execute(text(f"INSERT INTO {SQLITE_TABLE}({SQLITE_TABLE}) VALUES ('optimize')"))
     return done
 

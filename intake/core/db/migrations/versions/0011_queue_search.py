@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from intake.core.search import POSTGRES_TABLE, SQLITE_TABLE, reindex_all
+from intake.core.search import POSTGRES_INDEX_DDL, POSTGRES_TABLE, SQLITE_TABLE, reindex_all
 
 revision: str = "0011"
 down_revision: str | None = "0007"
@@ -52,9 +52,7 @@ def upgrade() -> None:
             " content text NOT NULL,"
             " document tsvector NOT NULL)"
         )
-        op.execute(
-            f"CREATE INDEX ix_{POSTGRES_TABLE}_document ON {POSTGRES_TABLE} USING gin (document)"
-        )
+        op.execute(POSTGRES_INDEX_DDL)
     else:
         # Terms arrive already split (words, CJK bigrams); unicode61 only splits on the spaces.
         op.execute(
