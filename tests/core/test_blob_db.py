@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from intake.core.accept import accept_email
 from intake.core.blob_db import DbBlobStore
-from intake.core.blobs import BlobStore, sha256_hex
+from intake.core.blobs import Blobs, BlobStore, sha256_hex
 from intake.core.db.engine import Database
 from intake.core.db.models import Blob, Message
 from intake.core.settings import load_settings
@@ -77,7 +77,11 @@ def test_readers_that_need_a_file_get_a_local_copy(store: DbBlobStore, tmp_path:
     assert store.path(digest) == path  # copied once
 
 
-def test_every_method_of_the_file_store_is_implemented_in_the_database() -> None:
+def test_every_method_of_the_file_store_is_implemented_in_the_database(tmp_path: Path) -> None:
+    store = DbBlobStore(Database(f"sqlite:///{tmp_path / 'x.sqlite3'}"), tmp_path)
+    interface: Blobs = store  # mypy checks that the database store is a Blobs
+    assert interface is store
+    store.db.dispose()
     # A method added to BlobStore but not here would quietly write files in db mode.
     public = {name for name in vars(BlobStore) if not name.startswith("_")}
     assert public <= set(vars(DbBlobStore)), public - set(vars(DbBlobStore))
