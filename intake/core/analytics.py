@@ -208,9 +208,7 @@ def backlog(session: Session, filters: Filters, period: Period) -> TimeSeries:
     are read, however long the history.
     """
     where = conditions(filters)
-    open_now = (
-        session.scalar(select(func.count()).where(*where, Ticket.resolved_at.is_(None))) or 0
-    )
+    open_now = session.scalar(select(func.count()).where(*where, Ticket.resolved_at.is_(None))) or 0
     created_day = day_of(session, Ticket.created_at)
     created = {
         day_key(d): n
