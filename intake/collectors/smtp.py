@@ -77,7 +77,9 @@ class IntakeHandler:
         self.runtime = runtime
         self.limits = runtime.settings.smtp
         self.addresses = AddressBook(runtime.db, runtime.settings.accept_domains)
-        self.committer = GroupCommitter(runtime, self.addresses)
+        # Sessions reading a message body now: the group commit waits a little for them.
+        self.receiving = 0
+        self.committer = GroupCommitter(runtime, self.addresses, coming=lambda: self.receiving > 0)
         self.trusted = parse_networks(self.limits.trusted_networks)
         self.messages = RateWindow(self.limits.messages_per_minute_per_ip)
         self.large_stores = asyncio.Semaphore(1)
@@ -302,7 +304,11 @@ class IntakeSMTP(SMTP):
         self._reset_timeout(self.data_timeout)
         self.guard.start_data()
         try:
-            refusal = await self._read_message()
+            self.event_handler.receiving += 1
+            try:
+                refusal = await self._read_message()
+            finally:
+                self.event_handler.receiving -= 1
             if refusal is not None:
                 status = refusal
                 count_rejected("smtp", "too_big" if refusal.startswith("552") else "line_too_long")

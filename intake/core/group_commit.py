@@ -2,14 +2,15 @@
 
 Each SMTP session hands its message to :meth:`GroupCommitter.submit` and waits. One writer
 thread takes whatever is waiting (up to ``max_batch`` emails or ``max_batch_bytes``), waits up to
-``window`` seconds for more, and stores the batch with :func:`intake.core.accept.store_emails`:
-blobs written and synced in one round, rows in one transaction. Only then are the waiting
-sessions told (a 250 for stored, a 451 for everything of a batch whose commit failed). The new
-rows are enqueued by a second thread, in one Redis pipeline for whatever batches committed
-meanwhile, so the writer goes on with the next batch at once.
+``window`` seconds for more while other sessions are still receiving a message, and stores the
+batch with :func:`intake.core.accept.store_emails`: blobs written and synced in one round, rows
+in one transaction. Only then are the waiting sessions told (a 250 for stored, a 451 for
+everything of a batch whose commit failed). The new rows are enqueued by a second thread, in one
+Redis pipeline for whatever batches committed meanwhile, so the writer goes on with the next
+batch at once.
 
 While one batch is being synced and committed, the next one gathers, so under load the batches
-grow by themselves; alone, a message waits at most ``window`` longer than it would have.
+grow by themselves; alone, a message is stored at once.
 
 Memory: a waiting email is the bytes its session already holds (no copy is made here), so what
 waits is bounded by the SMTP connection limit and data budget (``smtp_limits``); a batch is
@@ -33,7 +34,8 @@ from intake.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_WINDOW = 0.002
+DEFAULT_WINDOW = 0.010
+POLL_COMING = 0.0005
 DEFAULT_MAX_BATCH = 200
 DEFAULT_MAX_BATCH_BYTES = 32 * 1024 * 1024
 
@@ -61,6 +63,7 @@ class GroupCommitter:
         max_batch: int = DEFAULT_MAX_BATCH,
         max_batch_bytes: int = DEFAULT_MAX_BATCH_BYTES,
         store: Store = store_emails,
+        coming: Callable[[], bool] = lambda: True,
     ) -> None:
         self.runtime = runtime
         self.book = book
@@ -68,6 +71,7 @@ class GroupCommitter:
         self.max_batch = max_batch
         self.max_batch_bytes = max_batch_bytes
         self.store = store  # tests put a failing store here
+        self.coming = coming  # whether more messages are being received right now
         self._queue: queue.SimpleQueue[_Waiting | object] = queue.SimpleQueue()
         self._stored: queue.SimpleQueue[list[Outcome] | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -118,13 +122,15 @@ class GroupCommitter:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
+                # Wait only while more messages are on their way (sessions in DATA): alone, a
+                # message is stored at once; under load, the batch takes in the ones in flight.
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or not self.coming():
                     break
                 try:
-                    item = self._queue.get(timeout=left)
+                    item = self._queue.get(timeout=min(left, POLL_COMING))
                 except queue.Empty:
-                    break
+                    continue
             if not isinstance(item, _Waiting):
                 return batch, True
             if size + len(item.email.raw) > self.max_batch_bytes:
