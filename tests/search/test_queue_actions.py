@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import Message, SavedView, Ticket, TicketEvent
+from intake.core.db.models import Group, GroupMember, Message, SavedView, Ticket, TicketEvent, User
 from intake.core.runtime import Runtime
 from intake.domain import Priority, Role, TicketStatus
 from tests.conftest import add_person, json_of, login, make_app
@@ -192,3 +192,34 @@ def test_the_queue_page_pages_by_cursor(runtime: Runtime, agent: FlaskClient) ->
     assert second.text.count('<tr data-ticket="') == 5
     assert agent.get("/?cursor=garbage").status_code == 200
     assert "cursor is not one this server gave out" in agent.get("/?cursor=garbage").text
+
+
+def test_a_view_shared_with_a_group_shows_to_its_members_only(
+    runtime: Runtime, agent: FlaskClient
+) -> None:
+    third = "third@example.com"
+    add_person(runtime, third, Role.AGENT)
+    with runtime.db.session() as session:
+        group = Group(name="billing-team")
+        session.add(group)
+        session.flush()
+        for email in (AGENT, OTHER):
+            user = session.scalars(select(User).where(User.email == email)).one()
+            session.add(GroupMember(group_id=group.id, user_id=user.id))
+    answer = agent.post(
+        "/queue/views",
+        data={"name": "billing backlog", "share": "group:billing-team", "f-status": "open"},
+    )
+    assert answer.status_code == 302
+    seen = {}
+    for email in (OTHER, third):
+        client = make_app(runtime, WTF_CSRF_ENABLED=False).test_client()
+        login(client, email)
+        seen[email] = "billing backlog" in client.get("/").text
+    assert seen == {OTHER: True, third: False}
+    refused = agent.post(
+        "/queue/views",
+        data={"name": "x", "share": "group:other-team", "f-status": "open"},
+        follow_redirects=True,
+    )
+    assert "you are not in the group" in refused.text
