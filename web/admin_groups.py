@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -84,7 +85,7 @@ def add_group() -> Response:
         set_members(db(), group, _member_ids())
         db().commit()
         log.info("%s added group %s", current_user.email, group.name)
-        flash(f"Group {group.name!r} added.", "ok")
+        flash(_("Group %(name)s added.", name=repr(group.name)), "ok")
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")
@@ -102,8 +103,13 @@ def save_group(group_id: int) -> Response:
         db().commit()
         log.info("%s changed group %s", current_user.email, group.name)
         flash(
-            f"Group {group.name!r} saved"
-            + (f"; {moved} ticket(s) renamed with it." if moved else "."),
+            _(
+                "Group %(name)s saved; %(count)s ticket(s) renamed with it.",
+                name=repr(group.name),
+                count=moved,
+            )
+            if moved
+            else _("Group %(name)s saved.", name=repr(group.name)),
             "ok",
         )
     except RejectedError as exc:
@@ -120,7 +126,10 @@ def remove_group(group_id: int) -> Response:
     delete_group(db(), group)
     db().commit()
     log.info("%s deleted group %s", current_user.email, name)
-    flash(f"Group {name!r} deleted; its tickets are now visible to every agent.", "ok")
+    flash(
+        _("Group %(name)s deleted; its tickets are now visible to every agent.", name=repr(name)),
+        "ok",
+    )
     return redirect(url_for("groups.groups"))
 
 
@@ -132,7 +141,12 @@ def person_away(user_id: int) -> Response:
         abort(404)
     set_away(db(), user, request.form.get("away") == "1")
     db().commit()
-    flash(f"{user.email} is {'away' if user.away else 'back'}.", "ok")
+    flash(
+        _("%(email)s is away.", email=user.email)
+        if user.away
+        else _("%(email)s is back.", email=user.email),
+        "ok",
+    )
     return redirect(url_for("groups.groups"))
 
 
@@ -146,6 +160,7 @@ def my_away() -> Response:
     set_away(db(), user, request.form.get("away") == "1")
     db().commit()
     flash(
-        "You are away: no new tickets are assigned to you." if user.away else "Welcome back.", "ok"
+        _("You are away: no new tickets are assigned to you.") if user.away else _("Welcome back."),
+        "ok",
     )
     return redirect(local_target(request.form.get("next"), url_for("views.queue")))

@@ -11,6 +11,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -29,6 +30,7 @@ from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text
+from web.i18n import word
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sla", __name__, url_prefix="/admin/sla")
@@ -74,7 +76,7 @@ def _recompute_and_tell(what: str, priorities: Collection[Priority]) -> None:
     moved = recompute_open_tickets(db(), by, priorities) if priorities else 0
     db().commit()
     log.info("%s changed %s; %d open tickets' due times moved", current_user.email, what, moved)
-    flash(f"{what}; due times of {moved} open ticket(s) moved.", "ok")
+    flash(_("%(what)s; due times of %(moved)s open ticket(s) moved.", what=what, moved=moved), "ok")
 
 
 def _default_rows() -> list[PolicyRow]:
@@ -175,7 +177,7 @@ def save_policies() -> Response:
         policy.calendar_id = calendar
         db().add(policy)
     db().flush()
-    _recompute_and_tell("SLA targets saved", changed)
+    _recompute_and_tell(_("SLA targets saved"), changed)
     return redirect(url_for("sla.policies"))
 
 
@@ -206,7 +208,10 @@ def save_tier_policy() -> Response:
     policy.calendar_id = calendar
     db().add(policy)
     db().flush()
-    _recompute_and_tell(f"SLA policy for {tier.upper()} {priority} saved", [priority])
+    _recompute_and_tell(
+        _("SLA policy for %(tier)s %(priority)s saved", tier=tier.upper(), priority=word(priority)),
+        [priority],
+    )
     return redirect(url_for("sla.policies"))
 
 
@@ -216,7 +221,11 @@ def delete_tier_policy(policy_id: int) -> Response:
     policy = db().get(SlaPolicy, policy_id)
     if policy is None or not policy.tier:
         abort(404)
-    what = f"SLA policy for {policy.tier.upper()} {policy.priority} removed"
+    what = _(
+        "SLA policy for %(tier)s %(priority)s removed",
+        tier=policy.tier.upper(),
+        priority=word(policy.priority),
+    )
     priority = policy.priority
     db().delete(policy)
     db().flush()
@@ -259,7 +268,7 @@ def calendars() -> str:
 @bp.post("/calendars")
 @admin_required
 def add_calendar() -> Response:
-    return _save_calendar(BusinessCalendar(), "added")
+    return _save_calendar(BusinessCalendar(), _("Calendar %(name)s added"))
 
 
 @bp.post("/calendars/<int:calendar_id>")
@@ -268,10 +277,10 @@ def save_calendar(calendar_id: int) -> Response:
     row = db().get(BusinessCalendar, calendar_id)
     if row is None:
         abort(404)
-    return _save_calendar(row, "saved")
+    return _save_calendar(row, _("Calendar %(name)s saved"))
 
 
-def _save_calendar(row: BusinessCalendar, done: str) -> Response:
+def _save_calendar(row: BusinessCalendar, message: str) -> Response:
     try:
         _calendar_from_form(row)
     except RejectedError as exc:
@@ -280,7 +289,7 @@ def _save_calendar(row: BusinessCalendar, done: str) -> Response:
         return redirect(url_for("sla.calendars"))
     db().add(row)
     db().flush()
-    _recompute_and_tell(f"Calendar {row.name!r} {done}", _priorities_using(row.id))
+    _recompute_and_tell(message % {"name": repr(row.name)}, _priorities_using(row.id))
     return redirect(url_for("sla.calendars"))
 
 
@@ -296,5 +305,5 @@ def delete_calendar(calendar_id: int) -> Response:
         policy.calendar_id = None  # its policies count around the clock from now on
     db().delete(row)
     db().flush()
-    _recompute_and_tell(f"Calendar {name!r} deleted", priorities)
+    _recompute_and_tell(_("Calendar %(name)s deleted", name=repr(name)), priorities)
     return redirect(url_for("sla.calendars"))

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from intake.core.activity import Actor
-from intake.core.callbacks import OUTCOME_LABELS, log_callback, parse_outcome
+from intake.core.callbacks import log_callback, parse_outcome
 from intake.core.db.models import Ticket, User
 from intake.errors import RejectedError
 from web.auth import login_required, token_required
 from web.context import db, get_runtime
 from web.form_input import form_text
+from web.i18n import word
 from web.queries import Viewer, load_ticket
 from web.serialize import event_json
 
@@ -37,7 +39,7 @@ def log(ticket_id: int) -> Response:
         outcome = parse_outcome(form_text("outcome"))
         log_callback(db(), ticket, outcome, Actor.of(db().get(User, current_user.id)))
         db().commit()
-        flash(f"Call-back logged: {OUTCOME_LABELS[outcome].lower()}.", "ok")
+        flash(_("Call-back logged: %(outcome)s.", outcome=word(outcome)), "ok")
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")

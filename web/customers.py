@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -83,12 +84,21 @@ def merge(customer_id: int) -> Response:
     wanted = form_text("other").strip()
     other = find_customer(db(), wanted) if wanted else None
     if other is None:
-        flash(f"No customer record {wanted!r}: give its #number, email or phone.", "error")
+        flash(
+            _(
+                "No customer record %(wanted)s: give its #number, email or phone.",
+                wanted=repr(wanted),
+            ),
+            "error",
+        )
         return redirect(url_for("customer_pages.customer", customer_id=customer_id))
     try:
         done = merge_customers(db(), keep, other, Actor.of(db().get(User, current_user.id)))
         db().commit()
-        flash(f"Merged: {len(done.ticket_ids)} ticket(s) moved to this customer.", "ok")
+        flash(
+            _("Merged: %(count)s ticket(s) moved to this customer.", count=len(done.ticket_ids)),
+            "ok",
+        )
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")

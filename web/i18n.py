@@ -11,7 +11,7 @@ from datetime import datetime
 from zoneinfo import available_timezones
 
 from flask import Flask, request
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -20,6 +20,92 @@ DEFAULT_LANGUAGE = "en"
 DEFAULT_TIMEZONE = "UTC"
 
 babel = Babel()
+
+
+def N_(text: str) -> str:  # noqa: N802 - the name pybabel extracts by default
+    """Marks a word for the catalog; it is translated when shown (``word``)."""
+    return text
+
+
+# The stored words of the domain (intake.domain) and the shipped topics, as shown to people.
+# Stored values stay English; only their display changes with the language.
+WORDS = {
+    "new": N_("new"),
+    "open": N_("open"),
+    "pending": N_("pending"),
+    "resolved": N_("resolved"),
+    "urgent": N_("urgent"),
+    "high": N_("high"),
+    "medium": N_("medium"),
+    "low": N_("low"),
+    "email": N_("email"),
+    "voicemail": N_("voicemail"),
+    "negative": N_("negative"),
+    "neutral": N_("neutral"),
+    "positive": N_("positive"),
+    "potential": N_("potential"),
+    "existing": N_("existing"),
+    "loyal": N_("loyal"),
+    "inquiry": N_("Inquiry"),
+    "product_issue": N_("Product issue"),
+    "service_issue": N_("Service issue"),
+    "billing": N_("Billing"),
+    "complaint": N_("Complaint"),
+    "suggestion": N_("Suggestion"),
+    "other": N_("Other"),
+    "first_response": N_("First response"),
+    "resolution": N_("Resolution"),
+    "warning": N_("due soon"),
+    "breached": N_("breached"),
+    "paused": N_("paused"),
+    "met": N_("met"),
+    "ok": N_("on time"),
+    "admin": N_("admin"),
+    "agent": N_("agent"),
+    "model": N_("model"),
+    "rule": N_("rule"),
+    "manual": N_("manual"),
+    "round_robin": N_("round-robin"),
+    "least_open": N_("fewest open tickets"),
+    "reached": N_("reached"),
+    "no_answer": N_("no answer"),
+    "left_message": N_("left a message"),
+    "queued": N_("queued"),
+    "sending": N_("sending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "received": N_("received"),
+    "processing": N_("processing"),
+    "processed": N_("processed"),
+    "change": N_("change"),
+    "reply": N_("reply"),
+    "note": N_("note"),
+    "acknowledgement": N_("acknowledgement"),
+    "callback": N_("call-back"),
+    "merge": N_("merge"),
+    "sla": N_("SLA"),
+    "assignment": N_("assignment"),
+    "status": N_("status"),
+    "priority": N_("priority"),
+    "category": N_("topic"),
+    "assignee": N_("assignee"),
+    "group": N_("group"),
+    "tags": N_("tags"),
+    "auto_reply": N_("auto-reply"),
+    "bounce": N_("bounce"),
+    "list": N_("mailing list"),
+    "smtp": N_("SMTP"),
+    "imap": N_("IMAP"),
+    "api": N_("API"),
+    "webhook": N_("webhook"),
+    "spool": N_("spool"),
+}
+
+
+def word(value: object) -> str:
+    """A stored domain word (status, priority, channel…) in the viewer's language."""
+    text = "" if value is None else str(value)
+    return str(gettext(WORDS[text])) if text in WORDS else text
 
 
 def language_of(accept_language: str | None, chosen: str | None) -> str:
@@ -76,10 +162,17 @@ def code(text: str) -> Markup:
     return Markup("<code>{}</code>").format(text)
 
 
+def link(href: str, text: str) -> Markup:
+    """A link inside a translated sentence, its words translated on their own."""
+    return Markup('<a href="{}">{}</a>').format(href, text)
+
+
 def init_i18n(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LANGUAGE)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["word"] = word
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
     app.jinja_env.globals["code"] = code
+    app.jinja_env.globals["link"] = link
     app.jinja_env.globals["get_locale"] = get_locale
