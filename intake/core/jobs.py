@@ -42,7 +42,7 @@ class JobQueue(StrEnum):
     INTAKE = "intake"  # parse, thread, link customer, fetch recordings: fast, never waits on audio
     TRANSCRIBE = "transcribe"  # speech to text only: slow, own workers (GPU hosts in big setups)
     CLASSIFY = "classify"  # topic, priority, sentiment; retraining
-    OUTBOUND = "outbound"  # mail we send through the relay: waits on a remote server, so its own
+    OUTBOUND = "outbound"  # mail we send: waits on a remote relay, so a queue and worker of its own
 
 
 @dataclass(frozen=True)

@@ -147,11 +147,10 @@ def queue_notification(
 ) -> Message:
     """A plain notice to our own people (an SLA breach, say), sent like a reply.
 
-    RejectedError when no relay is configured, no sender can be named or an address is bad.
-
     From ``INTAKE_REPLY_FROM`` (or the ticket's mailbox); ``Auto-Submitted: auto-generated``
     (RFC 3834) so nobody's auto-responder answers it. The message is not shown in the ticket's
-    thread (``ticket`` only picks the sender); enqueued when ``session`` commits.
+    thread (``ticket`` only picks the sender); enqueued when ``session`` commits. RejectedError
+    when no relay is configured, no sender can be named or an address is bad.
     """
     if not runtime.settings.outbound_smtp_url:
         # Unlike a reply, which waits visibly on its ticket, a notice nobody asked for would only
