@@ -253,7 +253,7 @@ def main() -> int:
         "per half-second group of tickets) listing its ticket with a topic set."
     )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (before)")
-    with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="intake-bench-", ignore_cleanup_errors=True) as tmp:
         with gateway(Path(tmp) / "data", slots) as (smtp_port, web_port, token):
             poller = Poller(web_port, token)
             polling = threading.Thread(target=poller.run, daemon=True)

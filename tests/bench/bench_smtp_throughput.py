@@ -260,7 +260,7 @@ def main() -> int:
     run = uuid.uuid4().hex[:12]
     rounds: list[Round] = []
     print(f"machine: {machine()} (before)")
-    with tempfile.TemporaryDirectory(prefix="intake-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="intake-bench-", ignore_cleanup_errors=True) as tmp:
         data_dir = Path(tmp) / "data"
         with gateway(data_dir) as gateway_port, bare_server() as bare_port:
             number = 0
