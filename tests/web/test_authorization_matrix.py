@@ -19,9 +19,19 @@ from intake.core.runtime import Runtime
 from intake.domain import Role
 from tests.conftest import add_person, login, make_app
 
-# Liveness and readiness probes, the login form, static files, and the Twilio webhook (which
-# authenticates by signature, tested in tests/voicemail/test_twilio.py).
-PUBLIC = {"/healthz", "/readyz", "/login", "/static/<path:filename>", "/api/voicemail/twilio"}
+# Liveness and readiness probes, the login form, static files, the Twilio webhook (which
+# authenticates by signature, tested in tests/voicemail/test_twilio.py) and the customers' rating
+# page (a signed, expiring link, tested in tests/analytics/test_ratings_and_audit.py).
+PUBLIC = {
+    "/healthz",
+    "/readyz",
+    "/login",
+    "/static/<path:filename>",
+    "/api/voicemail/twilio",
+    "/rate/<token>",
+}
+# Scraped by Prometheus with an admin's API token (or from INTAKE_METRICS_ALLOW, empty here).
+ADMIN_TOKEN_ONLY = {"/metrics"}
 # Ids that match no row: no admin action in the matrix changes the people it runs as.
 PLACEHOLDERS = {"int": "99999", "path": "style.css", "default": "category"}
 
@@ -63,6 +73,13 @@ def test_every_route_refuses_whoever_it_is_not_for(app: Flask, sqlite_runtime: R
         checked += 1
         is_api, is_admin = rule.startswith("/api/"), rule.startswith("/admin/")
         nobody = anonymous.open(url, method=method)
+        if rule in ADMIN_TOKEN_ONLY:
+            assert nobody.status_code == 401, (method, url)
+            as_agent = agent.open(url, method=method, headers=bearer(agent_token))
+            assert as_agent.status_code in (401, 403), (method, url, as_agent.status_code)
+            as_admin = admin.open(url, method=method, headers=bearer(admin_token))
+            assert as_admin.status_code == 200, (method, url, as_admin.status_code)
+            continue
         if is_api:
             assert nobody.status_code == 401, (method, url)
             as_agent = agent.open(url, method=method, headers=bearer(agent_token))
