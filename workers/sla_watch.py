@@ -41,7 +41,7 @@ def slot_of(now: datetime) -> str:
 
 def schedule_sla_watch(runtime: Runtime, now: datetime | None = None) -> bool:
     """Queue this minute's run (several sweepers, or several rounds, start it once a minute)."""
-    return runtime.jobs.enqueue(SLA_WATCH, slot_of(now or utcnow()))
+    return runtime.jobs.enqueue_once(SLA_WATCH, slot_of(now or utcnow()))
 
 
 def recipients(session: Session, ticket: Ticket) -> list[str]:

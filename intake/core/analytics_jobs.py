@@ -7,17 +7,11 @@ sweepers, or several times within a slot, start it once.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
-
-from redis.exceptions import RedisError
-from rq.job import Job
 
 from intake.core.db.models import utcnow
 from intake.core.jobs import ROOT_CAUSES
 from intake.core.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 SLOT_MINUTES = 5
 # AppSetting key where the job notes when it last grouped complaints.
@@ -30,16 +24,5 @@ def slot_of(now: datetime) -> str:
 
 
 def schedule_root_causes(runtime: Runtime, now: datetime | None = None) -> bool:
-    """Queue this slot's root-cause run unless it is already queued, running or done.
-
-    ``Jobs.enqueue`` would queue a finished job again (right for retried items, wrong here: the
-    sweeper asks every 15 s), so a job of this slot in any state, finished included, is enough.
-    """
-    slot = slot_of(now or utcnow())
-    try:
-        if Job.exists(ROOT_CAUSES.job_id(slot), connection=runtime.jobs.connection):
-            return False
-    except RedisError as exc:
-        log.warning("cannot schedule the root-cause job: %s", exc)
-        return False
-    return runtime.jobs.enqueue(ROOT_CAUSES, slot)
+    """Queue this slot's root-cause run unless it is already queued, running or done."""
+    return runtime.jobs.enqueue_once(ROOT_CAUSES, slot_of(now or utcnow()))

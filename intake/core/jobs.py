@@ -216,6 +216,20 @@ class Jobs:
             )
             return False
 
+    def enqueue_once(self, spec: JobSpec, slot: str) -> bool:
+        """Enqueue a periodic job for its time ``slot`` unless that slot's job exists in any state.
+
+        :meth:`enqueue` queues a finished job again (right for retried items); a periodic job
+        that sweepers ask for every few seconds must run once per slot, finished included.
+        """
+        try:
+            if Job.exists(spec.job_id(slot), connection=self.connection):
+                return False
+        except RedisError as exc:
+            log.warning("cannot schedule %s: %s", spec.function, exc)
+            return False
+        return self.enqueue(spec, slot)
+
     def enqueue_many(self, spec: JobSpec, keys: Sequence[int | str]) -> bool:
         """:meth:`enqueue` for many keys in two round trips to Redis (a batch of new rows).
 
