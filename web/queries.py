@@ -287,7 +287,7 @@ def _with_relations(query: Select[Any]) -> Select[Any]:
 
 def _segment(
     base: Select[Ticket], rank: int, dated: bool, after: QueueKey | None, want: int
-) -> Select[int, int, datetime | None, datetime] | None:
+) -> Select[int] | None:
     """One (priority, dated or undated) range of the queue order after ``after``, as a query."""
     sla_type = Ticket.sla_due_at.type
     query = base.where(Ticket.priority_rank == rank)
@@ -314,19 +314,12 @@ def _segment(
                 > tuple_(literal(after.created_at, sla_type), literal(after.id))
             )
         order = (Ticket.created_at, Ticket.id)
-    segment = 2 * rank + (0 if dated else 1)
-    return (
-        query.with_only_columns(
-            Ticket.id, literal(segment).label("segment"), Ticket.sla_due_at, Ticket.created_at
-        )
-        .order_by(*order)
-        .limit(want)
-    )
+    return query.with_only_columns(Ticket.id).order_by(*order).limit(want)
 
 
 def _segment_queries(
     flt: QueueFilter, viewer: Viewer, after: QueueKey | None, want: int
-) -> list[Select[int, int, datetime | None, datetime]]:
+) -> list[Select[int]]:
     base = _filtered(flt, viewer)
     ranks = [r for r in RANKS if after is None or r >= after.rank]
     if flt.priority:
@@ -351,7 +344,7 @@ def _queue_rows(
     """
     ids: list[int] = []
     for part in _segment_queries(flt, viewer, after, want):
-        ids.extend(session.scalars(part.with_only_columns(Ticket.id).limit(want - len(ids))))
+        ids.extend(session.scalars(part.limit(want - len(ids))))
         if len(ids) >= want:
             break
     tickets = session.scalars(_with_relations(select(Ticket)).where(Ticket.id.in_(ids)))

@@ -59,7 +59,6 @@ _MESSAGE_TEXT = ("subject", "text", "from_name", "from_addr", "caller_name", "ca
 
 # Core views of the search tables, for queries (no model: see the module docstring).
 _meta = MetaData()
-sqlite_fts = Table(SQLITE_TABLE, _meta, Column("rowid", Integer), Column("terms", Text))
 postgres_search = Table(
     POSTGRES_TABLE,
     _meta,
