@@ -79,8 +79,8 @@ def sla_events(runtime: Runtime, ticket_id: int) -> list[tuple[str | None, objec
         ]
 
 
-def watch_and_send(runtime: Runtime) -> None:
-    assert schedule_sla_watch(runtime)
+def watch_and_send(runtime: Runtime, minutes_later: int = 0) -> None:
+    assert schedule_sla_watch(runtime, utcnow() + minutes_later * M)
     run_jobs(runtime, "intake")
     run_jobs(runtime, "outbound")
 
@@ -110,7 +110,7 @@ def test_warning_then_breach_each_sent_once_to_the_assignee(runtime: Runtime, re
         assert ticket is not None
         ticket.created_at = utcnow() - 61 * M
         recompute(session, ticket)
-    watch_and_send(runtime)
+    watch_and_send(runtime, minutes_later=1)  # the next minute's run
     watch_sla()
     run_jobs(runtime, "outbound")
     assert len(relay.received) == 2
