@@ -663,11 +663,32 @@ class AppSetting(Base):
 
 
 # Analytics (issue 14): indexes for the dashboard's GROUP BYs, and what the root-cause job stores.
+ANALYTICS_COLUMNS = (
+    "created_at",
+    "automatic",
+    "category",
+    "channel",
+    "sentiment",
+    "complaint",
+    "priority",
+    "sla_breached",
+    "status",
+    "customer_id",
+    "first_response_at",
+    "resolved_at",
+    "sla_due_at",
+)
 # automatic in the keys: the counts that skip auto-replies are answered from the index alone.
 Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at, Ticket.automatic)
 Index("ix_tickets_category_created", Ticket.category, Ticket.created_at)
 Index("ix_tickets_resolved_at", Ticket.resolved_at, Ticket.automatic)
 Index("ix_messages_received_at", Message.received_at)
+# The dashboard's period queries read only these columns: answered from the index alone, in
+# created order, instead of one table page per ticket.
+Index(
+    "ix_tickets_analytics",
+    *(getattr(Ticket, name) for name in ANALYTICS_COLUMNS),
+)
 
 
 class AuditEntry(Base):

@@ -13,7 +13,8 @@ from alembic import op
 revision: str = "0012"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+# The covering index holds tickets.sla_breached, added by the SLA branch (0010).
+depends_on: str | Sequence[str] | None = "0010"
 
 
 def upgrade() -> None:
@@ -23,6 +24,25 @@ def upgrade() -> None:
     op.create_index("ix_tickets_category_created", "tickets", ["category", "created_at"])
     op.create_index("ix_tickets_resolved_at", "tickets", ["resolved_at", "automatic"])
     op.create_index("ix_messages_received_at", "messages", ["received_at"])
+    op.create_index(
+        "ix_tickets_analytics",
+        "tickets",
+        [
+            "created_at",
+            "automatic",
+            "category",
+            "channel",
+            "sentiment",
+            "complaint",
+            "priority",
+            "sla_breached",
+            "status",
+            "customer_id",
+            "first_response_at",
+            "resolved_at",
+            "sla_due_at",
+        ],
+    )
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -139,6 +159,7 @@ def downgrade() -> None:
         "audit_log",
     ):
         op.drop_table(table)
+    op.drop_index("ix_tickets_analytics", "tickets")
     op.drop_index("ix_messages_received_at", "messages")
     op.drop_index("ix_tickets_resolved_at", "tickets")
     op.drop_index("ix_tickets_category_created", "tickets")
