@@ -192,9 +192,6 @@ def seed(runtime: Runtime, n: int) -> None:
             connection.execute(text("ANALYZE"))
             connection.commit()
     print(f"  seeded in {time.perf_counter() - started:.1f} s", flush=True)
-    started = time.perf_counter()
-    snapshots = refresh(runtime, datetime.now(UTC))  # what the root-cause job does every 5 min
-    print(f"  job: {snapshots} root-cause snapshots in {time.perf_counter() - started:.1f} s")
 
 
 def _p95(samples: list[float]) -> float:
@@ -235,6 +232,10 @@ def runtime_for(database_url: str, data_dir: Path) -> Runtime:
 
 
 def measure(runtime: Runtime, rounds: int) -> bool:
+    started = time.perf_counter()
+    # What the root-cause job does every 10 minutes; a stale snapshot is not used.
+    snapshots = refresh(runtime, datetime.now(UTC))
+    print(f"  job: {snapshots} root-cause snapshots in {time.perf_counter() - started:.1f} s")
     with runtime.db.session() as session:
         token = create_token(session, AGENT)
     app = create_app(runtime, {"TESTING": True, "WTF_CSRF_ENABLED": False})
