@@ -22,7 +22,5 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "heads") -> None:
-    # "heads": parallel branches of migrations are merged by a merge revision before release,
-    # but every branch applies while they are being written side by side.
+def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)

@@ -1,7 +1,7 @@
 """the queue at scale: full-text search tables, keyset indexes, saved views, ticket merges
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0010
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from intake.core.search import POSTGRES_INDEX_DDL, POSTGRES_TABLE, SQLITE_TABLE, reindex_all
 
 revision: str = "0011"
-down_revision: str | None = "0007"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """analytics: audit log, ratings, root-cause terms and complaint groups, dashboard indexes
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0007"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 # The covering index holds tickets.sla_breached, added by the SLA branch (0010).
 depends_on: str | Sequence[str] | None = "0010"

@@ -1,7 +1,7 @@
 """scale-out: IMAP mailbox fencing tokens, blobs kept in the database
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013"
-down_revision: str | None = "0007"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
