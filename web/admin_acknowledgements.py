@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -64,8 +65,8 @@ def save() -> Response:
         db().commit()
     except RejectedError as exc:
         db().rollback()
-        flash(f"Not saved: {exc}.", "error")
+        flash(_("Not saved: %(exc)s.", exc=exc), "error")
         return redirect(url_for("acknowledgements.index"))
     log.info("%s saved the acknowledgement settings", current_user.email)
-    flash("Acknowledgement settings saved; they apply to the next new ticket.", "ok")
+    flash(_("Acknowledgement settings saved; they apply to the next new ticket."), "ok")
     return redirect(url_for("acknowledgements.index"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -45,10 +46,10 @@ def add() -> Response:
         db().commit()
     except RejectedError as exc:
         db().rollback()
-        flash(f"Not added: {exc}.", "error")
+        flash(_("Not added: %(exc)s.", exc=exc), "error")
         return redirect(url_for("canned.index"))
     log.info("%s added canned response %s", current_user.email, row.id)
-    flash(f"Canned response {row.title!r} added.", "ok")
+    flash(_("Canned response %(title)s added.", title=repr(row.title)), "ok")
     return redirect(url_for("canned.index"))
 
 
@@ -61,9 +62,9 @@ def update(response_id: int) -> Response:
         db().commit()
     except RejectedError as exc:
         db().rollback()
-        flash(f"Not saved: {exc}.", "error")
+        flash(_("Not saved: %(exc)s.", exc=exc), "error")
         return redirect(url_for("canned.index"))
-    flash(f"Canned response {row.title!r} saved.", "ok")
+    flash(_("Canned response %(title)s saved.", title=repr(row.title)), "ok")
     return redirect(url_for("canned.index"))
 
 
@@ -74,5 +75,5 @@ def delete(response_id: int) -> Response:
     db().delete(row)
     db().commit()
     log.info("%s deleted canned response %s", current_user.email, response_id)
-    flash(f"Canned response {row.title!r} deleted.", "ok")
+    flash(_("Canned response %(title)s deleted.", title=repr(row.title)), "ok")
     return redirect(url_for("canned.index"))

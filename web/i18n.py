@@ -81,6 +81,7 @@ WORDS = {
     "reply": N_("reply"),
     "note": N_("note"),
     "acknowledgement": N_("acknowledgement"),
+    "notification": N_("notification"),
     "callback": N_("call-back"),
     "merge": N_("merge"),
     "sla": N_("SLA"),

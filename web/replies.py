@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -157,9 +158,9 @@ def reply(ticket_id: int) -> Response:
         db().commit()
     except IntakeError as exc:
         db().rollback()
-        flash(f"Reply not sent: {exc}", "error")
+        flash(_("Reply not sent: %(exc)s", exc=exc), "error")
         return redirect(url_for("views.ticket", ticket_id=ticket_id) + "#reply")
-    flash("Reply queued for sending.", "ok")
+    flash(_("Reply queued for sending."), "ok")
     return redirect(url_for("views.ticket", ticket_id=ticket_id) + f"#message-{message.id}")
 
 
@@ -172,9 +173,9 @@ def note(ticket_id: int) -> Response:
         db().commit()
     except IntakeError as exc:
         db().rollback()
-        flash(f"Note not added: {exc}", "error")
+        flash(_("Note not added: %(exc)s", exc=exc), "error")
         return redirect(url_for("views.ticket", ticket_id=ticket_id) + "#note")
-    flash("Note added.", "ok")
+    flash(_("Note added."), "ok")
     return redirect(url_for("views.ticket", ticket_id=ticket_id) + f"#message-{message.id}")
 
 
@@ -185,7 +186,7 @@ def retry(ticket_id: int, message_id: int) -> Response:
     try:
         retry_delivery(get_runtime(), db(), message)
         db().commit()
-        flash("Sending again.", "ok")
+        flash(_("Sending again."), "ok")
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")
