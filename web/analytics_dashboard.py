@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,6 +32,7 @@ from intake.core.db.models import Category, Customer, Mailbox, Ticket
 from intake.core.settings import Settings
 from intake.domain import Channel
 from web import svg_charts
+from web.i18n import word
 
 SECTIONS = ("volume", "speed", "work", "customers", "satisfaction")
 
@@ -124,7 +126,7 @@ def _rating_charts(result: Ratings) -> list[Chart]:
         ("ratings_agent", "agent", result.by_agent),
         ("ratings_channel", "channel", result.by_channel),
     ):
-        title = f"Satisfaction by {label} (good minus bad, share of ratings)"
+        title = _("Satisfaction by %(what)s (good minus bad, share of ratings)", what=word(label))
         charts.append(
             Chart(
                 key,
@@ -141,10 +143,10 @@ def _volume(session: Session, settings: Settings, f: Filters, p: Period) -> list
     v = volume(session, f, p)
     draw = svg_charts.stacked_bars
     return [
-        _time_chart("volume_topic", "Tickets per day by topic", v.by_topic, draw),
-        _time_chart("volume_channel", "Tickets per day by channel", v.by_channel, draw),
-        _time_chart("volume_sentiment", "Tickets per day by sentiment", v.by_sentiment, draw),
-        _time_chart("volume_complaint", "Complaints per day", v.by_complaint, draw),
+        _time_chart("volume_topic", _("Tickets per day by topic"), v.by_topic, draw),
+        _time_chart("volume_channel", _("Tickets per day by channel"), v.by_channel, draw),
+        _time_chart("volume_sentiment", _("Tickets per day by sentiment"), v.by_sentiment, draw),
+        _time_chart("volume_complaint", _("Complaints per day"), v.by_complaint, draw),
     ]
 
 
@@ -159,8 +161,8 @@ def _speed(session: Session, settings: Settings, f: Filters, p: Period) -> list[
         [[r.priority, r.tickets, r.breached, r.compliance] for r in s.sla],
     )
     return [
-        _percentile_chart("first_response", "First response (minutes)", s.first_response),
-        _percentile_chart("resolution", "Resolution (minutes)", s.resolution),
+        _percentile_chart("first_response", _("First response (minutes)"), s.first_response),
+        _percentile_chart("resolution", _("Resolution (minutes)"), s.resolution),
         sla,
     ]
 
@@ -168,7 +170,7 @@ def _speed(session: Session, settings: Settings, f: Filters, p: Period) -> list[
 def _work(session: Session, settings: Settings, f: Filters, p: Period) -> list[Chart]:
     return [
         _time_chart(
-            "backlog", "Backlog at the end of each day", backlog(session, f, p), svg_charts.lines
+            "backlog", _("Backlog at the end of each day"), backlog(session, f, p), svg_charts.lines
         )
     ]
 
@@ -178,12 +180,12 @@ def _customers(session: Session, settings: Settings, f: Filters, p: Period) -> l
     return [
         _time_chart(
             "repeats",
-            "Repeat contacts (same customer again within 7 days)",
+            _("Repeat contacts (same customer again within 7 days)"),
             c.repeats,
             svg_charts.lines,
         ),
-        _mix_chart("customer_types", "Customer type at contact", c.types, "type"),
-        _mix_chart("customer_tiers", "Customer tier", c.tiers, "tier"),
+        _mix_chart("customer_types", _("Customer type at contact"), c.types, "type"),
+        _mix_chart("customer_tiers", _("Customer tier"), c.tiers, "tier"),
     ]
 
 
@@ -253,9 +255,11 @@ def root_cause_chart(session: Session, key: str, filters: Filters, period: Perio
         return None
     result = current_root_causes(session, filters, period)
     items: list[Item] = getattr(result, key)
-    title = {"terms": "Characteristic terms", "emerging": "Emerging", "groups": "Complaint groups"}[
-        key
-    ]
+    title = {
+        "terms": _("Characteristic terms"),
+        "emerging": _("Emerging"),
+        "groups": _("Complaint groups"),
+    }[key]
     values = {(i.term or i.label or "")[:24]: float(i.count) for i in items}
     return Chart(key, title, svg_charts.hbars(title, values), ITEM_HEADER, item_rows(items))
 
