@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -37,9 +38,12 @@ def intake_problems() -> str:
 def retry_message(message_id: int) -> Response:
     enqueued = retry_stuck_message(get_runtime(), message_id)
     if enqueued:
-        flash(f"Message {message_id} queued again.", "ok")
+        flash(_("Message %(message_id)s queued again.", message_id=message_id), "ok")
     elif enqueued is False:
-        flash("Queue unavailable; the sweeper will retry the message.", "error")
+        flash(_("Queue unavailable; the sweeper will retry the message."), "error")
     else:
-        flash(f"Message {message_id} is processed or being processed now.", "error")
+        flash(
+            _("Message %(message_id)s is processed or being processed now.", message_id=message_id),
+            "error",
+        )
     return redirect(url_for("admin.intake_problems"))

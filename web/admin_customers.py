@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
 from werkzeug.wrappers import Response
@@ -76,13 +77,24 @@ def set_tier(customer_id: int) -> Response:
         abort(404)
     tier = form_text("tier").strip().lower()
     if len(tier) > MAX_TIER_LENGTH:
-        flash(f"A tier has at most {MAX_TIER_LENGTH} characters.", "error")
+        flash(
+            _(
+                "A tier has at most %(MAX_TIER_LENGTH)s characters.",
+                MAX_TIER_LENGTH=MAX_TIER_LENGTH,
+            ),
+            "error",
+        )
     else:
         customer.tier = tier or None
         db().commit()
         who = customer.email or customer.phone or f"#{customer.id}"
         log.info("%s set tier of customer %d to %r", current_user.email, customer.id, tier)
-        flash(f"{who}: tier {tier.upper() if tier else 'cleared'}.", "ok")
+        flash(
+            _("%(who)s: tier %(tier)s.", who=who, tier=tier.upper())
+            if tier
+            else _("%(who)s: tier cleared.", who=who),
+            "ok",
+        )
     return redirect(url_for("customers.customers", q=arg_text("q") or None))
 
 
@@ -118,5 +130,5 @@ def set_tier_domains() -> Response | tuple[str, int]:
         return _render(), 400
     save_tier_domains(db(), mapping)
     db().commit()
-    flash(f"{len(mapping)} domain tier rule(s) saved.", "ok")
+    flash(_("%(count)s domain tier rule(s) saved.", count=len(mapping)), "ok")
     return redirect(url_for("customers.customers"))

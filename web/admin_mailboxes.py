@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -139,7 +140,9 @@ def new() -> str | Response:
                 credentials_from_form(request.form),
             )
             db().commit()
-            flash(f"Mailbox {view.name} added; it connects within a few seconds.", "ok")
+            flash(
+                _("Mailbox %(name)s added; it connects within a few seconds.", name=view.name), "ok"
+            )
             return redirect(url_for("admin_mailboxes.index"))
         except RejectedError as exc:
             db().rollback()
@@ -162,7 +165,7 @@ def edit(mailbox_id: int) -> str | Response:
                 credentials_from_form(request.form),
             )
             db().commit()
-            flash(f"Mailbox {view.name} saved.", "ok")
+            flash(_("Mailbox %(name)s saved.", name=view.name), "ok")
             return redirect(url_for("admin_mailboxes.index"))
         except RejectedError as exc:
             db().rollback()
@@ -189,7 +192,12 @@ def _toggle(mailbox_id: int, enabled: bool) -> Response:
     except NotFoundError:
         abort(404)
     db().commit()
-    flash(f"Mailbox {view.name} {'enabled' if enabled else 'disabled'}.", "ok")
+    flash(
+        _("Mailbox %(name)s enabled.", name=view.name)
+        if enabled
+        else _("Mailbox %(name)s disabled.", name=view.name),
+        "ok",
+    )
     return redirect(url_for("admin_mailboxes.index"))
 
 
@@ -199,7 +207,7 @@ def delete(mailbox_id: int) -> Response:
     view = _view_or_404(mailbox_id)
     remove_mailbox(db(), mailbox_id)
     db().commit()
-    flash(f"Mailbox {view.name} deleted; its stored mail stays.", "ok")
+    flash(_("Mailbox %(name)s deleted; its stored mail stays.", name=view.name), "ok")
     return redirect(url_for("admin_mailboxes.index"))
 
 
@@ -211,13 +219,18 @@ def test(mailbox_id: int) -> Response:
     try:
         request_check(db(), mailbox_id)
     except RejectedError as exc:
-        flash(f"Test of {view.name}: {exc}", "error")
+        flash(_("Test of %(name)s: %(exc)s", name=view.name, exc=exc), "error")
         return redirect(url_for("admin_mailboxes.index"))
     db().commit()
     if get_runtime().jobs.enqueue(CHECK_MAILBOX, mailbox_id):
-        flash(f"Testing {view.name}: the answer appears below in a few seconds.", "ok")
+        flash(
+            _("Testing %(name)s: the answer appears below in a few seconds.", name=view.name), "ok"
+        )
     else:
-        flash(f"Test of {view.name}: the job queue is unavailable; try again later.", "error")
+        flash(
+            _("Test of %(name)s: the job queue is unavailable; try again later.", name=view.name),
+            "error",
+        )
     return redirect(url_for("admin_mailboxes.index"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
@@ -29,9 +30,9 @@ def versions() -> str:
 @admin_required
 def retrain_now() -> Response:
     if get_runtime().jobs.enqueue(RETRAIN_MODELS, utcnow().strftime("%Y%m%d%H%M%S")):
-        flash("Retraining queued; the new version appears here when done.", "ok")
+        flash(_("Retraining queued; the new version appears here when done."), "ok")
     else:
-        flash("The queue is unavailable; try again later.", "error")
+        flash(_("The queue is unavailable; try again later."), "error")
     return redirect(url_for("admin_models.versions"))
 
 
@@ -41,7 +42,7 @@ def activate(version_id: int) -> Response:
     try:
         version = activate_version(db(), version_id)
         db().commit()
-        flash(f"Version {version.id} ({version.task}) is active.", "ok")
+        flash(_("Version %(id)s (%(task)s) is active.", id=version.id, task=version.task), "ok")
     except NotFoundError as exc:
         flash(str(exc), "error")
     return redirect(url_for("admin_models.versions"))
@@ -54,5 +55,5 @@ def use_shipped(task: str) -> Response:
     task_value = ModelTask(task).value
     db().execute(update(ModelVersion).where(ModelVersion.task == task_value).values(active=False))
     db().commit()
-    flash(f"The shipped {task_value} model is active.", "ok")
+    flash(_("The shipped %(task_value)s model is active.", task_value=task_value), "ok")
     return redirect(url_for("admin_models.versions"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -81,7 +82,7 @@ def people() -> str:
 def add_person() -> Response:
     email = form_text("email").strip()
     if find_user(db(), email) is not None:
-        flash(f"{email.lower()} already exists; change them below.", "error")
+        flash(_("%(email)s already exists; change them below.", email=email.lower()), "error")
         return _back()
     try:
         role = Role(request.form.get("role", Role.AGENT))
@@ -93,15 +94,15 @@ def add_person() -> Response:
             form_text("name").strip(),
         )
     except ValueError:
-        flash("Unknown role.", "error")
+        flash(_("Unknown role."), "error")
         return _back()
     except RejectedError as exc:
         db().rollback()
-        flash(f"Not added: {exc}.", "error")
+        flash(_("Not added: %(exc)s.", exc=exc), "error")
         return _back()
     db().commit()
     log.info("%s added user %s (%s)", current_user.email, user.email, user.role)
-    flash(f"Added {user.email} as {user.role}.", "ok")
+    flash(_("Added %(email)s as %(role)s.", email=user.email, role=user.role), "ok")
     return _back()
 
 
@@ -132,16 +133,19 @@ def change_role(user_id: int) -> Response:
     try:
         role = Role(request.form.get("role", ""))
     except ValueError:
-        flash("Unknown role.", "error")
+        flash(_("Unknown role."), "error")
         return _back(user_id)
     if role != user.role:
         if role is not Role.ADMIN and _would_remove_last_admin(user):
-            flash(f"{user.email} is the last admin; make someone else admin first.", "error")
+            flash(
+                _("%(email)s is the last admin; make someone else admin first.", email=user.email),
+                "error",
+            )
             return _back(user_id)
         user.role = role
         db().commit()
         log.info("%s set role of %s to %s", current_user.email, user.email, role)
-        flash(f"{user.email} is now {role}.", "ok")
+        flash(_("%(email)s is now %(role)s.", email=user.email, role=role), "ok")
     return _back(user_id)
 
 
@@ -151,13 +155,20 @@ def set_active(user_id: int) -> Response:
     user = _user_or_404(user_id)
     active = request.form.get("active") == "1"
     if not active and _would_remove_last_admin(user):
-        flash(f"{user.email} is the last admin and cannot be deactivated.", "error")
+        flash(
+            _("%(email)s is the last admin and cannot be deactivated.", email=user.email), "error"
+        )
         return _back(user_id)
     if user.active != active:
         set_user_active(user, active)
         db().commit()
         log.info("%s set %s active=%s", current_user.email, user.email, active)
-        flash(f"{user.email} {'reactivated' if active else 'deactivated'}.", "ok")
+        flash(
+            _("%(email)s reactivated.", email=user.email)
+            if active
+            else _("%(email)s deactivated.", email=user.email),
+            "ok",
+        )
     return _back(user_id)
 
 
@@ -167,7 +178,13 @@ def reset_password(user_id: int) -> Response:
     user = _user_or_404(user_id)
     password = request.form.get("password", "")
     if len(password) < MIN_PASSWORD_LENGTH:
-        flash(f"Password must have at least {MIN_PASSWORD_LENGTH} characters.", "error")
+        flash(
+            _(
+                "Password must have at least %(MIN_PASSWORD_LENGTH)s characters.",
+                MIN_PASSWORD_LENGTH=MIN_PASSWORD_LENGTH,
+            ),
+            "error",
+        )
         return _back(user_id)
     set_password(user, password)
     db().commit()
@@ -175,7 +192,7 @@ def reset_password(user_id: int) -> Response:
         # Their other sessions end; this one continues under the new version.
         login_user(SessionUser(user))
     log.info("%s reset the password of %s", current_user.email, user.email)
-    flash(f"Password of {user.email} changed.", "ok")
+    flash(_("Password of %(email)s changed.", email=user.email), "ok")
     return _back(user_id)
 
 
@@ -200,5 +217,5 @@ def revoke_token(user_id: int, token_id: int) -> Response:
     db().delete(token)
     db().commit()
     log.info("%s revoked API token %d of user %d", current_user.email, token_id, user_id)
-    flash("Token revoked.", "ok")
+    flash(_("Token revoked."), "ok")
     return _back(user_id)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -172,7 +173,7 @@ def add_rule() -> Response | tuple[str, int]:
     )
     db().commit()
     log.info("%s added rule %r", current_user.email, rule.name)
-    flash(f"Rule {rule.name!r} added.", "ok")
+    flash(_("Rule %(name)s added.", name=repr(rule.name)), "ok")
     return redirect(url_for("rules.rules"))
 
 
@@ -209,7 +210,7 @@ def save_rule(rule_id: int) -> Response | tuple[str, int]:
     row.definition = rule.to_dict()
     db().commit()
     log.info("%s changed rule %d (%r)", current_user.email, rule_id, rule.name)
-    flash(f"Rule {rule.name!r} saved.", "ok")
+    flash(_("Rule %(name)s saved.", name=repr(rule.name)), "ok")
     return redirect(url_for("rules.rules"))
 
 
@@ -219,7 +220,12 @@ def toggle_rule(rule_id: int) -> Response:
     row = _rule_or_404(rule_id)
     row.enabled = request.form.get("enabled") == "1"
     db().commit()
-    flash(f"Rule {row.name!r} {'enabled' if row.enabled else 'disabled'}.", "ok")
+    flash(
+        _("Rule %(name)s enabled.", name=repr(row.name))
+        if row.enabled
+        else _("Rule %(name)s disabled.", name=repr(row.name)),
+        "ok",
+    )
     return redirect(url_for("rules.rules"))
 
 
@@ -240,5 +246,5 @@ def delete_rule(rule_id: int) -> Response:
     db().delete(row)
     db().commit()
     log.info("%s deleted rule %d (%r)", current_user.email, rule_id, row.name)
-    flash(f"Rule {row.name!r} deleted.", "ok")
+    flash(_("Rule %(name)s deleted.", name=repr(row.name)), "ok")
     return redirect(url_for("rules.rules"))

@@ -12,6 +12,7 @@ import logging
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -61,19 +62,25 @@ def add_category() -> Response:
     label = form_text("label").strip()[:200] or key.replace("_", " ").capitalize()
     if not CATEGORY_KEY.fullmatch(key):
         flash(
-            "A key is a lower-case letter followed by letters, digits or '_' (at most 60), "
-            f"e.g. 'refund_request'; got {key!r}.",
+            _(
+                "A key is a lower-case letter followed by letters, digits or '_' (at most 60),"
+                " e.g. 'refund_request'; got %(key)s.",
+                key=repr(key),
+            ),
             "error",
         )
         return redirect(url_for("settings.categories"))
     if db().scalar(select(Category).where(Category.key == key)) is not None:
-        flash(f"Category {key!r} already exists (unretire it if it is retired).", "error")
+        flash(
+            _("Category %(key)s already exists (unretire it if it is retired).", key=repr(key)),
+            "error",
+        )
         return redirect(url_for("settings.categories"))
     position = db().scalar(select(func.max(Category.position))) or 0
     db().add(Category(key=key, label=label, retired=False, position=position + 1))
     db().commit()
     log.info("%s added category %s", current_user.email, key)
-    flash(f"Category {key!r} added.", "ok")
+    flash(_("Category %(key)s added.", key=repr(key)), "ok")
     return redirect(url_for("settings.categories"))
 
 
@@ -83,11 +90,18 @@ def rename_category(category_id: int) -> Response:
     category = _category_or_404(category_id)
     label = form_text("label").strip()[:200]
     if not label:
-        flash("A label cannot be empty.", "error")
+        flash(_("A label cannot be empty."), "error")
     elif label != category.label:
         category.label = label
         db().commit()
-        flash(f"Category {category.key!r} is now labelled {label!r}.", "ok")
+        flash(
+            _(
+                "Category %(key)s is now labelled %(label)s.",
+                key=repr(category.key),
+                label=repr(label),
+            ),
+            "ok",
+        )
     return redirect(url_for("settings.categories"))
 
 
@@ -99,12 +113,17 @@ def retire_category(category_id: int) -> Response:
     if retire and not category.retired:
         active = sum(1 for c in _categories() if not c.retired)
         if active <= 1:
-            flash("The last active category cannot be retired.", "error")
+            flash(_("The last active category cannot be retired."), "error")
             return redirect(url_for("settings.categories"))
     category.retired = retire
     db().commit()
     log.info("%s set category %s retired=%s", current_user.email, category.key, retire)
-    flash(f"Category {category.key!r} {'retired' if retire else 'back in use'}.", "ok")
+    flash(
+        _("Category %(key)s retired.", key=repr(category.key))
+        if retire
+        else _("Category %(key)s back in use.", key=repr(category.key)),
+        "ok",
+    )
     return redirect(url_for("settings.categories"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -78,10 +79,13 @@ def save_languages() -> Response:
     try:
         lines = parse_line_languages(text)
     except RejectedError as exc:
-        flash(f"Languages not saved: {exc}", "error")
+        flash(_("Languages not saved: %(exc)s", exc=exc), "error")
         return redirect(url_for("admin_voicemail.voicemail", languages=text))
     _save(LANGUAGES_KEY, {"lines": lines})
-    flash(f"{len(lines)} line language(s) saved; they apply to new transcriptions.", "ok")
+    flash(
+        _("%(count)s line language(s) saved; they apply to new transcriptions.", count=len(lines)),
+        "ok",
+    )
     return redirect(url_for("admin_voicemail.voicemail"))
 
 
@@ -90,7 +94,13 @@ def save_languages() -> Response:
 def save_vocabulary() -> Response:
     terms = _lines("terms")
     _save(VOCABULARY_KEY, {"terms": terms})
-    flash(f"Speech vocabulary saved ({len(terms)} terms); it applies to new transcriptions.", "ok")
+    flash(
+        _(
+            "Speech vocabulary saved (%(count)s terms); it applies to new transcriptions.",
+            count=len(terms),
+        ),
+        "ok",
+    )
     return redirect(url_for("admin_voicemail.voicemail"))
 
 
@@ -99,7 +109,7 @@ def save_vocabulary() -> Response:
 def save_senders() -> Response:
     senders = [s.lower() for s in _lines("senders")]
     _save(VOICEMAIL_SENDERS_KEY, {"senders": senders})
-    flash(f"{len(senders)} voicemail sender(s) saved.", "ok")
+    flash(_("%(count)s voicemail sender(s) saved.", count=len(senders)), "ok")
     return redirect(url_for("admin_voicemail.voicemail"))
 
 
@@ -107,7 +117,9 @@ def save_senders() -> Response:
 @admin_required
 def retry(message_id: int) -> Response:
     if retry_transcript(get_runtime(), message_id):
-        flash(f"Transcription of message {message_id} queued again.", "ok")
+        flash(
+            _("Transcription of message %(message_id)s queued again.", message_id=message_id), "ok"
+        )
     else:
-        flash("That transcript is running or does not exist.", "error")
+        flash(_("That transcript is running or does not exist."), "error")
     return redirect(local_target(request.form.get("next"), url_for("admin_voicemail.voicemail")))

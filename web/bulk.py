@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,7 +86,7 @@ def bulk_action() -> Response:
     try:
         changed, what = apply_bulk(db(), user, _ids(request.form.getlist("ids")), action, value)
         db().commit()
-        flash(f"{changed} ticket{'s' if changed != 1 else ''}: {what}.", "ok")
+        flash(_("%(count)s ticket(s): %(what)s.", count=changed, what=what), "ok")
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")
@@ -104,7 +105,7 @@ def api_bulk() -> Response | tuple[Response, int]:
         ids = _ids(body["ids"])
         if "merge_into" in body:
             target = _ids([body["merge_into"]])[0]
-            _, what = apply_bulk(db(), user, sorted({*ids, target}), "merge", target)
+            _merged, what = apply_bulk(db(), user, sorted({*ids, target}), "merge", target)
             results = [what]
         else:
             changes = body.get("changes")

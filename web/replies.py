@@ -210,7 +210,7 @@ def reply_panel(ticket: Ticket) -> dict[str, Any]:
         panel["problem"] = str(exc)
     if not runtime.settings.outbound_smtp_url:
         panel["problem"] = panel["problem"] or (
-            "no outbound relay is configured (INTAKE_OUTBOUND_SMTP_URL): replies will wait"
+            _("No outbound relay is configured (INTAKE_OUTBOUND_SMTP_URL): replies will wait.")
         )
     canned: list[FilledResponse] = filled_responses(db(), ticket, _me())
     panel["canned"] = canned

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -42,7 +43,7 @@ def save() -> Response:
             group=group,
         )
         db().commit()
-        flash(f"View “{view.name}” saved.", "ok")
+        flash(_("View “%(name)s” saved.", name=view.name), "ok")
         return redirect(url_for("views.queue") + "?" + view.query)
     except RejectedError as exc:
         db().rollback()
@@ -56,7 +57,7 @@ def delete(view_id: int) -> Response:
     try:
         delete_view(db(), _me(), view_id)
         db().commit()
-        flash("View deleted.", "ok")
+        flash(_("View deleted."), "ok")
     except (RejectedError, NotFoundError) as exc:
         db().rollback()
         flash(str(exc), "error")

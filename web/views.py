@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -107,7 +108,7 @@ def edit_ticket(ticket_id: int) -> Response:
     try:
         update_ticket(db(), row, changes, db().get(User, current_user.id))
         db().commit()
-        flash("Ticket updated.", "ok")
+        flash(_("Ticket updated."), "ok")
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")

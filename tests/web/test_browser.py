@@ -162,3 +162,36 @@ def test_an_admin_adds_a_category_and_a_rule_using_it_through_the_forms(
         rule = session.scalar(select(RuleRow))
         assert rule is not None and rule.enabled
         assert rule.definition["actions"] == {"set_category": "warranty"}
+
+
+def test_an_agent_switches_the_ui_to_chinese(
+    runtime: Runtime, browser: Browser, site: str, tmp_path: Path
+) -> None:
+    accept_email(
+        runtime,
+        make_mail(subject="退款还没到账", body="我上周申请的退款到现在还没有到账，请尽快处理。"),
+        source=Source.SMTP,
+        envelope_from=None,
+        recipients=["support@example.com"],
+    )
+    run_jobs(runtime, "intake")
+    log_in(browser, site, AGENT)
+    assert "Queue" in browser.text("header.top")
+
+    browser.open(f"{site}/preferences")
+    browser.fill("#language", "zh")
+    browser.fill("#timezone", "Asia/Shanghai")
+    browser.click("main form button[type=submit]")
+    assert "偏好设置已保存。" in browser.text(".flash.ok")
+    browser.open(f"{site}/")
+    header = browser.text("header.top")
+    assert "队列" in header and "分析" in header and "Queue" not in header
+    assert "退款还没到账" in browser.text("#queue")
+    browser.screenshot(tmp_path / "queue_zh.png")
+    screenshot(browser, "queue_zh.png")
+
+    browser.click("#queue a[href^='/tickets/']")
+    assert "回复客户" in browser.text("main") and "状态" in browser.text("aside")
+    browser.screenshot(tmp_path / "ticket_zh.png")
+    screenshot(browser, "ticket_zh.png")
+    assert (tmp_path / "queue_zh.png").stat().st_size > 0

@@ -60,7 +60,7 @@
         var link = document.createElement("a");
         link.href = data.next_url;
         link.id = "next-page";
-        link.textContent = "Next page \u2192";
+        link.textContent = pager.dataset.nextLabel;
         pager.appendChild(link);
       }
     }
