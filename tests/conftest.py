@@ -33,6 +33,7 @@ from intake.core.runtime import Runtime, set_current
 from intake.core.settings import load_settings
 from intake.core.users import add_user, create_token
 from intake.domain import Role
+from tests.web.browser import Browser, find_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -282,3 +283,16 @@ def deliver(runtime: Runtime, raw: bytes, *queues: str) -> Message:
         message = session.get(Message, accepted.message_id)
         assert message is not None
         return message
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Headless Chromium; skipped where it is not installed, a failure in CI."""
+    executable = find_chromium()
+    if executable is None:
+        if IN_CI:
+            pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
+        pytest.skip("Chromium is not installed")
+    chromium = Browser(executable, tmp_path_factory.mktemp("chromium-profile"))
+    yield chromium
+    chromium.close()

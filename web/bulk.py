@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, request, url_for
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -86,7 +86,10 @@ def bulk_action() -> Response:
     try:
         changed, what = apply_bulk(db(), user, _ids(request.form.getlist("ids")), action, value)
         db().commit()
-        flash(_("%(count)s ticket(s): %(what)s.", count=changed, what=what), "ok")
+        flash(
+            ngettext("%(num)s ticket: %(what)s.", "%(num)s tickets: %(what)s.", changed, what=what),
+            "ok",
+        )
     except RejectedError as exc:
         db().rollback()
         flash(str(exc), "error")

@@ -91,8 +91,9 @@ def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
     commands = {"smtp": ["smtp"], "imap": ["imap"]}
     for number in range(1, settings.workers + 1):
         commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify"]
-    # One transcription worker: a second model copy would only compete for the same cores.
-    commands["worker-transcribe"] = ["worker", "--queues", "transcribe"]
+    # One transcription worker: a second model copy would only compete for the same cores. It
+    # also runs the analytics jobs, which would otherwise hold new mail up for their minutes.
+    commands["worker-transcribe"] = ["worker", "--queues", "transcribe,analytics"]
     # Outbound mail waits on a remote relay (up to its timeout): in a worker of its own (no
     # models, small) it neither holds up intake nor waits behind a long classification.
     commands["worker-outbound"] = ["worker", "--queues", "outbound"]

@@ -13,7 +13,7 @@ from workers.run import run_worker
 def register(commands: Any) -> None:
     worker = commands.add_parser("worker", help="run an RQ worker")
     worker.add_argument(
-        "--queues", default="intake,outbound,classify", help="comma-separated queue names"
+        "--queues", default="intake,outbound,classify,analytics", help="comma-separated queue names"
     )
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.set_defaults(handler=run_worker_command)

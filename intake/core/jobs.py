@@ -43,6 +43,9 @@ class JobQueue(StrEnum):
     TRANSCRIBE = "transcribe"  # speech to text only: slow, own workers (GPU hosts in big setups)
     CLASSIFY = "classify"  # topic, priority, sentiment; retraining
     OUTBOUND = "outbound"  # mail we send: waits on a remote relay, so a queue and worker of its own
+    # Root causes for the dashboard: a run takes seconds to minutes, so it never stands in front
+    # of new mail on the intake worker.
+    ANALYTICS = "analytics"
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,11 @@ RETRAIN_MODELS = JobSpec(
 # Root-cause terms and complaint groups for analytics, one run per 5-minute slot (the sweeper).
 ROOT_CAUSES = JobSpec(
     "workers.root_causes.update_root_causes",
-    JobQueue.CLASSIFY,
+    JobQueue.ANALYTICS,
     "root-causes-{}",
     timeout_s=3600,
     passes_key=False,
-    warm_up=False,  # jieba and the encoder are already warm for classification
+    warm_up=False,  # jieba and the encoder load with the first run
 )
 
 # One outbound mail (reply, acknowledgement, notice) to the relay; the row says whether it went.

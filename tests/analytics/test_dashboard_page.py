@@ -9,26 +9,21 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import os
 import random
 import re
-import shutil
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
-from intake.core.db.models import utcnow
+from intake.core.db.models import User, utcnow
 from intake.core.runtime import Runtime
 from intake.domain import Role
 from tests.analytics.corpus import background, cold_food_complaints
 from tests.analytics.seeding import Seed, add_customer, insert_tickets
-from tests.conftest import IN_CI, add_person, json_of, login, make_app
-from tests.web.browser import Browser, find_chromium
+from tests.conftest import add_person, json_of, login, make_app
+from tests.web.browser import Browser, keep, served
 from web.analytics_dashboard import CHART_SECTION
 from workers.root_causes import analyze_new_tickets, regroup
 
@@ -129,18 +124,6 @@ def test_the_dashboard_draws_every_chart_and_each_downloads_as_csv(
     assert client.get("/api/analytics/topics?days=7").status_code == 401
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        if IN_CI:
-            pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    chromium = Browser(executable, tmp_path_factory.mktemp("chromium-profile"))
-    yield chromium
-    chromium.close()
-
-
 def full_page(browser: Browser, folder: Path, name: str) -> Path:
     height = int(browser.evaluate("document.documentElement.scrollHeight"))
     clip = {"x": 0, "y": 0, "width": 1280, "height": height, "scale": 1}
@@ -149,10 +132,7 @@ def full_page(browser: Browser, folder: Path, name: str) -> Path:
     )
     path = folder / name
     path.write_bytes(base64.b64decode(data["data"]))
-    extra = os.environ.get("INTAKE_UI_SCREENSHOTS")
-    if extra:
-        shutil.copy(path, Path(extra) / name)
-    return path
+    return keep(path)
 
 
 def test_screenshots_of_the_dashboard_with_chinese_data(
@@ -197,11 +177,7 @@ def test_screenshots_of_the_dashboard_with_chinese_data(
     analyze_new_tickets(runtime)
     regroup(runtime)
     add_person(runtime, ADMIN, Role.ADMIN)
-    server = make_server("127.0.0.1", 0, make_app(runtime, TESTING=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    site = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with served(make_app(runtime, TESTING=False)) as site:
         browser.send("Network.clearBrowserCookies")
         browser.open(f"{site}/login")
         browser.fill("#email", ADMIN)
@@ -220,9 +196,13 @@ def test_screenshots_of_the_dashboard_with_chinese_data(
         browser.click("#root-emerging tbody tr:first-child a")
         assert browser.count("#item-tickets tr[data-ticket]") >= 20
         full_page(browser, tmp_path, "analytics_item_tickets.png")
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+        with runtime.db.session() as session:
+            admin = session.scalar(select(User).where(User.email == ADMIN))
+            assert admin is not None
+            admin.language = "zh"
+            session.commit()
+        browser.open(f"{site}/analytics?days=14&topic=service_issue")
+        assert "根本原因" in browser.text("main") and "凉" in browser.text("#root-emerging")
+        full_page(browser, tmp_path, "analytics_dashboard_zh.png")
     print(f"screenshots in {tmp_path}")
     assert whole.stat().st_size > 50_000

@@ -25,14 +25,14 @@ def test_one_root_cause_run_per_slot(sqlite_runtime: Runtime) -> None:
     assert slot_of(datetime(2026, 3, 10, 12, 34, tzinfo=UTC)) == "202603101230"
     assert schedule_root_causes(runtime, now)
     assert not schedule_root_causes(runtime, now)  # queued
-    run_jobs(runtime, "classify")
+    run_jobs(runtime, "analytics")
     job = Job.fetch(ROOT_CAUSES.job_id(slot_of(now)), connection=runtime.jobs.connection)
     assert job.get_status() == "finished"
     assert str(job.return_value()).startswith("1 analysed")
     assert not schedule_root_causes(runtime, now)  # done: not again in this slot
     later = now + timedelta(minutes=5)
     assert schedule_root_causes(runtime, later)
-    run_jobs(runtime, "classify")
+    run_jobs(runtime, "analytics")
     again = Job.fetch(ROOT_CAUSES.job_id(slot_of(later)), connection=runtime.jobs.connection)
     assert again.return_value() == "0 analysed, 0 snapshots"  # nothing new: nothing recomputed
     with runtime.db.session() as session:

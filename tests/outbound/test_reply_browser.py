@@ -6,37 +6,21 @@ when set.
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from intake.core.db.models import CannedResponse, Ticket, User
 from intake.core.runtime import Runtime, set_current
 from intake.domain import Role
-from tests.conftest import IN_CI, add_person, deliver, make_app, make_runtime, run_jobs
+from tests.conftest import add_person, deliver, make_app, make_runtime, run_jobs
 from tests.mailfactory import make_mail
 from tests.outbound.conftest import Relay
-from tests.web.browser import Browser, find_chromium
+from tests.web.browser import Browser, served
 
 AGENT = "sam@example.com"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        if IN_CI:
-            pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    chromium = Browser(executable, tmp_path_factory.mktemp("chromium-profile"))
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture
@@ -56,21 +40,9 @@ def sending_runtime(
 def site(sending_runtime: Runtime, browser: Browser) -> Iterator[str]:
     """The real app (CSRF on) on a loopback port; a fresh cookie jar."""
     add_person(sending_runtime, AGENT, Role.AGENT)
-    server = make_server("127.0.0.1", 0, make_app(sending_runtime, TESTING=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     browser.send("Network.clearBrowserCookies")
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-def screenshot(browser: Browser, folder: Path, name: str) -> None:
-    browser.screenshot(folder / name)
-    extra = os.environ.get("INTAKE_UI_SCREENSHOTS")
-    if extra:
-        shutil.copy(folder / name, Path(extra) / name)
+    with served(make_app(sending_runtime, TESTING=False)) as url:
+        yield url
 
 
 def test_an_agent_replies_with_a_canned_text_adds_a_note_and_assigns_the_ticket(
@@ -97,7 +69,7 @@ def test_an_agent_replies_with_a_canned_text_adds_a_note_and_assigns_the_ticket(
     text = browser.evaluate("document.querySelector('#reply-text').value")
     assert text.startswith("Dear Alice Customer,") and f"ticket number is {ticket_id}" in text
     assert text.rstrip().endswith("sam")  # {agent_name}: the agent has no display name
-    screenshot(browser, tmp_path, "reply_canned.png")
+    browser.screenshot(tmp_path / "reply_canned.png")
     browser.click("#reply-form button[type=submit]")
     assert "Reply queued for sending." in browser.text(".flash.ok")
     assert browser.count(".message.outbound [data-state='queued']") == 1
@@ -118,7 +90,7 @@ def test_an_agent_replies_with_a_canned_text_adds_a_note_and_assigns_the_ticket(
     timeline = browser.text("#timeline")
     assert "reply" in timeline and "note" in timeline and "assignee" in timeline
     browser.evaluate("document.querySelector('.message.note').scrollIntoView()")
-    screenshot(browser, tmp_path, "reply_note_assign.png")
+    browser.screenshot(tmp_path / "reply_note_assign.png")
     with runtime.db.session() as session:
         ticket = session.get(Ticket, ticket_id)
         assert ticket is not None and ticket.assignee is not None

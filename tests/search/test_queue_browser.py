@@ -5,57 +5,29 @@ Screenshots go to this test's output folder, and also to ``INTAKE_UI_SCREENSHOTS
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from intake.core.db.models import Ticket
 from intake.core.runtime import Runtime
 from intake.domain import Role
-from tests.conftest import IN_CI, add_person, make_app
+from tests.conftest import add_person, make_app
 from tests.search.tickets import add_ticket
-from tests.web.browser import Browser, find_chromium
+from tests.web.browser import Browser, served
 
 AGENT = "lin@example.com"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        if IN_CI:
-            pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    chromium = Browser(executable, tmp_path_factory.mktemp("chromium-profile"))
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture
 def sqlite_site(sqlite_runtime: Runtime, browser: Browser) -> Iterator[str]:
     add_person(sqlite_runtime, AGENT, Role.AGENT)
-    server = make_server("127.0.0.1", 0, make_app(sqlite_runtime, TESTING=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     browser.send("Network.clearBrowserCookies")
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
-
-
-def screenshot(browser: Browser, folder: Path, name: str) -> None:
-    browser.screenshot(folder / name)
-    extra = os.environ.get("INTAKE_UI_SCREENSHOTS")
-    if extra:
-        shutil.copy(folder / name, Path(extra) / name)
+    with served(make_app(sqlite_runtime, TESTING=False)) as url:
+        yield url
 
 
 def wait_for(browser: Browser, expression: str, seconds: float) -> float:
@@ -92,7 +64,7 @@ def test_an_agent_filters_searches_bulk_assigns_and_sees_new_tickets_live(
     browser.click("#filters button[type=submit]")
     assert "language=zh" in browser.url
     assert browser.count("#queue tbody tr[data-ticket]") == 2
-    screenshot(browser, tmp_path, "queue_filtered.png")
+    browser.screenshot(tmp_path / "queue_filtered.png")
 
     browser.open(f"{sqlite_site}/")
     browser.fill("#f-q", "退款")
@@ -107,7 +79,7 @@ def test_an_agent_filters_searches_bulk_assigns_and_sees_new_tickets_live(
     assert browser.evaluate(
         "document.querySelector('#queue tbody tr[data-ticket]').dataset.ticket"
     ) == str(refund_id)
-    screenshot(browser, tmp_path, "queue_search_tuikuan.png")
+    browser.screenshot(tmp_path / "queue_search_tuikuan.png")
 
     browser.open(f"{sqlite_site}/?language=en")
     browser.evaluate(
@@ -120,7 +92,7 @@ def test_an_agent_filters_searches_bulk_assigns_and_sees_new_tickets_live(
     with runtime.db.session() as session:
         assigned = session.scalars(select(Ticket.language).where(Ticket.assignee_id.is_not(None)))
         assert list(assigned) == ["en", "en"]
-    screenshot(browser, tmp_path, "queue_bulk_assigned.png")
+    browser.screenshot(tmp_path / "queue_bulk_assigned.png")
 
     browser.open(f"{sqlite_site}/")
     browser.evaluate("window.__stillThisPage = 1")
@@ -137,5 +109,5 @@ def test_an_agent_filters_searches_bulk_assigns_and_sees_new_tickets_live(
         f"document.querySelector('#queue tr[data-ticket=\"{fresh_id}\"]').classList"
         ".contains('fresh')"
     )
-    screenshot(browser, tmp_path, "queue_live_new_ticket.png")
+    browser.screenshot(tmp_path / "queue_live_new_ticket.png")
     assert waited < 2.0

@@ -13,12 +13,17 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import websocket
+from flask import Flask
+from werkzeug.serving import make_server
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -28,6 +33,28 @@ def find_chromium() -> str | None:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return shutil.which("chromium")
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """``app`` served by a threaded WSGI server on a loopback port; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def keep(path: Path) -> Path:
+    """A screenshot stays in the test's output folder, and is copied to INTAKE_UI_SCREENSHOTS."""
+    extra = os.environ.get("INTAKE_UI_SCREENSHOTS")
+    if extra:
+        shutil.copy(path, Path(extra) / path.name)
+    return path
 
 
 class BrowserError(AssertionError):
@@ -159,9 +186,10 @@ class Browser:
     def url(self) -> str:
         return str(self.evaluate("location.href"))
 
-    def screenshot(self, path: Path) -> None:
+    def screenshot(self, path: Path) -> Path:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=False)
         path.write_bytes(base64.b64decode(data["data"]))
+        return keep(path)
 
     def _find(self, selector: str) -> str:
         quoted = json.dumps(selector)

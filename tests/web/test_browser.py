@@ -1,43 +1,28 @@
 """The UI as a person uses it, in headless Chromium against the real app on a loopback port.
 
 Skipped when Chromium is not installed, except in CI (``CI=true``), where that is a failure.
-Set ``INTAKE_UI_SCREENSHOTS=/some/dir`` to keep screenshots of the queue and a ticket page.
+Screenshots stay in each test's output folder; ``INTAKE_UI_SCREENSHOTS=/some/dir`` collects copies.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from intake.core.accept import accept_email
 from intake.core.db.models import Category, Ticket
 from intake.core.db.models import Rule as RuleRow
 from intake.core.runtime import Runtime
 from intake.domain import Role, Source
-from tests.conftest import IN_CI, add_person, make_app, run_jobs
+from tests.conftest import add_person, make_app, run_jobs
 from tests.mailfactory import make_mail
-from tests.web.browser import Browser, find_chromium
+from tests.web.browser import Browser, served
 
 ADMIN = "boss@example.com"
 AGENT = "sam@example.com"
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    executable = find_chromium()
-    if executable is None:
-        if IN_CI:
-            pytest.fail("CI=true but Chromium is not installed (apt-get install chromium)")
-        pytest.skip("Chromium is not installed")
-    chromium = Browser(executable, tmp_path_factory.mktemp("chromium-profile"))
-    yield chromium
-    chromium.close()
 
 
 @pytest.fixture
@@ -45,14 +30,9 @@ def site(runtime: Runtime, browser: Browser) -> Iterator[str]:
     """The real app (CSRF on) served by a threaded WSGI server; a fresh cookie jar."""
     add_person(runtime, ADMIN, Role.ADMIN)
     add_person(runtime, AGENT, Role.AGENT)
-    server = make_server("127.0.0.1", 0, make_app(runtime, TESTING=False), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     browser.send("Network.clearBrowserCookies")
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with served(make_app(runtime, TESTING=False)) as url:
+        yield url
 
 
 def log_in(browser: Browser, site: str, email: str) -> None:
@@ -63,14 +43,8 @@ def log_in(browser: Browser, site: str, email: str) -> None:
     assert browser.url == f"{site}/"
 
 
-def screenshot(browser: Browser, name: str) -> None:
-    folder = os.environ.get("INTAKE_UI_SCREENSHOTS")
-    if folder:
-        browser.screenshot(Path(folder) / name)
-
-
 def test_an_agent_opens_a_ticket_from_the_queue_and_changes_its_status(
-    runtime: Runtime, browser: Browser, site: str
+    runtime: Runtime, browser: Browser, site: str, tmp_path: Path
 ) -> None:
     accept_email(
         runtime,
@@ -84,12 +58,12 @@ def test_an_agent_opens_a_ticket_from_the_queue_and_changes_its_status(
     log_in(browser, site, AGENT)
     assert "Order 1234 has not arrived" in browser.text("#queue")
     assert browser.count("#queue tbody tr[data-ticket]") == 1
-    screenshot(browser, "queue.png")
+    browser.screenshot(tmp_path / "queue.png")
 
     browser.click("#queue a[href^='/tickets/']")
     assert browser.text("h1").endswith("Order 1234 has not arrived")
     assert "my order 1234 has not arrived yet" in browser.text("article.message")
-    screenshot(browser, "ticket.png")
+    browser.screenshot(tmp_path / "ticket.png")
 
     browser.fill("#status", "pending")
     browser.click("aside form button[type=submit]")
@@ -108,11 +82,11 @@ def test_an_agent_opens_a_ticket_from_the_queue_and_changes_its_status(
     # Today's only ticket is the peak: its bar fills the whole column.
     bar = "document.querySelector('#per-day .col:last-child .bar.email')"
     assert browser.evaluate(f"{bar}.offsetHeight === {bar}.parentElement.clientHeight")
-    screenshot(browser, "analytics_agent.png")
+    browser.screenshot(tmp_path / "analytics_agent.png")
 
 
 def test_an_admin_adds_a_category_and_a_rule_using_it_through_the_forms(
-    runtime: Runtime, browser: Browser, site: str
+    runtime: Runtime, browser: Browser, site: str, tmp_path: Path
 ) -> None:
     log_in(browser, site, ADMIN)
     browser.click("header a[href='/admin/categories']")
@@ -141,19 +115,19 @@ def test_an_admin_adds_a_category_and_a_rule_using_it_through_the_forms(
     browser.click("#add-rule button[type=submit]")
     assert "Rule 'Warranty mail' added." in browser.text(".flash.ok")
     assert 'subject contains "warranty" → category warranty' in browser.text("#rules")
-    screenshot(browser, "rules.png")
+    browser.screenshot(tmp_path / "rules.png")
     browser.click("header a[href='/admin/categories']")
-    screenshot(browser, "categories.png")
+    browser.screenshot(tmp_path / "categories.png")
     browser.click("header a[href='/analytics']")
     assert browser.count("#per-day .col") == 30
-    screenshot(browser, "analytics.png")
+    browser.screenshot(tmp_path / "analytics.png")
     browser.click("header a[href='/admin/people']")
     assert browser.count("#people tr[data-user]") == 2
-    screenshot(browser, "people.png")
+    browser.screenshot(tmp_path / "people.png")
     browser.click(f"#people tr[data-user='{AGENT}'] a")
-    screenshot(browser, "people_detail.png")
+    browser.screenshot(tmp_path / "people_detail.png")
     browser.click("header a[href='/admin/customers']")
-    screenshot(browser, "customers.png")
+    browser.screenshot(tmp_path / "customers.png")
 
     with runtime.db.session() as session:
         assert session.scalar(select(Category.label).where(Category.key == "warranty")) == (
@@ -188,10 +162,8 @@ def test_an_agent_switches_the_ui_to_chinese(
     assert "队列" in header and "分析" in header and "Queue" not in header
     assert "退款还没到账" in browser.text("#queue")
     browser.screenshot(tmp_path / "queue_zh.png")
-    screenshot(browser, "queue_zh.png")
 
     browser.click("#queue a[href^='/tickets/']")
     assert "回复客户" in browser.text("main") and "状态" in browser.text("aside")
     browser.screenshot(tmp_path / "ticket_zh.png")
-    screenshot(browser, "ticket_zh.png")
     assert (tmp_path / "queue_zh.png").stat().st_size > 0
