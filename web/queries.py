@@ -450,6 +450,7 @@ def load_ticket(session: Session, ticket_id: int, viewer: Viewer | None = None) 
         .options(
             selectinload(Ticket.messages).selectinload(Message.attachments),
             selectinload(Ticket.messages).selectinload(Message.transcript),
+            selectinload(Ticket.messages).selectinload(Message.delivery),
             selectinload(Ticket.customer),
         )
     )
