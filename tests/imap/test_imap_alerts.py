@@ -2,62 +2,81 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
-from email import message_from_bytes
-from typing import Any
+from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
+from sqlalchemy import select
 
 from intake.collectors.imap.alerts import send_failure_alert
+from intake.core.db.models import Delivery
 from intake.core.mailbox_state import ConnState, record_failure, record_success
 from intake.core.mailboxes import MailboxSpec, add_mailbox
-from intake.core.runtime import Runtime
+from intake.core.runtime import Runtime, set_current
 from intake.core.users import add_user
-from intake.domain import Role
+from intake.domain import DeliveryState, OutboundKind, Role
 from intake.imap.failures import Failure, FailureKind
-from tests.imap.dovecot import free_port
-
-
-class Collect:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 OK"
+from tests.conftest import make_runtime, run_jobs
+from tests.outbound.conftest import Relay
 
 
 @pytest.fixture
-def relay() -> Iterator[tuple[str, Collect]]:
-    handler = Collect()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield f"smtp://127.0.0.1:{port}", handler
-    controller.stop()
+def relay() -> Iterator[Relay]:
+    server = Relay().start()
+    yield server
+    server.stop()
 
 
-def test_failure_alert_mail_goes_to_active_admins_through_the_relay(
-    sqlite_runtime: Runtime, relay: tuple[str, Collect]
+@pytest.fixture
+def relayed_runtime(
+    tmp_path: Path, sqlite_url: str, redis_url: str, relay: Relay
+) -> Iterator[Runtime]:
+    runtime = make_runtime(
+        tmp_path,
+        sqlite_url,
+        redis_url,
+        INTAKE_OUTBOUND_SMTP_URL=f"smtp://127.0.0.1:{relay.port}",
+        INTAKE_REPLY_FROM="support@example.com",
+    )
+    set_current(runtime)
+    yield runtime
+    set_current(None)
+    runtime.close()
+
+
+def test_failure_alert_mail_goes_to_active_admins_through_the_outbox(
+    relayed_runtime: Runtime, relay: Relay
 ) -> None:
-    url, handler = relay
-    with sqlite_runtime.db.session() as session:
+    with relayed_runtime.db.session() as session:
         add_user(session, "boss@example.com", Role.ADMIN, "pw-123456789")
         add_user(session, "agent@example.com", Role.AGENT, "pw-123456789")
-    settings = dataclasses.replace(sqlite_runtime.settings, outbound_smtp_url=url)
-    assert send_failure_alert(settings, sqlite_runtime.db, "support", "login refused: nope", 5)
-    ((recipients, raw),) = handler.received
-    assert recipients == ["boss@example.com"]
-    message = message_from_bytes(raw)
-    assert message["Subject"] == "Intake: mailbox support is failing"
-    assert message["Auto-Submitted"] == "auto-generated"
-    assert "login refused: nope" in message.get_payload()
+    assert send_failure_alert(relayed_runtime, "support", "login refused: nope", 5)
+    assert relay.received == []  # queued, not sent from the poller's thread
+    run_jobs(relayed_runtime, "outbound")
+    (mail,) = relay.received
+    assert mail.recipients == ["boss@example.com"]
+    assert mail.header("Subject") == "Intake: mailbox support is failing"
+    assert mail.header("Auto-Submitted") == "auto-generated"
+    assert "login refused: nope" in mail.text
+
+
+def test_a_relay_that_is_down_keeps_the_alert_waiting(
+    relayed_runtime: Runtime, relay: Relay
+) -> None:
+    with relayed_runtime.db.session() as session:
+        add_user(session, "boss@example.com", Role.ADMIN, "pw-123456789")
+    relay.stop()
+    assert send_failure_alert(relayed_runtime, "support", "timed out", 3)
+    run_jobs(relayed_runtime, "outbound")
+    with relayed_runtime.db.session() as session:
+        (delivery,) = session.scalars(select(Delivery))
+        assert delivery.kind == OutboundKind.NOTIFICATION
+        assert delivery.state == DeliveryState.QUEUED  # to be retried, with the error shown
+        assert delivery.attempts == 1 and delivery.error
 
 
 def test_without_a_relay_no_alert_mail_is_attempted(sqlite_runtime: Runtime) -> None:
-    assert not send_failure_alert(sqlite_runtime.settings, sqlite_runtime.db, "x", "err", 5)
+    assert not send_failure_alert(sqlite_runtime, "x", "err", 5)
 
 
 def test_the_alert_fires_once_per_outage_at_the_threshold(sqlite_runtime: Runtime) -> None:

@@ -1,74 +1,61 @@
 """Tell admins by email that a mailbox keeps failing, when an outbound relay is configured.
 
-``INTAKE_OUTBOUND_SMTP_URL`` is ``smtp://[user:pass@]host[:port]`` (STARTTLS when offered) or
-``smtps://...``. The UI banner is the primary alert; this mail is best effort and never raises.
+The UI banner is the primary alert. The mail goes through the outbox like every other mail the
+gateway sends (stored, then sent by the ``outbound`` worker, retried while the relay is down),
+so it is never lost to a relay hiccup and shows among the deliveries. It never raises: a
+failing mailbox must not also stop its poller.
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
-import ssl
-import urllib.parse
-from email.message import EmailMessage
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
-from intake.core.db.engine import Database
 from intake.core.db.models import User
-from intake.core.settings import Settings
+from intake.core.outbox import queue_notification
+from intake.core.runtime import Runtime
 from intake.domain import Role
+from intake.errors import IntakeError
 
 log = logging.getLogger(__name__)
 
-ALERT_FROM = "intake-gateway@localhost"
+
+def alert_subject(mailbox_name: str) -> str:
+    return f"Intake: mailbox {mailbox_name} is failing"
 
 
-def alert_message(
-    mailbox_name: str, error: str, failures: int, recipients: list[str]
-) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = ALERT_FROM
-    message["To"] = ", ".join(recipients)
-    message["Subject"] = f"Intake: mailbox {mailbox_name} is failing"
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: nobody should auto-reply to this
-    message.set_content(
+def alert_text(mailbox_name: str, error: str, failures: int) -> str:
+    return (
         f"The IMAP mailbox {mailbox_name!r} failed {failures} times in a row.\n\n"
         f"Last error: {error}\n\n"
         "The gateway keeps retrying with backoff; no mail is lost meanwhile, it stays on the "
         "server. Check the mailbox settings under Admin > Mailboxes.\n"
     )
-    return message
 
 
-def send_failure_alert(
-    settings: Settings, db: Database, mailbox_name: str, error: str, failures: int
-) -> bool:
-    if not settings.outbound_smtp_url:
-        return False
-    with db.session() as session:
-        recipients = list(
-            session.scalars(
-                select(User.email).where(User.role == Role.ADMIN, User.active.is_(True))
-            )
-        )
-    if not recipients:
+def send_failure_alert(runtime: Runtime, mailbox_name: str, error: str, failures: int) -> bool:
+    """Queue one alert mail to the active admins; False when none is configured or possible."""
+    if not runtime.settings.outbound_smtp_url:
         return False
     try:
-        url = urllib.parse.urlsplit(settings.outbound_smtp_url)
-        implicit = url.scheme == "smtps"
-        port = url.port or (465 if implicit else 25)
-        smtp_class = smtplib.SMTP_SSL if implicit else smtplib.SMTP
-        with smtp_class(url.hostname or "localhost", port, timeout=30) as smtp:
-            smtp.ehlo()
-            if not implicit and smtp.has_extn("starttls"):
-                smtp.starttls(context=ssl.create_default_context())
-            if url.username:
-                smtp.login(
-                    urllib.parse.unquote(url.username), urllib.parse.unquote(url.password or "")
+        with runtime.db.session() as session:
+            recipients = list(
+                session.scalars(
+                    select(User.email).where(User.role == Role.ADMIN, User.active.is_(True))
                 )
-            smtp.send_message(alert_message(mailbox_name, error, failures, recipients))
+            )
+            if not recipients:
+                return False
+            queue_notification(
+                runtime,
+                session,
+                recipients,
+                alert_subject(mailbox_name),
+                alert_text(mailbox_name, error, failures),
+            )
         return True
-    except (OSError, smtplib.SMTPException, ValueError) as exc:
-        log.warning("could not email the mailbox alert for %s: %s", mailbox_name, exc)
+    except (IntakeError, SQLAlchemyError) as exc:  # a bad address, no sender, database down
+        log.warning("could not queue the mailbox alert for %s: %s", mailbox_name, exc)
         return False

@@ -112,4 +112,4 @@ class ImapManager:
 
 def alert_admins(runtime: Runtime, config: MailboxConfig, failure: Failure, failures: int) -> None:
     log.error("mailbox %s failed %d times in a row: %s", config.name, failures, failure.message)
-    send_failure_alert(runtime.settings, runtime.db, config.name, failure.message, failures)
+    send_failure_alert(runtime, config.name, failure.message, failures)
