@@ -25,7 +25,8 @@ from intake.core.db.models import Group, GroupMember, Ticket, User, utcnow
 from intake.core.jobs import SLA_WATCH
 from intake.core.outbox import queue_notification
 from intake.core.runtime import Runtime
-from intake.core.sla import Notice, notices_due, recompute
+from intake.core.sla import recompute
+from intake.core.sla_clock import Notice, notices_due
 from intake.domain import EventKind, Role
 from intake.errors import RejectedError
 

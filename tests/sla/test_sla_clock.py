@@ -19,7 +19,8 @@ from intake.core.db.models import (
     utcnow,
 )
 from intake.core.runtime import Runtime
-from intake.core.sla import WARNING_FRACTION, recompute, recompute_open_tickets, sla_state
+from intake.core.sla import recompute, recompute_open_tickets, sla_state
+from intake.core.sla_clock import WARNING_FRACTION
 from intake.core.tickets import record_first_response, update_ticket
 from intake.domain import EventKind, Priority, SlaState, SlaTarget, TicketStatus
 
