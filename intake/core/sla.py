@@ -3,7 +3,8 @@
 The arithmetic is in ``intake.core.sla_clock`` and ``intake.core.business_hours``; this module
 maps rows onto it. A ticket has two targets, both counted in business time from its creation:
 the first response (the first reply sent or call-back logged, ``tickets.record_first_response``)
-and the resolution. The clock stands still while the ticket is ``pending`` (waiting on the customer) or ``resolved``.
+and the resolution. The clock stands still while the ticket is ``pending`` (waiting on the
+customer) or ``resolved``.
 
 The clock is kept right wherever a ticket changes, whoever changes it: a status change records a
 pause or its end as it happens, and before each flush every ticket whose status, priority, first
