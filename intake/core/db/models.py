@@ -151,7 +151,8 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(32), unique=True)  # E.164
     name: Mapped[str] = mapped_column(String(200), default="")
-    tier: Mapped[str | None] = mapped_column(String(40))  # admin-set, e.g. "vip"
+    # Admin-set, e.g. "vip"; indexed for the queue's tier filter (few customers have a tier).
+    tier: Mapped[str | None] = mapped_column(String(40), index=True)
     first_contact_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_contact_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
