@@ -70,7 +70,10 @@ def customers(
         )
         .outerjoin(Customer, Customer.id == Ticket.customer_id)
         .where(*conditions(filters, period))
-        .subquery()
+        # Materialized: inlined, the database would run the two correlated subqueries once
+        # for every place the outer query names their result (four times per ticket).
+        .cte("per_ticket")
+        .prefix_with("MATERIALIZED")
     )
     kind = case(
         (per_ticket.c.gap.is_(None), CustomerType.POTENTIAL.value),
