@@ -44,6 +44,7 @@ class OutboundKind(StrEnum):
     REPLY = "reply"  # an agent's answer to the customer
     ACKNOWLEDGEMENT = "acknowledgement"  # automatic "we received your message" (RFC 3834)
     NOTIFICATION = "notification"  # a notice to our own people (e.g. an SLA breach)
+    RESOLUTION = "resolution"  # "your request is resolved", with the one-click rating links
 
 
 class DeliveryState(StrEnum):
@@ -93,6 +94,7 @@ class EventKind(StrEnum):
     MERGE = "merge"  # another ticket was merged into this one, or this one into another
     SLA = "sla"  # a service-level target was near breach, breached, or recomputed
     ASSIGNMENT = "assignment"  # assigned by a group's automatic assignment
+    RESOLUTION_EMAIL = "resolution_email"  # the resolution email (rating links) was queued
 
 
 class SlaTarget(StrEnum):
