@@ -31,7 +31,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from intake.core.customers import loyalty_thresholds
 from intake.core.db.models import Customer, Message, Ticket, User, utcnow
@@ -190,21 +190,55 @@ class QueueKey:
 # --- filters -----------------------------------------------------------------------------------
 
 
-def _not_indexed(column: InstrumentedAttribute[int | None]) -> ColumnElement[int | None]:
-    """The column as an expression no index matches: for filters on sets of customers, which
-    match many tickets, the planner would otherwise read every match through the customer index
-    and sort them all, where walking the queue-order index stops after one page."""
-    expression: ColumnElement[int | None] = column + 0
-    return expression
+def _customer_has(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The ticket's customer meets ``condition``: one primary-key lookup per candidate row.
+
+    Loyal customers match a share of all tickets, so the page walks the queue-order index and
+    checks each candidate, stopping after one page; the set of loyal customers read up front
+    costs a pass over all tickets on every request, growing with the database.
+    """
+    return exists().where(Customer.id == Ticket.customer_id, condition)
+
+
+def _tier_condition(tier: str, counting: bool) -> ColumnElement[bool]:
+    """Tickets of customers in ``tier``; the tiered customers are read from ``ix_customers_tier``.
+
+    A page walks the queue-order index and looks each candidate's customer up in that set
+    (``customer_id + 0``: no index matches it, so the planner cannot read every match through
+    the customer index and sort them all). A count has no order: it reads the set's tickets
+    through the customer index, up to the cap, instead of scanning tickets for matches.
+    """
+    tiered = select(Customer.id).where(
+        Customer.tier.is_not(None), func.lower(Customer.tier) == tier
+    )
+    if counting:
+        return Ticket.customer_id.in_(tiered)
+    # Found once per statement (a materialized CTE), not once per segment of the page.
+    found = tiered.cte("tier_customers").prefix_with("MATERIALIZED")
+    unindexed: ColumnElement[int | None] = Ticket.customer_id + 0
+    return unindexed.in_(select(found.c.id))
+
+
+def _has_tickets(count: int) -> ColumnElement[bool]:
+    """The ticket's customer has at least ``count`` non-automatic tickets (this one included).
+
+    "The ``count``-th ticket exists": an index range of at most ``count`` entries of
+    ``ix_tickets_customer_automatic``, however many tickets the customer has.
+    """
+    other = aliased(Ticket)
+    nth = (
+        select(other.id)
+        .where(other.customer_id == Ticket.customer_id, other.automatic.is_(False))
+        .limit(1)
+        .offset(count - 1)
+    )
+    return exists(nth)
 
 
 def _customer_type_condition(kind: str, viewer: Viewer) -> ColumnElement[bool]:
-    """The customer types of ``classify.customer.customer_type``, as SQL on the ticket's row.
-
-    Loyal customers (enough tickets, first contact long enough ago) are found once per
-    statement, in a materialized CTE: one pass over the tickets' customer index, instead of a
-    count per candidate row in every segment of the page.
-    """
+    """The customer types of ``classify.customer.customer_type``, as SQL on the ticket's row:
+    potential (no other ticket), loyal (enough tickets, first contact long enough ago) and
+    existing (the rest)."""
     other = aliased(Ticket)
     others = exists().where(
         other.customer_id == Ticket.customer_id, other.automatic.is_(False), other.id != Ticket.id
@@ -213,22 +247,18 @@ def _customer_type_condition(kind: str, viewer: Viewer) -> ColumnElement[bool]:
         return or_(Ticket.customer_id.is_(None), ~others)
     thresholds = loyalty_thresholds(viewer.settings)
     cutoff = utcnow() - timedelta(days=thresholds.loyal_min_days)
-    old_customers = select(Customer.id).where(Customer.first_contact_at <= cutoff)
-    loyal_customers = (
-        select(other.customer_id)
-        .where(other.automatic.is_(False), other.customer_id.in_(old_customers))
-        .group_by(other.customer_id)
-        .having(func.count() >= thresholds.loyal_min_tickets)
-        .cte("loyal_customers")
-        .prefix_with("MATERIALIZED")
+    loyal = and_(
+        _customer_has(Customer.first_contact_at <= cutoff),
+        _has_tickets(thresholds.loyal_min_tickets),
     )
-    loyal = _not_indexed(Ticket.customer_id).in_(select(loyal_customers.c.customer_id))
     if kind == CustomerType.LOYAL:
         return loyal
     return and_(Ticket.customer_id.is_not(None), others, ~loyal)
 
 
-def _conditions(flt: QueueFilter, viewer: Viewer) -> list[ColumnElement[bool]]:
+def _conditions(
+    flt: QueueFilter, viewer: Viewer, counting: bool = False
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [visible_to(viewer.user_id, viewer.is_admin)]
     for name in FILTERS:
         value = getattr(flt, name)
@@ -254,14 +284,7 @@ def _conditions(flt: QueueFilter, viewer: Viewer) -> list[ColumnElement[bool]]:
     if flt.mailbox is not None:
         conditions.append(Ticket.mailbox_id == flt.mailbox)
     if flt.tier:
-        # Found once per statement (a materialized CTE), not once per segment of the page.
-        tiered = (
-            select(Customer.id)
-            .where(func.lower(Customer.tier) == flt.tier)
-            .cte("tier_customers")
-            .prefix_with("MATERIALIZED")
-        )
-        conditions.append(_not_indexed(Ticket.customer_id).in_(select(tiered.c.id)))
+        conditions.append(_tier_condition(flt.tier, counting))
     if flt.customer_type:
         conditions.append(_customer_type_condition(flt.customer_type, viewer))
     now = utcnow()
@@ -274,8 +297,8 @@ def _conditions(flt: QueueFilter, viewer: Viewer) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _filtered(flt: QueueFilter, viewer: Viewer) -> Select[Ticket]:
-    return select(Ticket).where(*_conditions(flt, viewer))
+def _filtered(flt: QueueFilter, viewer: Viewer, counting: bool = False) -> Select[Ticket]:
+    return select(Ticket).where(*_conditions(flt, viewer, counting))
 
 
 def _with_relations(query: Select[Any]) -> Select[Any]:
@@ -360,6 +383,7 @@ def _search_page(
     if hits is None:
         return QueuePage([], None)
     query = _filtered(flt, viewer).join(hits.hits, hits.ticket_id == Ticket.id)
+    query = query.where(hits.among_hits)
     if cursor is not None:
         if len(cursor) != 3 or cursor[0] != "s" or not isinstance(cursor[2], int):
             raise RejectedError("cursor is not one this server gave out")
@@ -408,11 +432,12 @@ def capped_count(session: Session, flt: QueueFilter, viewer: Viewer) -> int:
         hits = search_hits(session, flt.q)
         if hits is None:
             return 0
-        query = _filtered(flt, viewer).with_only_columns(Ticket.id)
-        query = query.join(hits.hits, hits.ticket_id == Ticket.id)
+        query = _filtered(flt, viewer, counting=True).with_only_columns(Ticket.id)
+        query = query.join(hits.hits, hits.ticket_id == Ticket.id).where(hits.among_hits)
         limited = query.limit(COUNT_CAP + 1).subquery()
         return int(session.scalar(select(func.count()).select_from(limited)) or 0)
-    limited = _filtered(flt, viewer).with_only_columns(Ticket.id).limit(COUNT_CAP + 1).subquery()
+    counted = _filtered(flt, viewer, counting=True).with_only_columns(Ticket.id)
+    limited = counted.limit(COUNT_CAP + 1).subquery()
     return int(session.scalar(select(func.count()).select_from(limited)) or 0)
 
 

@@ -15,6 +15,7 @@ from intake.core.runtime import Runtime
 from intake.domain import Priority, Role, TicketStatus
 from tests.conftest import add_person, json_of, make_app
 from tests.search.tickets import add_ticket, minutes
+from web.queries import QueueFilter, Viewer, capped_count
 
 AGENT = "agent@example.com"
 OTHER = "other@example.com"
@@ -150,3 +151,43 @@ def test_filters(runtime: Runtime, api: FlaskClient) -> None:
     assert ids["newcomer"] in _ids(api, customer_type="potential")
     assert _ids(api, customer_type="existing") == []
     assert _ids(api, status="resolved") == [ids["missed"]]
+
+
+def test_customer_filters_count_tickets_at_the_loyalty_threshold(
+    runtime: Runtime, api: FlaskClient
+) -> None:
+    """Loyalty needs ``loyal_min_tickets`` (5) non-automatic tickets and an old first contact;
+    an automatic ticket does not count; tiers match whatever their case. Page and count agree."""
+    now = utcnow()
+    old = now - timedelta(400)
+    with runtime.db.session() as session:
+        five = Customer(email="five@example.com", first_contact_at=old)
+        four = Customer(email="four@example.com", tier="Gold", first_contact_at=old)
+        recent = Customer(email="recent@example.com", first_contact_at=now)
+        session.add_all([five, four, recent])
+        session.flush()
+        loyal = [add_ticket(session, f"five {n}", customer_id=five.id) for n in range(5)]
+        gold = [add_ticket(session, f"four {n}", customer_id=four.id) for n in range(4)]
+        auto = add_ticket(session, "four auto", customer_id=four.id, automatic=True)
+        young = [add_ticket(session, f"recent {n}", customer_id=recent.id) for n in range(6)]
+        session.flush()
+        loyal_ids = sorted(t.id for t in loyal)
+        gold_ids = sorted(t.id for t in gold)
+        auto_id = auto.id
+        young_ids = sorted(t.id for t in young)
+    assert _ids(api, customer_type="loyal") == loyal_ids
+    assert _ids(api, customer_type="loyal", automatic="1") == loyal_ids
+    assert _ids(api, customer_type="existing") == sorted(gold_ids + young_ids)
+    assert _ids(api, tier="gold") == gold_ids
+    assert _ids(api, tier="GOLD", automatic="1") == sorted([*gold_ids, auto_id])
+    assert _ids(api, tier="vip") == []
+    settings = runtime.settings
+    with runtime.db.session() as session:
+        viewer = Viewer(None, settings, is_admin=True)
+        for args, expected in (
+            ({"customer_type": "loyal"}, 5),
+            ({"customer_type": "existing"}, 10),
+            ({"tier": "gold"}, 4),
+            ({"tier": "gold", "automatic": "1"}, 5),
+        ):
+            assert capped_count(session, QueueFilter.from_args(args), viewer) == expected, args
