@@ -73,6 +73,11 @@ def update_ticket(
             ticket.status = status
             ticket.resolved_at = utcnow() if status == TicketStatus.RESOLVED else None
             changed.append("status")
+            if status == TicketStatus.RESOLVED:
+                # Imported here: the outbox the resolution email goes through imports this module.
+                from intake.core.resolutions import resolution_email_on_resolve
+
+                resolution_email_on_resolve(session, ticket, by)
     if "category" in changes:
         category = str(changes["category"])
         if category not in active_categories(session):
