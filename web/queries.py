@@ -429,7 +429,7 @@ def queue_page(
 def capped_count(session: Session, flt: QueueFilter, viewer: Viewer) -> int:
     """How many tickets match, counted up to ``COUNT_CAP + 1`` (shown as "1000+")."""
     if flt.q:
-        hits = search_hits(session, flt.q)
+        hits = search_hits(session, flt.q, ranked=False)
         if hits is None:
             return 0
         query = _filtered(flt, viewer, counting=True).with_only_columns(Ticket.id)

@@ -325,19 +325,24 @@ class SearchHits:
         return self.hits.c.score
 
 
-def search_hits(session: Session, query: str) -> SearchHits | None:
-    """The matches of ``query``, ranked; None when the query has no searchable term."""
+def search_hits(session: Session, query: str, *, ranked: bool = True) -> SearchHits | None:
+    """The matches of ``query``, ranked; None when the query has no searchable term.
+
+    Unranked (score 0 for all, for counting), the database skips scoring every match.
+    """
     parts = query_parts(query)
     if not parts:
         return None
     if is_postgres(session):
+        score = "-ts_rank(document, CAST(:tsq AS tsquery))" if ranked else "0.0"
         query_sql = text(
-            f"SELECT ticket_id, -ts_rank(document, CAST(:tsq AS tsquery)) AS score"
+            f"SELECT ticket_id, {score} AS score"
             f" FROM {POSTGRES_TABLE} WHERE document @@ CAST(:tsq AS tsquery)"
         ).bindparams(tsq=_tsquery(parts))
     else:
+        score = f"bm25({SQLITE_TABLE})" if ranked else "0.0"
         query_sql = text(
-            f"SELECT rowid AS ticket_id, bm25({SQLITE_TABLE}) AS score"
+            f"SELECT rowid AS ticket_id, {score} AS score"
             f" FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :fts"
         ).bindparams(fts=_fts5_query(parts))
     hits = (
