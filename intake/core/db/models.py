@@ -687,6 +687,10 @@ Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at, Tick
 Index("ix_tickets_category_created", Ticket.category, Ticket.created_at)
 Index("ix_tickets_resolved_at", Ticket.resolved_at, Ticket.automatic)
 Index("ix_messages_received_at", Message.received_at)
+# The overview's automatic-mail counts from the index alone; SQLite only (migration 0017).
+Index("ix_messages_received_flags", Message.received_at, Message.direction, Message.flags).ddl_if(
+    dialect="sqlite"
+)
 # The dashboard's period queries read only these columns: answered from the index alone, in
 # created order, instead of one table page per ticket.
 Index(
