@@ -685,7 +685,23 @@ ANALYTICS_COLUMNS = (
 # automatic in the keys: the counts that skip auto-replies are answered from the index alone.
 Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at, Ticket.automatic)
 Index("ix_tickets_category_created", Ticket.category, Ticket.created_at)
-Index("ix_tickets_resolved_at", Ticket.resolved_at, Ticket.automatic)
+# The backlog's resolved and open counts, filters included, from the index alone (0018).
+Index(
+    "ix_tickets_resolved_at",
+    *(
+        getattr(Ticket, name)
+        for name in (
+            "resolved_at",
+            "automatic",
+            "category",
+            "channel",
+            "mailbox_id",
+            "group",
+            "language",
+            "customer_id",
+        )
+    ),
+)
 Index("ix_messages_received_at", Message.received_at)
 # The overview's automatic-mail counts from the index alone; SQLite only (migration 0017).
 Index("ix_messages_received_flags", Message.received_at, Message.direction, Message.flags).ddl_if(
