@@ -219,6 +219,9 @@ def queue_resolution_email(
     runtime: Runtime, session: Session, ticket: Ticket, by: Actor
 ) -> Message | None:
     """Queue the resolved ticket's email with its rating links (sent once ``session`` commits)."""
+    if not runtime.settings.outbound_smtp_url:
+        log.debug("ticket %s: no resolution email: no outbound relay configured", ticket.id)
+        return None
     session.flush()
     parent = _last_customer_message(session, ticket)
     verdict = why_not_send(runtime, session, ticket, parent)
