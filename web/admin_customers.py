@@ -17,6 +17,7 @@ from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db
 from web.form_input import arg_text, form_text
+from web.i18n import error_text
 from web.serialize import ticket_counts
 
 log = logging.getLogger(__name__)
@@ -110,7 +111,7 @@ def import_csv() -> str | tuple[str, int]:
     try:
         rows = parse_csv(data)
     except RejectedError as exc:
-        return _render(import_error=f"{upload.filename}: {exc}"), 400
+        return _render(import_error=f"{upload.filename}: {error_text(exc)}"), 400
     result = import_customers(db(), rows)
     db().commit()
     log.info(
@@ -126,7 +127,7 @@ def set_tier_domains() -> Response | tuple[str, int]:
     try:
         mapping = parse_tier_domains(form_text("tier_domains"))
     except RejectedError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return _render(), 400
     save_tier_domains(db(), mapping)
     db().commit()

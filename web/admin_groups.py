@@ -27,6 +27,7 @@ from intake.errors import RejectedError
 from web.auth import admin_required, local_target, login_required
 from web.context import db
 from web.form_input import form_text
+from web.i18n import error_text
 
 log = logging.getLogger(__name__)
 bp = Blueprint("groups", __name__)
@@ -45,7 +46,7 @@ def _cap() -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise RejectedError(f"the cap is a whole number of tickets, got {raw!r}") from None
+        raise RejectedError("the cap is a whole number of tickets, got {raw!r}", raw=raw) from None
 
 
 def _member_ids() -> list[int]:
@@ -88,7 +89,7 @@ def add_group() -> Response:
         flash(_("Group %(name)s added.", name=repr(group.name)), "ok")
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("groups.groups"))
 
 
@@ -114,7 +115,7 @@ def save_group(group_id: int) -> Response:
         )
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("groups.groups"))
 
 

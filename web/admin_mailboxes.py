@@ -39,6 +39,7 @@ from intake.imap.config import (
 )
 from web.auth import admin_required
 from web.context import db, get_runtime
+from web.i18n import error_text
 
 bp = Blueprint("admin_mailboxes", __name__, url_prefix="/admin/mailboxes")
 
@@ -64,7 +65,7 @@ def _int(form: MultiDict[str, str], key: str, default: int | None) -> int | None
     try:
         return int(value)
     except ValueError:
-        raise RejectedError(f"{key.replace('_', ' ')} must be a whole number") from None
+        raise RejectedError("{field} must be a whole number", field=key.replace("_", " ")) from None
 
 
 def spec_from_form(form: MultiDict[str, str]) -> MailboxSpec:
@@ -146,7 +147,7 @@ def new() -> str | Response:
             return redirect(url_for("admin_mailboxes.index"))
         except RejectedError as exc:
             db().rollback()
-            flash(str(exc), "error")
+            flash(error_text(exc), "error")
             return _form_page(None, request.form)
     return _form_page(None)
 
@@ -169,7 +170,7 @@ def edit(mailbox_id: int) -> str | Response:
             return redirect(url_for("admin_mailboxes.index"))
         except RejectedError as exc:
             db().rollback()
-            flash(str(exc), "error")
+            flash(error_text(exc), "error")
             return _form_page(view, request.form)
     return _form_page(view)
 

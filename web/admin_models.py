@@ -14,6 +14,7 @@ from intake.domain import ModelTask
 from intake.errors import NotFoundError
 from web.auth import admin_required
 from web.context import db, get_runtime
+from web.i18n import error_text
 
 bp = Blueprint("admin_models", __name__, url_prefix="/admin/models")
 
@@ -44,7 +45,7 @@ def activate(version_id: int) -> Response:
         db().commit()
         flash(_("Version %(id)s (%(task)s) is active.", id=version.id, task=version.task), "ok")
     except NotFoundError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("admin_models.versions"))
 
 

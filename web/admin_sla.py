@@ -30,7 +30,7 @@ from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text
-from web.i18n import word
+from web.i18n import error_text, word
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sla", __name__, url_prefix="/admin/sla")
@@ -55,9 +55,15 @@ def _minutes(name: str, label: str, *, optional: bool = False) -> int | None:
     try:
         minutes = int(raw)
     except ValueError:
-        raise RejectedError(f"{label}: enter whole minutes, got {raw!r}.") from None
+        raise RejectedError(
+            "{label}: enter whole minutes, got {raw!r}.", label=label, raw=raw
+        ) from None
     if not 1 <= minutes <= MAX_SLA_MINUTES:
-        raise RejectedError(f"{label}: minutes must be between 1 and {MAX_SLA_MINUTES}.")
+        raise RejectedError(
+            "{label}: minutes must be between 1 and {limit}.",
+            label=label,
+            limit=MAX_SLA_MINUTES,
+        )
     return minutes
 
 
@@ -157,7 +163,7 @@ def save_policies() -> Response:
             )
             values[priority] = (first, resolution, calendar)
     except RejectedError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("sla.policies"))
     saved = {p.priority: p for p in db().scalars(select(SlaPolicy).where(SlaPolicy.tier == ""))}
     changed = [
@@ -188,7 +194,7 @@ def save_tier_policy() -> Response:
     try:
         tier = form_text("tier").strip().lower()
         if not tier or len(tier) > MAX_TIER:
-            raise RejectedError(f"a tier is 1 to {MAX_TIER} characters, e.g. vip")
+            raise RejectedError("a tier is 1 to {limit} characters, e.g. vip", limit=MAX_TIER)
         try:
             priority = Priority(form_text("priority"))
         except ValueError:
@@ -197,7 +203,7 @@ def save_tier_policy() -> Response:
         resolution = _minutes("resolution", "resolution", optional=True)
         calendar = _calendar_id("calendar")
     except RejectedError as exc:
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("sla.policies"))
     policy = db().scalar(
         select(SlaPolicy).where(SlaPolicy.priority == priority, SlaPolicy.tier == tier)
@@ -243,13 +249,13 @@ def _calendar_from_form(row: BusinessCalendar) -> None:
         raise RejectedError("a calendar needs a name of at most 100 characters")
     clash = db().scalar(select(BusinessCalendar).where(BusinessCalendar.name == name))
     if clash is not None and clash.id != row.id:
-        raise RejectedError(f"calendar {name!r} already exists")
+        raise RejectedError("calendar {name!r} already exists", name=name)
     hours = {}
     for index, day in enumerate(WEEKDAYS):
         try:
             spans = parse_spans(form_text(f"day{index}"))
         except RejectedError as exc:
-            raise RejectedError(f"{day}: {exc}") from None
+            raise RejectedError("{day}: {exc}", day=day, exc=exc) from None
         hours[str(index)] = [str(span) for span in spans]
     holidays = sorted(day.isoformat() for day in parse_holidays(form_text("holidays")))
     row.name = name
@@ -285,7 +291,7 @@ def _save_calendar(row: BusinessCalendar, message: str) -> Response:
         _calendar_from_form(row)
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("sla.calendars"))
     db().add(row)
     db().flush()

@@ -23,6 +23,7 @@ from intake.core.tickets import update_ticket
 from intake.errors import RejectedError
 from web.auth import local_target, login_required, token_required
 from web.context import db
+from web.i18n import error_text
 
 bp = Blueprint("bulk", __name__)
 api_bp = Blueprint("api_bulk", __name__)
@@ -36,13 +37,13 @@ def _tickets(session: Session, user: User, ids: Sequence[int]) -> list[Ticket]:
     if not ids:
         raise RejectedError("select at least one ticket")
     if len(ids) > MAX_TICKETS:
-        raise RejectedError(f"at most {MAX_TICKETS} tickets at once")
+        raise RejectedError("at most {limit} tickets at once", limit=MAX_TICKETS)
     visible = visible_to(user.id, user.is_admin)
     query = select(Ticket).where(Ticket.id.in_(ids), visible).order_by(Ticket.id)
     rows = list(session.scalars(query))
     missing = sorted(set(ids) - {t.id for t in rows})
     if missing:
-        raise RejectedError(f"no ticket {', '.join(map(str, missing))}")
+        raise RejectedError("no ticket {ids}", ids=", ".join(map(str, missing)))
     return rows
 
 
@@ -62,7 +63,7 @@ def apply_bulk(
     if action == "assign":
         action, value = "assignee", (user.email if value == "me" else value)
     if action not in FIELDS:
-        raise RejectedError(f"unknown action {action!r}")
+        raise RejectedError("unknown action {action!r}", action=action)
     changed = sum(bool(update_ticket(session, t, {action: value}, user)) for t in tickets)
     shown = value or "nobody"
     return changed, f"{action} set to {shown}"
@@ -92,7 +93,7 @@ def bulk_action() -> Response:
         )
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(back)
 
 

@@ -16,7 +16,7 @@ from intake.errors import RejectedError
 from web.auth import login_required, token_required
 from web.context import db, get_runtime
 from web.form_input import form_text
-from web.i18n import word
+from web.i18n import error_text, word
 from web.queries import Viewer, load_ticket
 from web.serialize import event_json
 
@@ -42,7 +42,7 @@ def log(ticket_id: int) -> Response:
         flash(_("Call-back logged: %(outcome)s.", outcome=word(outcome)), "ok")
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("views.ticket", ticket_id=ticket_id))
 
 

@@ -20,6 +20,7 @@ from intake.errors import RejectedError
 from web.auth import login_required, token_required
 from web.context import db
 from web.form_input import form_text
+from web.i18n import error_text
 from web.serialize import customer_json, ticket_counts, tickets_json
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def merge(customer_id: int) -> Response:
         )
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("customer_pages.customer", customer_id=customer_id))
 
 

@@ -8,12 +8,15 @@ translations` extracts new strings, merges them into the catalogs and compiles t
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import available_timezones
 
 from flask import Flask, request
 from flask_babel import Babel, format_datetime, get_locale, gettext
 from flask_login import current_user
 from markupsafe import Markup
+
+from intake.errors import IntakeError
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT_LANGUAGE = "en"
@@ -114,6 +117,23 @@ def word(value: object) -> str:
     """A stored domain word (status, priority, channel…) in the viewer's language."""
     text = "" if value is None else str(value)
     return str(gettext(WORDS[text])) if text in WORDS else text
+
+
+def _shown(value: object) -> object:
+    if isinstance(value, StrEnum):
+        return word(value)
+    if isinstance(value, IntakeError):  # "Monday: <why>": the inner error translated too
+        return error_text(value)
+    return value
+
+
+def error_text(exc: BaseException) -> str:
+    """An error's message in the viewer's language: its template translated, then filled in
+    (domain words among the values translated too); any other exception as it reads."""
+    if not isinstance(exc, IntakeError) or not exc.template:
+        return str(exc)
+    params = {name: _shown(value) for name, value in exc.params.items()}
+    return str(gettext(exc.template)).format(**params)
 
 
 def language_of(accept_language: str | None, chosen: str | None) -> str:

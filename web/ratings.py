@@ -19,6 +19,7 @@ from intake.core.ratings import (
     record_rating,
 )
 from web.context import db, get_runtime
+from web.i18n import error_text
 
 bp = Blueprint("ratings", __name__)
 
@@ -37,7 +38,9 @@ def rate(token: str) -> tuple[str, int]:
             return render_template("analytics_rating.html", state="thanks", rating=chosen), 200
     except RatingLinkError as exc:
         status = 410 if isinstance(exc, RatingLinkGoneError) else 400
-        return render_template("analytics_rating.html", state="refused", message=str(exc)), status
+        return render_template(
+            "analytics_rating.html", state="refused", message=error_text(exc)
+        ), status
     return (
         render_template(
             "analytics_rating.html",

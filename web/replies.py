@@ -34,6 +34,7 @@ from intake.mail.compose import OutgoingAttachment
 from web.auth import login_required, token_required
 from web.context import db, get_runtime
 from web.form_input import clean, form_text
+from web.i18n import error_text
 from web.queries import Viewer, load_ticket
 from web.serialize import message_json
 
@@ -70,7 +71,7 @@ def _cc_list(values: list[str]) -> tuple[str, ...]:
 def _uploaded(files: list[FileStorage]) -> tuple[OutgoingAttachment, ...]:
     chosen = [f for f in files if f.filename]
     if len(chosen) > MAX_ATTACHMENTS:
-        raise RejectedError(f"at most {MAX_ATTACHMENTS} attachments")
+        raise RejectedError("at most {limit} attachments", limit=MAX_ATTACHMENTS)
     return tuple(
         OutgoingAttachment(
             clean(f.filename or "attachment"), f.mimetype or "application/octet-stream", f.read()
@@ -85,7 +86,10 @@ def _json_attachments(items: Any) -> tuple[tuple[OutgoingAttachment, ...], tuple
     if items is None:
         return (), ()
     if not isinstance(items, list) or len(items) > MAX_ATTACHMENTS:
-        raise RejectedError(f"attachments must be a list of at most {MAX_ATTACHMENTS}")
+        raise RejectedError(
+            "attachments must be a list of at most {limit}",
+            limit=MAX_ATTACHMENTS,
+        )
     new: list[OutgoingAttachment] = []
     ids: list[int] = []
     for item in items:
@@ -189,7 +193,7 @@ def retry(ticket_id: int, message_id: int) -> Response:
         flash(_("Sending again."), "ok")
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("views.ticket", ticket_id=ticket_id) + f"#message-{message_id}")
 
 
@@ -207,7 +211,7 @@ def reply_panel(ticket: Ticket) -> dict[str, Any]:
         panel["to"] = customer_address(runtime, ticket, parent).email
         panel["sender"] = reply_sender(runtime.settings, ticket, parent).email
     except IntakeError as exc:
-        panel["problem"] = str(exc)
+        panel["problem"] = error_text(exc)
     if not runtime.settings.outbound_smtp_url:
         panel["problem"] = panel["problem"] or (
             _("No outbound relay is configured (INTAKE_OUTBOUND_SMTP_URL): replies will wait.")

@@ -14,6 +14,7 @@ from intake.core.saved_views import delete_view, save_view
 from intake.errors import NotFoundError, RejectedError
 from web.auth import login_required
 from web.context import db
+from web.i18n import error_text
 from web.queries import QueueFilter
 
 bp = Blueprint("saved_views", __name__)
@@ -47,7 +48,7 @@ def save() -> Response:
         return redirect(url_for("views.queue") + "?" + view.query)
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("views.queue") + "?" + urlencode(filters))
 
 
@@ -60,5 +61,5 @@ def delete(view_id: int) -> Response:
         flash(_("View deleted."), "ok")
     except (RejectedError, NotFoundError) as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("views.queue"))

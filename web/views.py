@@ -21,6 +21,7 @@ from intake.errors import NotFoundError, RejectedError
 from intake.mail.html import sanitize_html
 from web.auth import login_required
 from web.context import db, get_runtime
+from web.i18n import error_text
 from web.live import queue_choices, queue_rows, viewer
 from web.queries import CUSTOMER_TYPES, SLA_STATES, QueueFilter, load_ticket, may_see_message
 from web.serialize import ticket_counts, tickets_json
@@ -111,7 +112,7 @@ def edit_ticket(ticket_id: int) -> Response:
         flash(_("Ticket updated."), "ok")
     except RejectedError as exc:
         db().rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     return redirect(url_for("views.ticket", ticket_id=ticket_id))
 
 

@@ -104,7 +104,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = evaluate_file(args.data, tasks, classifier)
     except (OSError, EvaluationDataError) as exc:
-        raise RejectedError(f"{args.data}: {exc}") from exc
+        raise RejectedError("{data}: {exc}", data=args.data, exc=exc) from exc
     print(json.dumps(report, ensure_ascii=False))
     return 0
 

@@ -36,7 +36,9 @@ def run_customers_import(args: argparse.Namespace, settings: Settings) -> int:
     try:
         data = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
     except OSError as exc:
-        raise RejectedError(f"cannot read {path}: {exc.strerror}") from None
+        raise RejectedError(
+            "cannot read {path}: {strerror}", path=path, strerror=exc.strerror
+        ) from None
     rows = parse_csv(data)
     database = open_database(settings)
     try:

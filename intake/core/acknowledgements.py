@@ -100,11 +100,13 @@ def load_ack_settings(session: Session) -> AckSettings:
 def save_ack_settings(session: Session, settings: AckSettings) -> None:
     for language, template in settings.templates.items():
         if language not in LANGUAGES:
-            raise RejectedError(f"no acknowledgement language {language!r}")
+            raise RejectedError("no acknowledgement language {language!r}", language=language)
         if not template.subject.strip() or not template.body.strip():
-            raise RejectedError(f"the {language} acknowledgement needs a subject and a text")
+            raise RejectedError(
+                "the {language} acknowledgement needs a subject and a text", language=language
+            )
         if len(template.subject) > 300 or len(template.body) > 20_000:
-            raise RejectedError(f"the {language} acknowledgement is too long")
+            raise RejectedError("the {language} acknowledgement is too long", language=language)
     value = {
         "domain_mail": settings.domain_mail,
         "templates": {

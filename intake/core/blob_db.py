@@ -41,7 +41,7 @@ PRUNE_EVERY_S = 60.0
 
 def _check_digest(digest: str) -> str:
     if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-        raise NotFoundError(f"not a blob name: {digest!r}")
+        raise NotFoundError("not a blob name: {digest!r}", digest=digest)
     return digest
 
 
@@ -119,7 +119,7 @@ class DbBlobStore(BlobStore):
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot read blob {digest}: {exc}") from exc
         if data is None:
-            raise NotFoundError(f"blob {digest} is missing")
+            raise NotFoundError("blob {digest} is missing", digest=digest)
         return bytes(data)
 
     def path(self, digest: str) -> Path:

@@ -83,7 +83,7 @@ class BlobStore:
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
-            raise NotFoundError(f"not a blob name: {digest!r}")
+            raise NotFoundError("not a blob name: {digest!r}", digest=digest)
         return self.root / digest[:2] / digest[2:4] / digest
 
     def exists(self, digest: str) -> bool:
@@ -212,7 +212,7 @@ class BlobStore:
         try:
             return self.path(digest).read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"blob {digest} is missing") from None
+            raise NotFoundError("blob {digest} is missing", digest=digest) from None
 
 
 def _make_dirs(directory: Path) -> list[Path]:

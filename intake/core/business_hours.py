@@ -47,7 +47,9 @@ class Span:
 
     def __post_init__(self) -> None:
         if not 0 <= self.start < MINUTES_PER_DAY:
-            raise BusinessHoursError(f"a shift must start within the day, got minute {self.start}")
+            raise BusinessHoursError(
+                "a shift must start within the day, got minute {start}", start=self.start
+            )
         if not self.start < self.end <= self.start + MINUTES_PER_DAY:
             raise BusinessHoursError("a shift lasts more than nothing and at most 24 hours")
 
@@ -55,10 +57,12 @@ class Span:
     def parse(cls, text: str) -> Span:
         match = _SPAN.match(text)
         if match is None:
-            raise BusinessHoursError(f"write hours as HH:MM-HH:MM, e.g. 09:00-17:00; got {text!r}")
+            raise BusinessHoursError(
+                "write hours as HH:MM-HH:MM, e.g. 09:00-17:00; got {text!r}", text=text
+            )
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
-            raise BusinessHoursError(f"no such time of day in {text!r}")
+            raise BusinessHoursError("no such time of day in {text!r}", text=text)
         start, end = h1 * 60 + m1, h2 * 60 + m2
         if end <= start:  # past midnight: 22:00-06:00
             end += MINUTES_PER_DAY
@@ -88,7 +92,9 @@ def parse_holidays(text: str) -> frozenset[date]:
             days.add(date.fromisoformat(word))
         except ValueError:
             raise BusinessHoursError(
-                f"holiday {number}: write a date as YYYY-MM-DD, got {word!r}"
+                "holiday {number}: write a date as YYYY-MM-DD, got {word!r}",
+                number=number,
+                word=word,
             ) from None
     return frozenset(days)
 
@@ -98,7 +104,7 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise BusinessHoursError(
-            f"unknown time zone {name!r}; use an IANA name such as Europe/Berlin"
+            "unknown time zone {name!r}; use an IANA name such as Europe/Berlin", name=name
         ) from None
 
 
@@ -161,7 +167,9 @@ def _shifts(calendar: Calendar, first_day: date) -> Iterator[Period]:
             start, end = _utc(tz, day, span.start), _utc(tz, day, span.end)
             if end > start:  # a shift inside the spring-forward gap has no length
                 yield start, end
-    raise BusinessHoursError(f"the calendar has no open hours within {HORIZON_DAYS} days")
+    raise BusinessHoursError(
+        "the calendar has no open hours within {limit} days", limit=HORIZON_DAYS
+    )
 
 
 def _without_overlaps(periods: Iterable[Period]) -> Iterator[Period]:

@@ -31,8 +31,9 @@ def parse_outcome(value: object) -> CallbackOutcome:
         return CallbackOutcome(str(value).strip())
     except ValueError:
         raise RejectedError(
-            f"unknown call-back outcome {value!r}; one of "
-            + ", ".join(o.value for o in CallbackOutcome)
+            "unknown call-back outcome {value!r}; one of {choices}",
+            value=value,
+            choices=", ".join(o.value for o in CallbackOutcome),
         ) from None
 
 

@@ -85,11 +85,15 @@ def filled_responses(session: Session, ticket: Ticket, user: User | None) -> lis
 def _checked(title: str, language: str, body: str) -> tuple[str, str, str]:
     title, body = title.strip(), body.strip()
     if not title or len(title) > MAX_TITLE:
-        raise RejectedError(f"a title has 1 to {MAX_TITLE} characters")
+        raise RejectedError("a title has 1 to {limit} characters", limit=MAX_TITLE)
     if language not in LANGUAGES:
-        raise RejectedError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        raise RejectedError(
+            "language must be one of {languages}, got {language!r}",
+            languages=", ".join(LANGUAGES),
+            language=language,
+        )
     if not body or len(body) > MAX_BODY:
-        raise RejectedError(f"a text has 1 to {MAX_BODY} characters")
+        raise RejectedError("a text has 1 to {limit} characters", limit=MAX_BODY)
     return title, language, body
 
 

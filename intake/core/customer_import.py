@@ -76,19 +76,22 @@ def parse_csv(data: bytes | str) -> list[dict[str, str]]:
     except StopIteration:
         raise RejectedError("the file is empty") from None
     except csv.Error as exc:
-        raise RejectedError(f"not a CSV file: {exc}") from None
+        raise RejectedError("not a CSV file: {exc}", exc=exc) from None
     names = [h.strip().lower() for h in header]
     if "email" not in names and "phone" not in names:
         raise RejectedError(
             "the first line must name the columns, with at least 'email' or 'phone' "
-            f"(found: {', '.join(n for n in names if n) or 'nothing'})"
+            "(found: {columns})",
+            columns=", ".join(n for n in names if n) or "nothing",
         )
     rows: list[dict[str, str]] = []
     try:
         for values in reader:
             rows.append({name: value for name, value in zip(names, values, strict=False) if name})
     except csv.Error as exc:
-        raise RejectedError(f"CSV error on line {reader.line_num}: {exc}") from None
+        raise RejectedError(
+            "CSV error on line {line_num}: {exc}", line_num=reader.line_num, exc=exc
+        ) from None
     return rows
 
 
@@ -126,21 +129,23 @@ def _import_row(session: Session, row: Mapping[str, str], default_region: str | 
     )
     email = normalize_email(raw_email) if raw_email else None
     if email is not None and ("@" not in email or len(email) > 320 or " " in email):
-        raise RejectedError(f"not an email address: {raw_email!r}")
+        raise RejectedError("not an email address: {raw_email!r}", raw_email=raw_email)
     phone = normalize_phone(raw_phone, default_region) if raw_phone else None
     if raw_phone and phone is None:
-        raise RejectedError(f"not a phone number: {raw_phone!r}")
+        raise RejectedError("not a phone number: {raw_phone!r}", raw_phone=raw_phone)
     if email is None and phone is None:
         raise RejectedError("needs an email or a phone number")
     if len(name) > MAX_NAME_LENGTH:
-        raise RejectedError(f"name longer than {MAX_NAME_LENGTH} characters")
+        raise RejectedError("name longer than {limit} characters", limit=MAX_NAME_LENGTH)
     if len(tier) > MAX_TIER_LENGTH:
-        raise RejectedError(f"tier longer than {MAX_TIER_LENGTH} characters")
+        raise RejectedError("tier longer than {limit} characters", limit=MAX_TIER_LENGTH)
 
     by_email = _find(session, "email", email)
     by_phone = _find(session, "phone", phone)
     if by_email is not None and by_phone is not None and by_email.id != by_phone.id:
-        raise RejectedError(f"{email} and {phone} belong to two different customers")
+        raise RejectedError(
+            "{email} and {phone} belong to two different customers", email=email, phone=phone
+        )
     customer = by_email or by_phone
     created = customer is None
     if customer is None:

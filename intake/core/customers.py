@@ -85,7 +85,9 @@ def parse_tier_domains(text: str) -> dict[str, str]:
             continue
         domain, sep, tier = (part.strip().lower() for part in line.partition("="))
         if not sep or not domain or not tier or "@" in domain or " " in domain:
-            raise RejectedError(f"line {number}: write 'domain = tier', e.g. 'bigcorp.com = vip'")
+            raise RejectedError(
+                "line {number}: write 'domain = tier', e.g. 'bigcorp.com = vip'", number=number
+            )
         mapping[domain] = tier[:40]
     return mapping
 

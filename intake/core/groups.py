@@ -55,13 +55,15 @@ def _checked_name(name: str) -> str:
     if not name:
         raise RejectedError("a group needs a name")
     if len(name) > MAX_NAME:
-        raise RejectedError(f"group names have at most {MAX_NAME} characters")
+        raise RejectedError("group names have at most {limit} characters", limit=MAX_NAME)
     return name
 
 
 def _checked_cap(max_open: int | None) -> int | None:
     if max_open is not None and not 1 <= max_open <= MAX_CAP:
-        raise RejectedError(f"the cap of open tickets per agent is between 1 and {MAX_CAP}")
+        raise RejectedError(
+            "the cap of open tickets per agent is between 1 and {limit}", limit=MAX_CAP
+        )
     return max_open
 
 
@@ -70,8 +72,9 @@ def parse_strategy(value: str) -> AssignmentStrategy:
         return AssignmentStrategy(value.strip())
     except ValueError:
         raise RejectedError(
-            f"unknown assignment {value!r}; one of "
-            + ", ".join(s.value for s in AssignmentStrategy)
+            "unknown assignment {value!r}; one of {choices}",
+            value=value,
+            choices=", ".join(s.value for s in AssignmentStrategy),
         ) from None
 
 
@@ -83,7 +86,7 @@ def create_group(
 ) -> Group:
     name = _checked_name(name)
     if group_named(session, name) is not None:
-        raise RejectedError(f"group {name!r} already exists")
+        raise RejectedError("group {name!r} already exists", name=name)
     group = Group(name=name, strategy=strategy, max_open=_checked_cap(max_open))
     session.add(group)
     session.flush()
@@ -103,7 +106,7 @@ def rename_group(session: Session, group: Group, name: str) -> int:
     if name == group.name:
         return 0
     if group_named(session, name) is not None:
-        raise RejectedError(f"group {name!r} already exists")
+        raise RejectedError("group {name!r} already exists", name=name)
     moved = session.execute(update(Ticket).where(Ticket.group == group.name).values(group=name))
     group.name = name
     return int(getattr(moved, "rowcount", 0) or 0)
@@ -120,7 +123,7 @@ def set_members(session: Session, group: Group, user_ids: Iterable[int]) -> None
     known = set(session.scalars(select(User.id).where(User.id.in_(wanted))))
     unknown = wanted - known
     if unknown:
-        raise RejectedError(f"no user with id {', '.join(map(str, sorted(unknown)))}")
+        raise RejectedError("no user with id {ids}", ids=", ".join(map(str, sorted(unknown))))
     current = set(
         session.scalars(select(GroupMember.user_id).where(GroupMember.group_id == group.id))
     )

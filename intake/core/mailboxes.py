@@ -136,20 +136,22 @@ def validate(spec: MailboxSpec) -> AfterAction:
     for address in spec.addresses:
         local, at, domain = address.partition("@")
         if not at or not local or "." not in domain or any(c.isspace() for c in address):
-            raise RejectedError(f"{address!r} is not an email address")
+            raise RejectedError("{address!r} is not an email address", address=address)
     try:
         after = parse_after_action(spec.after)
     except ValueError as exc:
         raise RejectedError(str(exc)) from None
     if not MIN_POLL_SECONDS <= spec.poll_seconds <= MAX_POLL_SECONDS:
         raise RejectedError(
-            f"poll interval must be {MIN_POLL_SECONDS} to {MAX_POLL_SECONDS} seconds"
+            "poll interval must be {low} to {high} seconds",
+            low=MIN_POLL_SECONDS,
+            high=MAX_POLL_SECONDS,
         )
     if spec.backfill_days < 0:
         raise RejectedError("backfill days cannot be negative")
     if spec.imap_host:
         if any(c.isspace() or c in "/@" for c in spec.imap_host.strip()):
-            raise RejectedError(f"{spec.imap_host!r} is not a host name")
+            raise RejectedError("{imap_host!r} is not a host name", imap_host=spec.imap_host)
         if spec.imap_port is not None and not 1 <= spec.imap_port <= 65535:
             raise RejectedError("IMAP port must be 1 to 65535")
         if not spec.imap_user:
@@ -188,7 +190,7 @@ def get_mailbox(session: Session, name_or_id: str | int) -> Mailbox:
     else:
         row = session.scalar(select(Mailbox).where(Mailbox.name == name_or_id))
     if row is None:
-        raise NotFoundError(f"no mailbox {name_or_id!r}")
+        raise NotFoundError("no mailbox {name_or_id!r}", name_or_id=name_or_id)
     return row
 
 
@@ -197,7 +199,7 @@ def add_mailbox(
 ) -> MailboxView:
     after = validate(spec)
     if session.scalar(select(Mailbox.id).where(Mailbox.name == spec.name.strip())) is not None:
-        raise RejectedError(f"a mailbox named {spec.name!r} already exists")
+        raise RejectedError("a mailbox named {name!r} already exists", name=spec.name)
     if spec.imap_host and credentials is None:
         raise RejectedError("an IMAP mailbox needs a password or an OAuth2 grant")
     _check_addresses_free(session, spec.addresses, None)
@@ -225,7 +227,7 @@ def update_mailbox(
         select(Mailbox.id).where(Mailbox.name == spec.name.strip(), Mailbox.id != row.id)
     )
     if clash is not None:
-        raise RejectedError(f"a mailbox named {spec.name!r} already exists")
+        raise RejectedError("a mailbox named {name!r} already exists", name=spec.name)
     _check_addresses_free(session, spec.addresses, row.id)
     moved = (row.imap_host, row.imap_user, row.folder) != (
         spec.imap_host.strip() if spec.imap_host else None,
@@ -286,9 +288,9 @@ def connection_config(
     """The stored settings and decrypted credentials, for a connection test."""
     row = get_mailbox(session, name_or_id)
     if not row.imap_host:
-        raise RejectedError(f"mailbox {row.name!r} has no IMAP server")
+        raise RejectedError("mailbox {name!r} has no IMAP server", name=row.name)
     if row.secret_encrypted is None:
-        raise RejectedError(f"mailbox {row.name!r} has no stored credentials")
+        raise RejectedError("mailbox {name!r} has no stored credentials", name=row.name)
     try:
         config = config_from_row(row)
     except ValueError as exc:
@@ -308,7 +310,9 @@ def _check_addresses_free(session: Session, addresses: list[str], own_id: int | 
         taken = wanted & {str(a).lower() for a in other.addresses or ()}
         if taken:
             raise RejectedError(
-                f"{', '.join(sorted(taken))} already belongs to mailbox {other.name!r}"
+                "{addresses} already belongs to mailbox {other_name!r}",
+                addresses=", ".join(sorted(taken)),
+                other_name=other.name,
             )
 
 
@@ -316,7 +320,7 @@ def request_check(session: Session, mailbox_id: int) -> MailboxView:
     """Mark a connection test as asked for; the caller enqueues ``CHECK_MAILBOX``."""
     row = get_mailbox(session, mailbox_id)
     if not row.imap_host:
-        raise RejectedError(f"mailbox {row.name!r} has no IMAP server")
+        raise RejectedError("mailbox {name!r} has no IMAP server", name=row.name)
     row.check_requested_at = utcnow()
     return view_of(row)
 

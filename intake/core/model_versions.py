@@ -48,7 +48,7 @@ def activate_version(session: Session, version_id: int) -> ModelVersion:
     """Make a version the active one of its task (also how admins roll back)."""
     version = session.get(ModelVersion, version_id)
     if version is None:
-        raise NotFoundError(f"no model version {version_id}")
+        raise NotFoundError("no model version {version_id}", version_id=version_id)
     session.execute(
         update(ModelVersion)
         .where(ModelVersion.task == version.task, ModelVersion.id != version.id)

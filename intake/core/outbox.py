@@ -77,8 +77,10 @@ def queue_mail(
     raw = compose(mail)
     if len(raw) > runtime.settings.max_message_bytes:
         raise RejectedError(
-            f"the mail would be {len(raw)} bytes, over the limit of "
-            f"{runtime.settings.max_message_bytes} (INTAKE_MAX_MESSAGE_BYTES)"
+            "the mail would be {size} bytes, over the limit of {max_message_bytes} "
+            "(INTAKE_MAX_MESSAGE_BYTES)",
+            size=len(raw),
+            max_message_bytes=runtime.settings.max_message_bytes,
         )
     digest = runtime.blobs.put(raw)
     now = utcnow()
@@ -282,9 +284,13 @@ def retry_delivery(runtime: Runtime, session: Session, message: Message) -> None
     """A person's retry: a failed (or still waiting) delivery is queued again and sent now."""
     delivery = message.delivery
     if delivery is None:
-        raise RejectedError(f"message {message.id} is not an outbound mail")
+        raise RejectedError("message {message_id} is not an outbound mail", message_id=message.id)
     if delivery.state in (DeliveryState.SENT, DeliveryState.SENDING):
-        raise RejectedError(f"message {message.id} is {delivery.state}; nothing to retry")
+        raise RejectedError(
+            "message {message_id} is {state}; nothing to retry",
+            message_id=message.id,
+            state=delivery.state,
+        )
     delivery.state = DeliveryState.QUEUED
     delivery.attempts = 0
     delivery.updated_at = utcnow()

@@ -80,13 +80,15 @@ def customer_address(runtime: Runtime, ticket: Ticket, parent: Message | None) -
     customer = ticket.customer
     if customer is not None and customer.email:
         return Address(customer.name or "", checked_address(customer.email))
-    raise RejectedError(f"ticket {ticket.id} has no customer email address to reply to")
+    raise RejectedError(
+        "ticket {ticket_id} has no customer email address to reply to", ticket_id=ticket.id
+    )
 
 
 def _cc_addresses(cc: Sequence[str]) -> tuple[Address, ...]:
     addresses = [checked_address(a) for a in cc if a.strip()]
     if len(addresses) > MAX_CC:
-        raise RejectedError(f"at most {MAX_CC} cc addresses")
+        raise RejectedError("at most {limit} cc addresses", limit=MAX_CC)
     return tuple(Address("", a) for a in dict.fromkeys(addresses))
 
 
@@ -98,7 +100,11 @@ def _ticket_attachments(
     for attachment_id in ids:
         row = on_ticket.get(attachment_id)
         if row is None:
-            raise RejectedError(f"attachment {attachment_id} is not on ticket {ticket.id}")
+            raise RejectedError(
+                "attachment {attachment_id} is not on ticket {ticket_id}",
+                attachment_id=attachment_id,
+                ticket_id=ticket.id,
+            )
         found.append(
             OutgoingAttachment(row.filename, row.content_type, runtime.blobs.get(row.sha256))
         )
@@ -113,7 +119,7 @@ def queue_reply(
     if not text:
         raise RejectedError("a reply needs some text")
     if len(text) > MAX_TEXT:
-        raise RejectedError(f"a reply has at most {MAX_TEXT} characters")
+        raise RejectedError("a reply has at most {limit} characters", limit=MAX_TEXT)
     parent = last_customer_message(ticket)
     to = customer_address(runtime, ticket, parent)
     sender = reply_sender(runtime.settings, ticket, parent)
@@ -155,7 +161,7 @@ def add_note(
     if not text:
         raise RejectedError("a note needs some text")
     if len(text) > MAX_TEXT:
-        raise RejectedError(f"a note has at most {MAX_TEXT} characters")
+        raise RejectedError("a note has at most {limit} characters", limit=MAX_TEXT)
     raw = plain_text(text).encode("utf-8")
     digest = runtime.blobs.put(raw)
     now = utcnow()

@@ -58,12 +58,12 @@ def save_view(
     if not name:
         raise RejectedError("a saved view needs a name")
     if len(name) > MAX_NAME:
-        raise RejectedError(f"view names have at most {MAX_NAME} characters")
+        raise RejectedError("view names have at most {limit} characters", limit=MAX_NAME)
     query = urlencode(sorted((k, v) for k, v in filters.items() if v))
     if len(query) > MAX_QUERY:
         raise RejectedError("this filter is too long to save")
     if group and group not in user_groups(session, user.id):
-        raise RejectedError(f"you are not in the group {group!r}")
+        raise RejectedError("you are not in the group {group!r}", group=group)
     view = session.scalar(
         select(SavedView).where(SavedView.user_id == user.id, SavedView.name == name)
     )
@@ -80,7 +80,7 @@ def delete_view(session: Session, user: User, view_id: int) -> None:
     """Only the owner (or an admin) removes a view."""
     view = session.get(SavedView, view_id)
     if view is None:
-        raise NotFoundError(f"no saved view {view_id}")
+        raise NotFoundError("no saved view {view_id}", view_id=view_id)
     if view.user_id != user.id and not user.is_admin:
         raise RejectedError("only its owner can delete a saved view")
     session.delete(view)

@@ -41,12 +41,18 @@ def parse_line_languages(text: str) -> dict[str, str]:
         destination, sep, language = (part.strip() for part in raw.partition("="))
         if not sep or not destination or not LANGUAGE_CODE.match(language):
             raise RejectedError(
-                f"line {number}: write 'number or address = language code', e.g. '+15550009999"
-                f" = zh' (got {raw.strip()!r})"
+                "line {number}: write 'number or address = language code', "
+                "e.g. '+15550009999 = zh' (got {line!r})",
+                number=number,
+                line=raw.strip(),
             )
         key = destination.lower() if "@" in destination else normalize_phone(destination)
         if key is None:
-            raise RejectedError(f"line {number}: {destination!r} is no phone number or address")
+            raise RejectedError(
+                "line {number}: {destination!r} is no phone number or address",
+                number=number,
+                destination=destination,
+            )
         lines[key] = language
     return lines
 

@@ -28,7 +28,11 @@ def merge_tickets(
 ) -> list[int]:
     """Move every message of ``duplicates`` to ``target``; returns the moved message ids."""
     if target.merged_into_id is not None:
-        raise RejectedError(f"ticket {target.id} was itself merged into {target.merged_into_id}")
+        raise RejectedError(
+            "ticket {target_id} was itself merged into {merged_into_id}",
+            target_id=target.id,
+            merged_into_id=target.merged_into_id,
+        )
     by = Actor.of(user)
     moved_all: list[int] = []
     for duplicate in duplicates:
@@ -36,7 +40,9 @@ def merge_tickets(
             continue
         if duplicate.merged_into_id is not None:
             raise RejectedError(
-                f"ticket {duplicate.id} was already merged into {duplicate.merged_into_id}"
+                "ticket {duplicate_id} was already merged into {merged_into_id}",
+                duplicate_id=duplicate.id,
+                merged_into_id=duplicate.merged_into_id,
             )
         messages = list(session.scalars(select(Message).where(Message.ticket_id == duplicate.id)))
         for message in messages:

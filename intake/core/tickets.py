@@ -61,13 +61,13 @@ def update_ticket(
     by = Actor.of(user)
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise RejectedError(f"cannot change {', '.join(sorted(unknown))}")
+        raise RejectedError("cannot change {fields}", fields=", ".join(sorted(unknown)))
     changed: list[str] = []
     if "status" in changes:
         try:
             status = TicketStatus(str(changes["status"]))
         except ValueError:
-            raise RejectedError(f"unknown status {changes['status']!r}") from None
+            raise RejectedError("unknown status {value!r}", value=changes["status"]) from None
         if status != ticket.status:
             record_change(session, ticket, "status", ticket.status, status, by)
             ticket.status = status
@@ -81,7 +81,7 @@ def update_ticket(
     if "category" in changes:
         category = str(changes["category"])
         if category not in active_categories(session):
-            raise RejectedError(f"unknown category {category!r}")
+            raise RejectedError("unknown category {category!r}", category=category)
         if category != ticket.category:
             _record_correction(session, ticket, "category", ticket.category, category, user)
             record_change(session, ticket, "category", ticket.category, category, by)
@@ -92,7 +92,7 @@ def update_ticket(
         try:
             priority = Priority(str(changes["priority"]))
         except ValueError:
-            raise RejectedError(f"unknown priority {changes['priority']!r}") from None
+            raise RejectedError("unknown priority {value!r}", value=changes["priority"]) from None
         if priority != ticket.priority:
             _record_correction(session, ticket, "priority", ticket.priority, priority, user)
             record_change(session, ticket, "priority", ticket.priority, priority, by)
@@ -139,7 +139,7 @@ def _assignee(session: Session, value: Any) -> User | None:
         return None
     user = session.scalar(select(User).where(User.email == str(value).strip().lower()))
     if user is None:
-        raise RejectedError(f"no user {value!r}")
+        raise RejectedError("no user {value!r}", value=value)
     return user
 
 

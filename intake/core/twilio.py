@@ -153,7 +153,9 @@ class _AllowListRedirects(urllib.request.HTTPRedirectHandler):
         newurl: str,
     ) -> urllib.request.Request | None:
         if not host_allowed(newurl, self.allowed_hosts):
-            raise RejectedError(f"recording redirect to a host that is not allowed: {newurl}")
+            raise RejectedError(
+                "recording redirect to a host that is not allowed: {newurl}", newurl=newurl
+            )
         # Credentials are for the first host only; a redirect target gets none.
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         if new is not None:
@@ -179,13 +181,15 @@ def fetch_recording(
     RecordingFetchError: it failed."""
     if not host_allowed(url, allowed_hosts):
         raise RejectedError(
-            f"recording host {urlsplit(url).hostname or url!r} is not in INTAKE_RECORDING_HOSTS"
+            "recording host {host!r} is not in INTAKE_RECORDING_HOSTS",
+            host=urlsplit(url).hostname or url,
         )
     if basic_auth is not None and not credentials_may_go_to(url):
         # Refused before any connection: the credentials must not cross the network in clear.
         raise RejectedError(
-            "refusing to send the Twilio credentials over plain http "
-            f"to {urlsplit(url).hostname}: the recording URL must be https"
+            "refusing to send the Twilio credentials over plain http to {hostname}: "
+            "the recording URL must be https",
+            hostname=urlsplit(url).hostname,
         )
     request = urllib.request.Request(url, headers={"User-Agent": "intake-gateway"})
     if basic_auth is not None:

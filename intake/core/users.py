@@ -29,9 +29,12 @@ def find_user(session: Session, email: str) -> User | None:
 def add_user(session: Session, email: str, role: Role, password: str, name: str = "") -> User:
     email = email.strip().lower()
     if "@" not in email:
-        raise RejectedError(f"not an email address: {email!r}")
+        raise RejectedError("not an email address: {email!r}", email=email)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise RejectedError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise RejectedError(
+            "password must have at least {limit} characters",
+            limit=MIN_PASSWORD_LENGTH,
+        )
     user = find_user(session, email)
     if user is None:
         user = User(email=email, name=name, session_version=0)
@@ -51,7 +54,10 @@ def end_sessions(user: User) -> None:
 def set_password(user: User, password: str) -> None:
     """A new password ends every session made with the old one."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise RejectedError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise RejectedError(
+            "password must have at least {limit} characters",
+            limit=MIN_PASSWORD_LENGTH,
+        )
     user.password_hash = generate_password_hash(password)
     end_sessions(user)
 
@@ -77,7 +83,7 @@ def _token_hash(token: str) -> str:
 def create_token(session: Session, email: str, name: str = "") -> str:
     user = find_user(session, email)
     if user is None:
-        raise NotFoundError(f"no user {email}")
+        raise NotFoundError("no user {email}", email=email)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_sha256=_token_hash(token), name=name))
     session.flush()

@@ -50,7 +50,9 @@ class _LimitedReader(io.RawIOBase):
         chunk = self.stream.read(size)
         self.size += len(chunk)
         if self.size > self.max_bytes:
-            raise RejectedError(f"the audio is larger than the limit of {self.max_bytes} bytes")
+            raise RejectedError(
+                "the audio is larger than the limit of {max_bytes} bytes", max_bytes=self.max_bytes
+            )
         return chunk
 
 
@@ -59,7 +61,7 @@ def store_audio(runtime: Runtime, audio: bytes | IO[bytes]) -> tuple[str, int, b
     limit = runtime.settings.max_audio_bytes
     if isinstance(audio, bytes):
         if len(audio) > limit:
-            raise RejectedError(f"the audio is larger than the limit of {limit} bytes")
+            raise RejectedError("the audio is larger than the limit of {limit} bytes", limit=limit)
         return runtime.blobs.put(audio), len(audio), audio[:64]
     digest, size = runtime.blobs.put_stream(_LimitedReader(audio, limit))  # type: ignore[arg-type]
     with runtime.blobs.path(digest).open("rb") as handle:

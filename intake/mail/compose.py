@@ -65,10 +65,10 @@ def checked_address(value: str) -> str:
     """An address fit for an envelope and a header, lower-cased domain; RejectedError if not."""
     address = value.strip().strip("<>").strip()
     if not _ADDRESS.match(address) or ".." in address or len(address) > 254:
-        raise RejectedError(f"not an email address we can send to: {value!r}")
+        raise RejectedError("not an email address we can send to: {value!r}", value=value)
     local, _, domain = address.rpartition("@")
     if "." not in domain:
-        raise RejectedError(f"not an email address we can send to: {value!r}")
+        raise RejectedError("not an email address we can send to: {value!r}", value=value)
     return f"{local}@{domain.lower()}"
 
 

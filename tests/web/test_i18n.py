@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from io import BytesIO
 from pathlib import Path
@@ -17,11 +18,14 @@ from flask.testing import FlaskClient
 from intake.core.activity import events_of
 from intake.core.db.models import User
 from intake.core.runtime import Runtime
+from intake.domain import Role
+from intake.errors import TRANSLATED_ERRORS
 from tests.conftest import add_person, deliver, login, make_app
 from tests.mailfactory import make_mail
 from web.i18n import language_of
 
 WEB = Path(__file__).resolve().parents[2] / "web"
+INTAKE = WEB.parent / "intake"
 CATALOG = WEB / "translations" / "zh" / "LC_MESSAGES"
 
 
@@ -89,12 +93,17 @@ def test_an_unknown_language_or_time_zone_is_refused(runtime: Runtime, ui: Flask
     assert answer.status_code == 422
 
 
+def _msgids(found: Iterable[tuple[object, ...]]) -> set[str]:
+    return {str(m[2] if isinstance(m[2], str) else m[2][0]) for m in found}  # type: ignore[index]
+
+
 def test_every_string_of_the_ui_has_a_chinese_translation() -> None:
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
-    wanted = {
-        message[2] if isinstance(message[2], str) else message[2][0]
-        for message in extract_from_dir(str(WEB), method_map)
-    }
+    error_keywords = {name: None for name in TRANSLATED_ERRORS}
+    wanted = _msgids(extract_from_dir(str(WEB), method_map)) | _msgids(
+        extract_from_dir(str(INTAKE), method_map, keywords=error_keywords)
+    )
+    assert "group {name!r} already exists" in wanted  # the errors' templates are extracted
     with (CATALOG / "messages.po").open("rb") as po:
         catalog = read_po(po, locale="zh")
     untranslated = sorted(m for m in wanted if not getattr(catalog.get(m), "string", ""))
@@ -115,3 +124,32 @@ def test_the_compiled_catalog_matches_its_source() -> None:
         source = _entries(read_po(po, locale="zh"))
     compiled = read_mo(BytesIO((CATALOG / "messages.mo").read_bytes()))
     assert _entries(compiled) == source, "run ./dev translations"
+
+
+def _message_argument(call: ast.Call) -> ast.expr | None:
+    name = getattr(call.func, "id", getattr(call.func, "attr", None))
+    return call.args[0] if name in TRANSLATED_ERRORS and call.args else None
+
+
+def test_errors_people_see_are_templates_the_catalog_can_hold() -> None:
+    """An f-string or a concatenation would never match its catalog entry: values go in as
+    keywords (another error's text passed on as it is, ``str(exc)``, stays allowed)."""
+    built: list[str] = []
+    for path in [*INTAKE.rglob("*.py"), *WEB.rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                message = _message_argument(node)
+                if isinstance(message, ast.JoinedStr | ast.BinOp):
+                    built.append(f"{path.name}:{node.lineno}")
+    assert built == []
+
+
+def test_a_refusal_is_shown_in_the_readers_language(runtime: Runtime, ui: FlaskClient) -> None:
+    add_person(runtime, "mei@example.com", Role.ADMIN)
+    login(ui, "mei@example.com")
+    ui.post("/preferences", data={"language": "zh", "timezone": "UTC"})
+    for _ in range(2):
+        answer = ui.post("/admin/groups", data={"name": "vip"}, follow_redirects=True)
+    page = answer.get_data(as_text=True)
+    assert "vip" in page and "already exists" not in page
+    assert "已存在" in page
