@@ -2,6 +2,7 @@
 
     .venv/bin/python tests/bench/bench_queue.py                       # 100,000 tickets, both
     .venv/bin/python tests/bench/bench_queue.py --database sqlite --tickets 1000000
+    .venv/bin/python tests/bench/bench_queue.py --keep /tmp/q --pg-keep queue_bench  # reuse
 
 Seeds a throwaway database with real text (English banking77 customer messages, UCI review
 sentences and CFPB complaint narratives; Chinese shopping and hotel reviews: ../shared/data)
@@ -366,6 +367,28 @@ def run_backend(
     return not missed
 
 
+def _postgres(args: argparse.Namespace, redis_url: str) -> bool:
+    name = args.pg_keep or f"intake_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    reuse = False
+    if exists:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}") as conn:
+            found = conn.execute("SELECT to_regclass('tickets') IS NOT NULL").fetchone()
+            reuse = bool(found and found[0]) and bool(
+                conn.execute("SELECT EXISTS (SELECT 1 FROM tickets)").fetchone()[0]  # type: ignore[index]
+            )
+    try:
+        return run_backend("postgresql", url, args.tickets, args.rounds, redis_url, reuse=reuse)
+    finally:
+        if not args.pg_keep:
+            with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickets", type=int, default=100_000)
@@ -375,6 +398,11 @@ def main() -> int:
         "--keep",
         type=Path,
         help="keep the SQLite database in this folder, and reuse it when it is already there",
+    )
+    parser.add_argument(
+        "--pg-keep",
+        metavar="NAME",
+        help="keep the PostgreSQL database of this name, and reuse it when it holds tickets",
     )
     args = parser.parse_args()
     ok = True
@@ -389,15 +417,7 @@ def main() -> int:
                 url = f"sqlite:///{folder}/bench.sqlite3"
                 ok &= run_backend("sqlite", url, args.tickets, args.rounds, redis_url, reuse=reuse)
             if args.database in ("postgresql", "both"):
-                name = f"intake_bench_{uuid.uuid4().hex[:8]}"
-                with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                    conn.execute(f'CREATE DATABASE "{name}"')
-                try:
-                    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-                    ok &= run_backend("postgresql", url, args.tickets, args.rounds, redis_url)
-                finally:
-                    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                ok &= _postgres(args, redis_url)
         finally:
             redis.stop()
     return 0 if ok else 1
