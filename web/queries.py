@@ -223,11 +223,12 @@ def _has_tickets(count: int) -> ColumnElement[bool]:
     """The ticket's customer has at least ``count`` non-automatic tickets (this one included).
 
     "The ``count``-th ticket exists": an index range of at most ``count`` entries of
-    ``ix_tickets_customer_automatic``, however many tickets the customer has.
+    ``ix_tickets_customer_automatic``, however many tickets the customer has. It selects a
+    column of that index, so PostgreSQL reads the index alone (``id`` is not in it there).
     """
     other = aliased(Ticket)
     nth = (
-        select(other.id)
+        select(other.customer_id)
         .where(other.customer_id == Ticket.customer_id, other.automatic.is_(False))
         .limit(1)
         .offset(count - 1)
