@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -343,17 +343,18 @@ def _segment(
 
 def _segment_queries(
     flt: QueueFilter, viewer: Viewer, after: QueueKey | None, want: int
-) -> list[Select[int]]:
+) -> Iterator[Select[int]]:
+    """The segments' queries in queue order, each built only when the page still needs it
+    (building a statement costs about as much as running one of these)."""
     base = _filtered(flt, viewer)
     ranks = [r for r in RANKS if after is None or r >= after.rank]
     if flt.priority:
         ranks = [r for r in ranks if r == Priority(flt.priority).rank]
-    return [
-        part
-        for rank in ranks
-        for dated in (True, False)
-        if (part := _segment(base, rank, dated, after, want)) is not None
-    ]
+    for rank in ranks:
+        for dated in (True, False):
+            part = _segment(base, rank, dated, after, want)
+            if part is not None:
+                yield part
 
 
 def _queue_rows(
