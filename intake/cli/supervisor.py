@@ -90,7 +90,10 @@ def service_argv(command: Sequence[str]) -> list[str]:
 def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
     commands = {"smtp": ["smtp"], "imap": ["imap"]}
     for number in range(1, settings.workers + 1):
-        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake,classify"]
+        # Apart, so that a burst of new mail cannot starve classification (RQ serves a worker's
+        # queues in order) and the two steps overlap; only the classify worker loads the models.
+        commands[f"worker-intake-{number}"] = ["worker", "--queues", "intake"]
+        commands[f"worker-classify-{number}"] = ["worker", "--queues", "classify"]
     # One transcription worker: a second model copy would only compete for the same cores. It
     # also runs the analytics jobs, which would otherwise hold new mail up for their minutes.
     commands["worker-transcribe"] = ["worker", "--queues", "transcribe,analytics"]
