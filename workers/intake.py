@@ -6,6 +6,9 @@ Each job takes only an id, claims its row (``intake.core.states``) and is safe t
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
 
 from intake.core import runtime as runtime_module
 from intake.core.acknowledgements import acknowledge_new_ticket
@@ -13,8 +16,9 @@ from intake.core.blobs import BlobStore
 from intake.core.conversations import attach_to_ticket
 from intake.core.customers import normalize_email
 from intake.core.db.models import Attachment, Message
+from intake.core.jobs import INGEST_MESSAGE, JobSpec
 from intake.core.pipeline import next_job
-from intake.core.states import claim_message, mark_processed, release_message
+from intake.core.states import claim_messages, mark_processed, release_message
 from intake.core.voicemail_tickets import (
     link_uploaded_voicemail,
     link_voicemail_mail,
@@ -22,46 +26,104 @@ from intake.core.voicemail_tickets import (
 )
 from intake.mail.model import ParsedEmail
 from intake.mail.parse import parse_email
+from workers.batching import give_back, take_queued
 
 log = logging.getLogger(__name__)
 
 RFC822 = "message/rfc822"
 
 
+# Messages one job stores at most: the waiting ones behind it on the queue join its transaction
+# (workers.batching). Bounded, so the database's one writer is not held long (SQLite): the SMTP
+# group commits and the classify worker wait for it.
+BATCH = 20
+
+
+@dataclass(frozen=True)
+class _Done:
+    ticket_id: int | None  # None: the row was deleted meanwhile
+    follow_up: tuple[JobSpec, int] | None
+
+
 def ingest_message(message_id: int) -> str:
-    """Parse, thread and link one inbound email or voicemail (queue ``intake``)."""
+    """Parse, thread and link one inbound email or voicemail (queue ``intake``).
+
+    Waiting messages queued behind it are taken into the same transaction (up to ``BATCH``).
+    If the batch fails, each message is tried alone: one that fails is handed back (its own job
+    retries it) while the others commit.
+    """
     runtime = runtime_module.current()
-    if not claim_message(runtime, message_id):
-        return "skipped: already processed or being processed"
+    taken = take_queued(runtime, INGEST_MESSAGE, BATCH - 1, exclude=message_id)
     try:
-        with runtime.db.session() as session:
-            message = session.get(Message, message_id)
-            if message is None:
-                return "skipped: message deleted"
-            if message.raw_content_type != RFC822:
-                # Uploaded voicemail audio (API, webhook, spool).
-                ticket = link_uploaded_voicemail(session, message)
-            else:
-                parsed = parse_email(runtime.blobs.get(message.raw_sha256))
-                apply_parsed(message, parsed, runtime.blobs)
-                voicemail = voicemail_in_mail(session, message, parsed)
-                if voicemail is not None:
-                    ticket = link_voicemail_mail(session, message, parsed, voicemail)
-                else:
-                    ticket = attach_to_ticket(session, message, parsed)
-            # Committed with the ticket; sent once the ticket is (acknowledgements.py says when).
-            acknowledge_new_ticket(runtime, session, message, ticket)
-            mark_processed(message)
-            session.flush()
-            ticket_id = ticket.id
-            follow_up = next_job(message)
-    except Exception as exc:
-        release_message(runtime, message_id, f"{exc.__class__.__name__}: {exc}")
+        claimed = claim_messages(runtime, [message_id, *taken])
+    except Exception:
+        give_back(runtime, INGEST_MESSAGE, taken)
         raise
-    log.info("message %s is on ticket %s", message_id, ticket_id)
-    if follow_up is not None:
-        runtime.jobs.enqueue(*follow_up)
-    return f"ticket {ticket_id}"
+    # A taken message that could not be claimed is processed, or another worker holds it.
+    if not claimed:
+        return "skipped: already processed or being processed"
+    done: dict[int, _Done] = {}
+    failed: dict[int, Exception] = {}
+    try:
+        done = _ingest_together(runtime, claimed)
+    except Exception as batch_error:
+        if len(claimed) == 1:
+            failed[claimed[0]] = batch_error
+        else:
+            # Nothing of the batch was stored: each message again in a transaction of its own,
+            # so the one at fault fails alone.
+            log.warning("a batch of %d messages failed (%s); one by one", len(claimed), batch_error)
+            for claimed_id in claimed:
+                try:
+                    done.update(_ingest_together(runtime, [claimed_id]))
+                except Exception as alone_error:
+                    failed[claimed_id] = alone_error
+    for claimed_id, error in failed.items():
+        release_message(runtime, claimed_id, f"{error.__class__.__name__}: {error}")
+    give_back(runtime, INGEST_MESSAGE, [i for i in failed if i != message_id])
+    follow_ups = dict.fromkeys(d.follow_up for d in done.values() if d.follow_up is not None)
+    for spec, key in follow_ups:
+        runtime.jobs.enqueue(spec, key)
+    for claimed_id, outcome in done.items():
+        log.info("message %s is on ticket %s", claimed_id, outcome.ticket_id)
+    if message_id in failed:
+        raise failed[message_id]
+    own = done.get(message_id)
+    summary = f"{len(done)} of {len(claimed)} messages stored in a batch"
+    if own is None:
+        return f"skipped: already processed or being processed; {summary}"
+    if own.ticket_id is None:
+        return f"skipped: message deleted; {summary}"
+    return f"ticket {own.ticket_id}; {summary}"
+
+
+def _ingest_together(runtime: runtime_module.Runtime, message_ids: list[int]) -> dict[int, _Done]:
+    """Ingest claimed messages in one transaction (no savepoints: on SQLite a transaction opened
+    by a SAVEPOINT reads first and then cannot take the write lock once another process wrote)."""
+    with runtime.db.session() as session:
+        return {message_id: _ingest_one(runtime, session, message_id) for message_id in message_ids}
+
+
+def _ingest_one(runtime: runtime_module.Runtime, session: Session, message_id: int) -> _Done:
+    message = session.get(Message, message_id)
+    if message is None:
+        return _Done(None, None)
+    if message.raw_content_type != RFC822:
+        # Uploaded voicemail audio (API, webhook, spool).
+        ticket = link_uploaded_voicemail(session, message)
+    else:
+        parsed = parse_email(runtime.blobs.get(message.raw_sha256))
+        apply_parsed(message, parsed, runtime.blobs)
+        voicemail = voicemail_in_mail(session, message, parsed)
+        if voicemail is not None:
+            ticket = link_voicemail_mail(session, message, parsed, voicemail)
+        else:
+            ticket = attach_to_ticket(session, message, parsed)
+    # Committed with the ticket; sent once the ticket is (acknowledgements.py says when).
+    acknowledge_new_ticket(runtime, session, message, ticket)
+    mark_processed(message)
+    session.flush()
+    return _Done(ticket.id, next_job(message))
 
 
 def apply_parsed(message: Message, parsed: ParsedEmail, blobs: BlobStore) -> None:

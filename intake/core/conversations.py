@@ -91,6 +91,12 @@ def attach_to_ticket(session: Session, message: Message, parsed: ParsedEmail) ->
     )
     at = message.received_at
     automatic = message.is_automatic
+    customer = None
+    if not automatic and sender:
+        # Before the ticket is opened, so that the new ticket is written (and its SLA clock set
+        # and its text indexed, both flush hooks) once, with its customer, not twice.
+        name = parsed.from_addr.name if parsed.from_addr else ""
+        customer = customer_for_email(session, sender, name, at)
     if ticket is None:
         subject = normalize_subject(parsed.subject) or parsed.subject
         if MessageFlag.UNPARSEABLE in parsed.flags and not subject:
@@ -102,11 +108,8 @@ def attach_to_ticket(session: Session, message: Message, parsed: ParsedEmail) ->
             log.info("ticket %s reopened by message %s", ticket.id, message.id)
             ticket.status = TicketStatus.OPEN
             ticket.resolved_at = None
-    if not automatic and sender:
-        name = parsed.from_addr.name if parsed.from_addr else ""
-        customer = customer_for_email(session, sender, name, at)
-        if ticket.customer_id is None:
-            ticket.customer = customer
+    if customer is not None and ticket.customer_id is None:
+        ticket.customer = customer
     message.ticket = ticket
     ticket.updated_at = utcnow()
     return ticket

@@ -73,6 +73,34 @@ def claim_message(runtime: Runtime, message_id: int) -> bool:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def claim_messages(runtime: Runtime, message_ids: list[int]) -> list[int]:
+    """:func:`claim_message` for many rows in one statement: the ids this call claimed."""
+    if not message_ids:
+        return []
+    now = utcnow()
+    with runtime.db.session() as session:
+        claimed = session.scalars(
+            update(Message)
+            .where(
+                Message.id.in_(message_ids),
+                or_(
+                    Message.state == MessageState.RECEIVED,
+                    (Message.state == MessageState.PROCESSING)
+                    & (Message.claimed_at < now - STALE_CLAIM),
+                ),
+            )
+            .values(
+                state=MessageState.PROCESSING,
+                claimed_at=now,
+                claimed_by=process_name(),
+                attempts=Message.attempts + 1,
+            )
+            .returning(Message.id)
+            .execution_options(synchronize_session=False)
+        ).all()
+    return sorted(claimed)
+
+
 def mark_processed(message: Message) -> None:
     """In the session that made the message's ticket, so both commit together."""
     message.state = MessageState.PROCESSED
