@@ -17,11 +17,11 @@ from typing import Any
 
 from flask import Blueprint, abort, jsonify, render_template, request
 from markupsafe import Markup
-from sqlalchemy import ColumnElement, String, cast, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import String, cast, func, select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from intake.core.analytics import Filters, period_of, when
+from intake.core.analytics import Filters, period_of, volume, when
 from intake.core.analytics_speed import ALL, speed
 from intake.core.analytics_topics import current_root_causes
 from intake.core.db.models import Message, Ticket, Transcript, utcnow
@@ -82,13 +82,6 @@ class Analytics:
         return data
 
 
-def _utc_day(session: Session, column: InstrumentedAttribute[datetime]) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
-        # date(timestamptz) would use the connection's time zone; the page promises UTC days.
-        return func.date(func.timezone("UTC", column))
-    return func.date(column)  # SQLite stores UTC text, which date() reads as is
-
-
 def _by_count(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
@@ -100,26 +93,17 @@ def compute_analytics(
     today = now.date()
     first_day = today - timedelta(days=days - 1)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=now.tzinfo)
-    customer_tickets = (Ticket.automatic.is_(False), Ticket.created_at >= since)
-
-    day = _utc_day(session, Ticket.created_at)
-    by_day: dict[tuple[str, str], int] = {}
-    for day_value, channel, count in session.execute(
-        select(day, Ticket.channel, func.count(Ticket.id))
-        .where(*customer_tickets)
-        .group_by(day, Ticket.channel)
-    ):
-        by_day[(str(day_value)[:10], channel)] = count
-    per_day = []
-    for offset in range(days):
-        key = (first_day + timedelta(days=offset)).isoformat()
-        per_day.append(
-            DayCount(
-                key,
-                by_day.get((key, Channel.EMAIL), 0),
-                by_day.get((key, Channel.VOICEMAIL), 0),
-            )
+    # The dashboard's volume query, unfiltered (one scan for both when the page has no filter).
+    by_channel = volume(session, Filters(), period_of(days, now)).by_channel
+    zeros = [0] * len(by_channel.days)
+    per_day = [
+        DayCount(
+            day,
+            by_channel.series.get(Channel.EMAIL.value, zeros)[index],
+            by_channel.series.get(Channel.VOICEMAIL.value, zeros)[index],
         )
+        for index, day in enumerate(by_channel.days)
+    ]
 
     # Every breakdown of the open tickets, and the first-response SLA breaches among them
     # (breached while still waiting for the first answer), from one scan.

@@ -173,7 +173,18 @@ class Volume:
 
 
 def volume(session: Session, filters: Filters, period: Period) -> Volume:
-    """Tickets per day by topic, channel, sentiment and complaint, from one GROUP BY."""
+    """Tickets per day by topic, channel, sentiment and complaint, from one GROUP BY.
+
+    Answered once per session for a filter and period (the web's sessions live for one
+    request, in which the overview's per-day counts and the volume charts ask the same).
+    """
+    memo: dict[tuple[Filters, Period], Volume] = session.info.setdefault("analytics.volume", {})
+    if (filters, period) not in memo:
+        memo[(filters, period)] = _volume(session, filters, period)
+    return memo[(filters, period)]
+
+
+def _volume(session: Session, filters: Filters, period: Period) -> Volume:
     day = day_of(session, Ticket.created_at)
     dims = (Ticket.category, raw(Ticket.channel), raw(Ticket.sentiment), Ticket.complaint)
     rows = (

@@ -7,6 +7,7 @@ from the covering index, one scan for both figures; the same numbers on both dat
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -90,25 +91,21 @@ def speed(session: Session, filters: Filters, period: Period) -> Speed:
         )
         .all()
     )
-    answered: dict[str, list[float]] = {}
-    resolved: dict[str, list[float]] = {}
-    sla: dict[str, list[int]] = {}
-    for priority, breached, first_response, resolution in rows:
-        key = priority
-        counts = sla.setdefault(key, [0, 0])
-        counts[0] += 1
-        counts[1] += 1 if breached else 0
-        for found, value in ((answered, first_response), (resolved, resolution)):
-            if value is not None:
-                found.setdefault(key, []).append(float(value))
+    # Column-wise comprehensions: a few passes over the rows at C speed, not a loop per row.
+    tickets = Counter(row[0] for row in rows)
+    breached = Counter(row[0] for row in rows if row[1])
     figures = []
-    for found in (answered, resolved):
-        by_key = {p: _figures(found[p]) for p in PRIORITIES if p in found}
-        everything = [value for values in found.values() for value in values]
-        if everything:
-            by_key[ALL] = _figures(everything)
+    for column in (2, 3):
+        timed = [(row[0], float(row[column])) for row in rows if row[column] is not None]
+        by_key = {}
+        for priority in PRIORITIES:
+            values = [value for key, value in timed if key == priority]
+            if values:
+                by_key[priority] = _figures(values)
+        if timed:
+            by_key[ALL] = _figures([value for _, value in timed])
         figures.append(by_key)
-    sla_rows = [SlaRow(p, *sla[p]) for p in PRIORITIES if p in sla]
+    sla_rows = [SlaRow(p, tickets[p], breached[p]) for p in PRIORITIES if p in tickets]
     if sla_rows:
         sla_rows.append(
             SlaRow(ALL, sum(r.tickets for r in sla_rows), sum(r.breached for r in sla_rows))
