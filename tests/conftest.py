@@ -21,14 +21,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import text
+from sqlalchemy import Connection, MetaData, Table, text
 from werkzeug.test import TestResponse
 
 from intake.cli.embedded_redis import EmbeddedRedis
 from intake.collectors.smtp import make_controller
 from intake.core.db.engine import Database
 from intake.core.db.migrate import upgrade
-from intake.core.db.models import Base, Message
+from intake.core.db.models import Message
 from intake.core.runtime import Runtime, set_current
 from intake.core.settings import load_settings
 from intake.core.users import add_user, create_token
@@ -107,6 +107,7 @@ def postgres_template() -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     upgrade(url)
+    _reset_postgres(url)  # notes the seeded rows while the database is fresh
     yield url
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -119,19 +120,49 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# Per database: its tables, its sequences and the rows the migrations seed (categories, SLA
+# policies, canned responses).
+_SEEDED: dict[str, tuple[list[Table], list[str], dict[str, list[dict[str, Any]]]]] = {}
+
+
+def _reflected_tables(conn: Connection) -> list[Table]:
+    """Every table of the schema, the migrations' own too (the search index), parents first."""
+    metadata = MetaData()
+    metadata.reflect(conn)
+    return [t for t in metadata.sorted_tables if t.name != "alembic_version"]
+
+
 def _reset_postgres(url: str) -> None:
+    """Empty every table and put back what the migrations seed, as a fresh ``upgrade`` leaves
+    it. DELETE rather than TRUNCATE: a test leaves few rows, and TRUNCATE recreates every
+    table's files (0.8 s against 0.07 s here, and running the migrations down and up took 1.7 s).
+    The first call for a database must come right after its upgrade: it notes the seeded rows."""
     database = Database(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with database.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        if url not in _SEEDED:
+            tables = _reflected_tables(conn)
+            sequences = list(
+                conn.scalars(
+                    text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+                )
+            )
+            rows = {t.name: [dict(r) for r in conn.execute(t.select()).mappings()] for t in tables}
+            _SEEDED[url] = tables, sequences, rows
+        tables, sequences, seeded = _SEEDED[url]
+        emptying = [f'DELETE FROM "{t.name}"' for t in reversed(tables)]
+        emptying += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        conn.execute(text("; ".join(emptying)))
+        for table in tables:
+            if seeded[table.name]:
+                conn.execute(table.insert(), seeded[table.name])
+            if seeded[table.name] and "id" in table.c:
+                conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                        f'(SELECT max(id) FROM "{table.name}"))'
+                    )
+                )
     database.dispose()
-    # Re-seed default categories and SLA policies.
-    from alembic import command
-
-    from intake.core.db.migrate import alembic_config
-
-    command.downgrade(alembic_config(url), "0001")
-    upgrade(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
