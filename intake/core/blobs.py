@@ -15,12 +15,14 @@ checks the file's content and writes it again instead of trusting its name.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import hashlib
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -80,6 +82,8 @@ class BlobStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Folders known to exist (made or seen by this process): no stat or mkdir per blob.
+        self._folders: set[str] = set()
 
     def path(self, digest: str) -> Path:
         if len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
@@ -120,7 +124,7 @@ class BlobStore:
         digests = [sha256_hex(data) for data in items]
         pending: dict[str, bytes] = {}
         for digest, data in zip(digests, items, strict=True):
-            if digest not in pending and not self._holds(self.path(digest), digest, len(data)):
+            if digest not in pending and not self._holds_name(self._name(digest), len(data)):
                 pending[digest] = data
         if len(pending) == 1:
             self.put(next(iter(pending.values())))  # one file: its own fsyncs, nobody else's
@@ -128,9 +132,24 @@ class BlobStore:
             self._write_batch(pending)
         return digests
 
+    def _name(self, digest: str) -> str:
+        """:meth:`path` as a string, for a digest this store computed (no pathlib per blob)."""
+        return f"{self.root}/{digest[:2]}/{digest[2:4]}/{digest}"
+
+    def _holds_name(self, name: str, size: int) -> bool:
+        """:meth:`_holds` for a computed digest's file: one stat when the file is absent."""
+        try:
+            if os.stat(name).st_size != size:
+                return False
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StorageError(f"cannot read blob {os.path.basename(name)}: {exc}") from exc
+        return self._holds(Path(name), os.path.basename(name), size)
+
     def _write_batch(self, pending: dict[str, bytes]) -> None:
-        written: list[Path] = []
-        dirs: set[Path] = set()
+        written: list[str] = []
+        dirs: set[str] = set()
         try:
             _make_dirs(self.root)
             # Opened before the writes: since Linux 5.8 syncfs reports the filesystem's
@@ -138,21 +157,24 @@ class BlobStore:
             root_fd = os.open(self.root, os.O_RDONLY)
             try:
                 for digest, data in pending.items():
-                    target = self.path(digest)
-                    dirs.add(target.parent)
-                    dirs.update(d.parent for d in _make_dirs(target.parent))
-                    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-                    with os.fdopen(fd, "wb") as tmp:
-                        tmp.write(data)
-                    os.replace(tmp_name, target)
+                    target = self._name(digest)
+                    folder = target.rpartition("/")[0]
+                    if folder not in self._folders:
+                        created = _make_dirs(Path(folder))
+                        dirs.add(folder)
+                        dirs.update(str(d.parent) for d in created)
+                        self._folders.add(folder)
+                    _write_new(target, data)
                     written.append(target)
                 self._sync(root_fd, written, dirs)
             finally:
                 os.close(root_fd)
         except OSError as exc:
+            # A folder removed behind our back is made again next time.
+            self._folders.clear()
             raise StorageError(f"cannot write {len(pending)} blobs: {exc}") from exc
 
-    def _sync(self, root_fd: int, files: list[Path], dirs: set[Path]) -> None:
+    def _sync(self, root_fd: int, files: list[str], dirs: set[str]) -> None:
         """Make the files' bytes and their folder entries durable, in one round if we can."""
         if _SYNCFS is not None:
             if _SYNCFS(root_fd) != 0:
@@ -165,8 +187,9 @@ class BlobStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        for directory in dirs:
-            _fsync_dir(directory)
+        # Each file's folder too: its entry (the rename) is durable only once the folder is.
+        for directory in dirs | {path.rpartition("/")[0] for path in files}:
+            _fsync_dir(Path(directory))
 
     def _holds(self, target: Path, digest: str, size: int) -> bool:
         """Whether ``target`` already holds these bytes (a crash may have left it short)."""
@@ -227,6 +250,36 @@ def _make_dirs(directory: Path) -> list[Path]:
         except FileExistsError:
             continue  # made meanwhile by another writer: still ours to sync, as it may not have
     return missing
+
+
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
+def _write_new(target: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``target`` and rename it into place (no sync).
+
+    The temporary name is unique to this process and thread, so concurrent writers of the same
+    bytes never share one; a stale one (a crashed process with the same pid) is replaced.
+    """
+    folder, _, name = target.rpartition("/")
+    tmp_name = f"{folder}/.incoming-{name}-{os.getpid()}-{threading.get_ident()}"
+    try:
+        fd = os.open(tmp_name, _NEW_FILE_FLAGS, 0o600)
+    except FileExistsError:
+        os.unlink(tmp_name)
+        fd = os.open(tmp_name, _NEW_FILE_FLAGS, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
 
 
 def _fsync_dir(directory: Path) -> None:

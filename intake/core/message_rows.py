@@ -215,9 +215,12 @@ def _insert_rows(
             reused_of = claims[row].reused_of
             if reused_of is not None:
                 inserts[row]["extra"][REUSED_MESSAGE_ID_OF] = _id(reused_of)
-        ids = session.scalars(
-            insert(Message).returning(Message.id, sort_by_parameter_order=True),
+        # RETURNING in parameter order makes SQLite run one INSERT per row; unordered, the rows
+        # go in one multi-row statement, and each id is matched back by its unique key.
+        returned = session.execute(
+            insert(Message).returning(Message.id, Message.dedup_scope, Message.dedup_key),
             [inserts[row] for row in rows],
-        ).all()
-        for row, row_id in zip(rows, ids, strict=True):
-            claims[row].claim.id = row_id
+        )
+        ids = {(scope, key): row_id for row_id, scope, key in returned}
+        for row in rows:
+            claims[row].claim.id = ids[(inserts[row]["dedup_scope"], inserts[row]["dedup_key"])]
