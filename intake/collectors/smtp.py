@@ -159,9 +159,9 @@ class IntakeHandler:
                 # A reused Message-ID makes the store fingerprint the whole message, which holds
                 # several copies of it for a while; one large message at a time bounds that.
                 async with self.large_stores:
-                    stored = await asyncio.wrap_future(self.committer.submit(email))
+                    stored = await self.committer.submit_async(email)
             else:
-                stored = await asyncio.wrap_future(self.committer.submit(email))
+                stored = await self.committer.submit_async(email)
         except Exception:
             # Never answer 250 for something we did not keep; the client will retry.
             log.exception("unexpected error storing message from %s", envelope.mail_from)

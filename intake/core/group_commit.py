@@ -19,6 +19,7 @@ bounded by ``max_batch`` and ``max_batch_bytes``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -35,7 +36,6 @@ from intake.errors import StorageError
 log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 0.010
-POLL_COMING = 0.0005
 DEFAULT_MAX_BATCH = 200
 DEFAULT_MAX_BATCH_BYTES = 32 * 1024 * 1024
 
@@ -45,7 +45,9 @@ Store = Callable[[Runtime, Sequence[InboundEmail], AddressBook | None], list[Out
 @dataclass
 class _Waiting:
     email: InboundEmail
-    future: Future[Outcome]
+    future: Future[Outcome] | asyncio.Future[Outcome]
+    # The event loop of an ``asyncio`` future (``submit_async``): told once per batch.
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 _STOP = object()
@@ -102,6 +104,19 @@ class GroupCommitter:
         self._queue.put(_Waiting(email, future))
         return future
 
+    def submit_async(self, email: InboundEmail) -> asyncio.Future[Outcome]:
+        """:meth:`submit` for a caller on an event loop (the SMTP sessions).
+
+        The loop is woken once per batch for all of its sessions, not once per message: each
+        wake-up costs the loop a system call and a pass of its scheduler.
+        """
+        if self._thread is None:
+            raise RuntimeError("the group committer is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._queue.put(_Waiting(email, future, loop))
+        return future
+
     def _run(self) -> None:
         while True:
             batch, stopping = self._gather()
@@ -127,10 +142,13 @@ class GroupCommitter:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.coming():
                     break
+                # No polling: a session that finishes receiving submits, which wakes us (a
+                # wake-up costs the event loop's thread the GIL); one that gives up instead
+                # leaves us waiting out the window at worst.
                 try:
-                    item = self._queue.get(timeout=min(left, POLL_COMING))
+                    item = self._queue.get(timeout=left)
                 except queue.Empty:
-                    continue
+                    break
             if not isinstance(item, _Waiting):
                 return batch, True
             if size + len(item.email.raw) > self.max_batch_bytes:
@@ -147,8 +165,19 @@ class GroupCommitter:
             log.exception("storing a batch of %d emails failed", len(batch))
             error = StorageError(f"unexpected failure: {exc.__class__.__name__}")
             outcomes = [error] * len(batch)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Outcome], Outcome]]]
+        by_loop = {}
         for waiting, outcome in zip(batch, outcomes, strict=True):
-            waiting.future.set_result(outcome)
+            if waiting.loop is None:
+                waiting.future.set_result(outcome)
+            else:
+                assert isinstance(waiting.future, asyncio.Future)
+                by_loop.setdefault(waiting.loop, []).append((waiting.future, outcome))
+        for loop, results in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, results)
+            except RuntimeError:  # the loop is closed: nobody waits for these answers
+                log.warning("%d stored emails had no session left to answer", len(results))
         log.debug("group commit of %d emails", len(batch))
         self._stored.put(outcomes)
 
@@ -170,3 +199,10 @@ class GroupCommitter:
                 enqueue_ingest(self.runtime, outcomes)
             except Exception:  # the rows are stored; the sweeper enqueues them later
                 log.exception("enqueueing %d stored emails failed", len(outcomes))
+
+
+def _deliver(results: list[tuple[asyncio.Future[Outcome], Outcome]]) -> None:
+    """On the event loop: answer every waiting session of a batch."""
+    for future, outcome in results:
+        if not future.done():  # a session that went away cancelled its wait
+            future.set_result(outcome)
