@@ -12,6 +12,7 @@ their row (``intake.core.states``), so even a duplicate that slips through does 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.serializers import DefaultSerializer
+from rq.utils import get_call_string
 
 log = logging.getLogger(__name__)
 
@@ -252,27 +255,57 @@ class Jobs:
                 if spec.retried and self.retries
                 else None
             )
-            batch = [
-                Queue.prepare_data(
-                    spec.function,
-                    (key,) if spec.passes_key else (),
-                    job_id=job_id,
-                    timeout=spec.timeout_s,
-                    retry=retry,
-                    result_ttl=3600,
-                    failure_ttl=7 * 24 * 3600,
-                )
+            todo = [
+                (key, job_id)
                 for key, job_id, status in zip(keys, job_ids, statuses.execute(), strict=True)
                 if status is None or status.decode() not in active
             ]
-            if batch:
-                self.queue(spec.queue).enqueue_many(batch)
+            if todo:
+                queue = self.queue(spec.queue)
+                if not (spec.passes_key and self._enqueue_alike(queue, spec, todo, retry)):
+                    queue.enqueue_many(
+                        [_job_data(spec, key, job_id, retry) for key, job_id in todo]
+                    )
             return True
         except RedisError as exc:
             log.warning(
                 "cannot enqueue %d %s jobs (will be swept later): %s", len(keys), spec.queue, exc
             )
             return False
+
+    def _enqueue_alike(
+        self,
+        queue: Queue,
+        spec: JobSpec,
+        todo: Sequence[tuple[int | str, str]],
+        retry: Retry | None,
+    ) -> bool:
+        """Enqueue jobs that differ only in their key as RQ would, at a fraction of the cost.
+
+        RQ builds, validates and serializes each job on its own (a quarter of a millisecond of
+        the SMTP process's CPU per message). RQ builds the first job here; the others copy its
+        hash with their own call data and description, and all are written in one transaction
+        as RQ writes them (the hashes, then one push of every id). Whether the copies match
+        what RQ would write is checked once per job kind against RQ itself (False: RQ then
+        enqueues them its own way).
+        """
+        if spec.function not in _alike_checked:
+            _alike_checked[spec.function] = _copies_match_rq(queue, spec, retry)
+            if not _alike_checked[spec.function]:
+                log.warning(
+                    "RQ's job layout changed: %s jobs are enqueued one by one", spec.function
+                )
+        if not _alike_checked[spec.function]:
+            return False
+        (first_key, first_id), *_ = todo
+        template = _rq_hash(queue, spec, first_key, first_id, retry)
+        pipe = self.connection.pipeline()  # MULTI/EXEC: no worker sees an id before its hash
+        pipe.sadd(queue.redis_queues_keys, queue.key)
+        for key, job_id in todo:
+            pipe.hset(Job.key_for(job_id), mapping=_copy_for(template, spec, key))
+        pipe.rpush(queue.key, *(job_id for _, job_id in todo))
+        pipe.execute()
+        return True
 
     def requeue_if_lost(self, spec: JobSpec, key: int | str) -> bool:
         """Enqueue again a job whose record says queued but that sits on no queue.
@@ -323,3 +356,63 @@ class Jobs:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+
+def _job_data(spec: JobSpec, key: int | str, job_id: str, retry: Retry | None) -> Any:
+    return Queue.prepare_data(
+        spec.function,
+        (key,) if spec.passes_key else (),
+        job_id=job_id,
+        timeout=spec.timeout_s,
+        retry=retry,
+        result_ttl=3600,
+        failure_ttl=7 * 24 * 3600,
+    )
+
+
+# Per job function: whether copied hashes match RQ's own (checked on first use).
+_alike_checked: dict[str, bool] = {}
+
+
+def _rq_hash(
+    queue: Queue, spec: JobSpec, key: int | str, job_id: str, retry: Retry | None
+) -> dict[str, Any]:
+    """The hash RQ writes for this job when it enqueues it (built by RQ, nothing written)."""
+    data = _job_data(spec, key, job_id, retry)
+    job = queue.create_job(
+        data.func,
+        args=data.args,
+        kwargs=data.kwargs,
+        timeout=data.timeout,
+        result_ttl=data.result_ttl,
+        failure_ttl=data.failure_ttl,
+        description=data.description,
+        job_id=data.job_id,
+        retry=data.retry,
+        status=JobStatus.QUEUED,
+    )
+    queue._prepare_for_queue(job)
+    mapping: dict[str, Any] = job.to_dict()
+    return mapping
+
+
+def _copy_for(template: dict[str, Any], spec: JobSpec, key: int | str) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = dict(template)
+    mapping["data"] = zlib.compress(DefaultSerializer.dumps((spec.function, None, (key,), {})))
+    mapping["description"] = get_call_string(spec.function, (key,), {}, max_length=75)
+    return mapping
+
+
+def _copies_match_rq(queue: Queue, spec: JobSpec, retry: Retry | None) -> bool:
+    """Whether a copy of one key's hash, made for another key, is what RQ writes for that key."""
+    try:
+        template = _rq_hash(queue, spec, 1, spec.job_id(1), retry)
+        expected = _rq_hash(queue, spec, 22, spec.job_id(22), retry)
+        copy = _copy_for(template, spec, 22)
+    except Exception:  # any surprise in RQ's internals: use RQ's own way
+        log.exception("cannot build %s jobs alike", spec.function)
+        return False
+    times = {"created_at", "enqueued_at"}
+    return {k: v for k, v in copy.items() if k not in times} == {
+        k: v for k, v in expected.items() if k not in times
+    } and set(copy) == set(expected)
