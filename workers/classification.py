@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -19,7 +20,7 @@ from classify.rules import RuleDefinition, RuleError
 from intake.core import runtime as runtime_module
 from intake.core.activity import Actor, record_change
 from intake.core.assignment import auto_assign
-from intake.core.customers import loyalty_thresholds, ticket_count
+from intake.core.customers import loyalty_thresholds
 from intake.core.db.models import Message, Rule, Ticket, utcnow
 from intake.core.jobs import CLASSIFY_TICKET
 from intake.core.metrics import observe_classification
@@ -55,30 +56,53 @@ def message_body(message: Message) -> str:
     return message.new_text or message.text or ""
 
 
-def recent_contacts(session: Session, ticket: Ticket) -> int:
+@dataclass(frozen=True)
+class CustomerContext:
+    """Per customer id, what priority reads of the customer's history (one query each, for a
+    whole batch of tickets)."""
+
+    requests: dict[int, int]  # tickets so far, as intake.core.customers.ticket_count counts
+    recent: dict[int, int]  # inbound messages in the last 7 days
+
+    @classmethod
+    def of(cls, session: Session, customer_ids: set[int]) -> CustomerContext:
+        if not customer_ids:
+            return cls({}, {})
+        requests = session.execute(
+            select(Ticket.customer_id, func.count(Ticket.id))
+            .where(Ticket.customer_id.in_(customer_ids), Ticket.automatic.is_(False))
+            .group_by(Ticket.customer_id)
+        ).all()
+        recent = session.execute(
+            select(Ticket.customer_id, func.count(Message.id))
+            .join(Ticket, Message.ticket_id == Ticket.id)
+            .where(
+                Ticket.customer_id.in_(customer_ids),
+                Message.direction == "inbound",
+                Message.received_at >= utcnow() - RECENT,
+            )
+            .group_by(Ticket.customer_id)
+        ).all()
+        return cls(
+            {int(c): int(n) for c, n in requests if c is not None},
+            {int(c): int(n) for c, n in recent if c is not None},
+        )
+
+
+def recent_contacts(context: CustomerContext, ticket: Ticket) -> int:
     if ticket.customer_id is None:
         return 1
-    since = utcnow() - RECENT
-    count = session.scalar(
-        select(func.count(Message.id))
-        .join(Ticket, Message.ticket_id == Ticket.id)
-        .where(
-            Ticket.customer_id == ticket.customer_id,
-            Message.direction == "inbound",
-            Message.received_at >= since,
-        )
-    )
-    return max(1, count or 0)
+    return max(1, context.recent.get(ticket.customer_id, 0))
 
 
 def ticket_text(
-    session: Session, settings: Settings, ticket: Ticket, message: Message
+    settings: Settings, context: CustomerContext, ticket: Ticket, message: Message
 ) -> TicketText:
     customer = ticket.customer
     kind = CustomerType.POTENTIAL
     if customer is not None:
         kind = customer_type(
-            ticket_count(session, customer.id),
+            context.requests.get(customer.id, 0),
             customer.first_contact_at,
             utcnow(),
             loyalty_thresholds(settings),
@@ -91,7 +115,7 @@ def ticket_text(
         mailbox=ticket.mailbox.name if ticket.mailbox else None,
         customer_tier=customer.tier if customer else None,
         customer_type=kind,
-        recent_contacts_7d=recent_contacts(session, ticket),
+        recent_contacts_7d=recent_contacts(context, ticket),
         is_reply=bool(message.in_reply_to),
     )
 
@@ -171,6 +195,9 @@ def classify_tickets(runtime: Runtime, ticket_ids: list[int]) -> dict[int, str]:
             .where(Ticket.id.in_(ticket_ids))
             .options(selectinload(Ticket.messages).selectinload(Message.transcript))
         ).all()
+        context = CustomerContext.of(
+            session, {t.customer_id for t in tickets if t.customer_id is not None}
+        )
         work: list[tuple[Ticket, Message, TicketText]] = []
         for ticket in sorted(tickets, key=lambda t: t.id):
             customer_messages = [
@@ -180,7 +207,8 @@ def classify_tickets(runtime: Runtime, ticket_ids: list[int]) -> dict[int, str]:
                 outcomes[ticket.id] = "skipped: no customer message"
                 continue
             message = customer_messages[-1]
-            work.append((ticket, message, ticket_text(session, runtime.settings, ticket, message)))
+            text = ticket_text(runtime.settings, context, ticket, message)
+            work.append((ticket, message, text))
         if not work:
             return outcomes
         classifier = classifier_cache.get(session, runtime.blobs)
