@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from intake.core import runtime as runtime_module
 from intake.core.acknowledgements import acknowledge_new_ticket
@@ -101,7 +102,17 @@ def _ingest_together(runtime: runtime_module.Runtime, message_ids: list[int]) ->
     """Ingest claimed messages in one transaction (no savepoints: on SQLite a transaction opened
     by a SAVEPOINT reads first and then cannot take the write lock once another process wrote)."""
     with runtime.db.session() as session:
-        return {message_id: _ingest_one(runtime, session, message_id) for message_id in message_ids}
+        # The rows and what a re-run replaces or checks (attachments, a voicemail's transcript)
+        # in three queries for the batch, not three a message.
+        # (Held here: the session keeps only weak references.)
+        loaded = session.scalars(
+            select(Message)
+            .where(Message.id.in_(message_ids))
+            .options(selectinload(Message.attachments), selectinload(Message.transcript))
+        ).all()
+        done = {message_id: _ingest_one(runtime, session, message_id) for message_id in message_ids}
+        del loaded
+        return done
 
 
 def _ingest_one(runtime: runtime_module.Runtime, session: Session, message_id: int) -> _Done:
