@@ -262,6 +262,7 @@ def measure(runtime: Runtime, rounds: int) -> bool:
             f"CPU median {cpu_median:6.1f} p95 {cpu_p95:6.1f} ms  {'ok' if met else 'MISSED'}",
             flush=True,
         )
+    print(f"  load average {os.getloadavg()[0]:.1f} after", flush=True)
     return ok
 
 
