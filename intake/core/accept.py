@@ -79,7 +79,9 @@ Outcome = list[Accepted] | StorageError
 def store_emails(
     runtime: Runtime, emails: Sequence[InboundEmail], book: AddressBook | None = None
 ) -> list[Outcome]:
-    """Store a batch durably: blobs in one sync round, then every row in one transaction.
+    """Store a batch durably: blobs in one sync round, every row in one transaction.
+
+    The transaction commits only after the sync round: a committed row's blob is durable.
 
     Nothing is enqueued here (see :func:`enqueue_ingest`), so a caller can answer its senders as
     soon as this returns. A database failure fails the whole batch: no email of it is reported
@@ -89,18 +91,26 @@ def store_emails(
         return []
     message_ids = [peek_message_id(email.raw) for email in emails]
     try:
-        digests = runtime.blobs.put_many([email.raw for email in emails])
+        # The rows are decided and inserted while the blobs sync; the commit waits for them.
+        digests, blobs_synced = runtime.blobs.start_put_many([email.raw for email in emails])
     except StorageError as exc:
         return [exc] * len(emails)
     for attempt in (1, 2):
         try:
             with runtime.db.session() as session:
                 outcomes = _store_batch(runtime, session, emails, message_ids, digests, book)
+                blobs_synced()  # raises StorageError: the transaction rolls back
             break
+        except StorageError as exc:
+            return [exc] * len(emails)
         except (IntegrityError, DataError) as exc:
             # IntegrityError: lost a race with a concurrent delivery (another process) under the
             # same key; decide again, now seeing the winner's row. DataError: one email has a
             # value the database refuses; alone it gets 451, the others are stored.
+            try:
+                blobs_synced()  # the blobs are found written below: they must be durable first
+            except StorageError as unsynced:
+                return [unsynced] * len(emails)
             if attempt == 2 or isinstance(exc, DataError):
                 if len(emails) == 1:
                     return [StorageError(f"database refused the message: {exc.__class__.__name__}")]

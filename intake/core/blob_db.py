@@ -19,7 +19,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,7 +27,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from intake.core.blobs import CHUNK, BlobStore, sha256_hex
+from intake.core.blobs import CHUNK, BlobStore, already_durable, sha256_hex
 from intake.core.db.engine import Database
 from intake.core.db.models import Blob, utcnow
 from intake.errors import NotFoundError, StorageError
@@ -96,6 +96,10 @@ class DbBlobStore(BlobStore):
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot write {len(items)} blobs: {exc}") from exc
         return digests
+
+    def start_put_many(self, items: Sequence[bytes]) -> tuple[list[str], Callable[[], None]]:
+        """:meth:`put_many`: the blobs are committed (durable) when it returns."""
+        return self.put_many(items), already_durable
 
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
         """Store a stream; raises StorageError past ``max_bytes`` (nothing is kept then)."""

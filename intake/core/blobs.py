@@ -6,8 +6,9 @@ dir). Writing the same bytes twice is a no-op, which makes every writer idempote
 
 A blob is durable when ``put``/``put_many`` return. ``put`` fsyncs one temporary file, renames
 it into place and fsyncs the folder. ``put_many`` is the group-commit path: it writes and
-renames every file of a batch first and then makes them all durable in one sync round (one
-``syncfs`` of the blob filesystem on Linux), so many messages share the cost of one fsync.
+renames every file of a batch first and then makes them all durable in one sync round: every
+file and folder of the batch is fsynced at the same time, from a pool of threads, and the
+filesystem's journal commits them together, so many messages share the cost of one fsync.
 A crash inside that round can leave a renamed file that is short or empty, but no committed row
 points at it yet (rows are committed after the round), and a later write of the same bytes
 checks the file's content and writes it again instead of trusting its name.
@@ -16,14 +17,13 @@ checks the file's content and writes it again instead of trusting its name.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import hashlib
 import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -49,6 +49,11 @@ class Blobs(Protocol):
         """Store every item durably, sharing one sync round; the digests in order."""
         ...
 
+    def start_put_many(self, items: Sequence[bytes]) -> tuple[list[str], Callable[[], None]]:
+        """:meth:`put_many` whose sync round may still run: call the second value (it raises
+        StorageError) before anything may rely on the blobs being durable."""
+        ...
+
     def put_stream(self, stream: BinaryIO, max_bytes: int | None = None) -> tuple[str, int]:
         """Store a stream durably; (digest, size). Raises StorageError past ``max_bytes``."""
         ...
@@ -60,21 +65,49 @@ class Blobs(Protocol):
     def exists(self, digest: str) -> bool: ...
 
 
-def _load_syncfs() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
-    """libc's ``syncfs`` (Linux): one call makes a whole filesystem's writes durable."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+# The fsyncs of one batch run at once: the journal (ext4, xfs) commits concurrent fsyncs as one.
+# ``syncfs`` would do it in one call, but it also waits for every other writer's data on the
+# filesystem: measured on a shared machine, 28-294 ms a round against 5 ms for 21 fsyncs.
+FSYNC_THREADS = 32
+_fsync_pool: ThreadPoolExecutor | None = None
+_fsync_pool_lock = threading.Lock()
+
+
+_round_pool: ThreadPoolExecutor | None = None
+
+
+def _fsyncs() -> ThreadPoolExecutor:
+    global _fsync_pool
+    with _fsync_pool_lock:
+        if _fsync_pool is None:
+            _fsync_pool = ThreadPoolExecutor(FSYNC_THREADS, thread_name_prefix="blob-fsync")
+        return _fsync_pool
+
+
+def _sync_rounds() -> ThreadPoolExecutor:
+    """Where :meth:`BlobStore.start_put_many` runs its sync rounds (each one uses the fsyncs)."""
+    global _round_pool
+    with _fsync_pool_lock:
+        if _round_pool is None:
+            _round_pool = ThreadPoolExecutor(4, thread_name_prefix="blob-sync-round")
+        return _round_pool
+
+
+def _sync_paths(files: list[str], dirs: set[str]) -> list[str]:
+    """The files and every folder whose entries changed: each file's own and those made."""
+    return [*files, *sorted(dirs | {path.rpartition("/")[0] for path in files})]
+
+
+def already_durable() -> None:
+    """The wait of a :meth:`Blobs.start_put_many` whose blobs were durable when it returned."""
+
+
+def _fsync_path(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
-        function = ctypes.CDLL(name, use_errno=True).syncfs
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int]
-    function.restype = ctypes.c_int
-    return function
-
-
-_SYNCFS = _load_syncfs()
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class BlobStore:
@@ -116,6 +149,36 @@ class BlobStore:
             raise StorageError(f"cannot write blob {digest}: {exc}") from exc
         return digest
 
+    def start_put_many(self, items: Sequence[bytes]) -> tuple[list[str], Callable[[], None]]:
+        """Write every item now; the sync round runs while the caller goes on (its rows).
+
+        The group commit inserts a batch's rows while the blobs are being synced, and waits
+        for the round only before it commits; what a committed row points to is still durable.
+        """
+        if type(self).put is not BlobStore.put or type(self).put_many is not BlobStore.put_many:
+            return self.put_many(items), already_durable  # another store: durable when it returns
+        digests = [sha256_hex(data) for data in items]
+        pending: dict[str, bytes] = {}
+        for digest, data in zip(digests, items, strict=True):
+            if digest not in pending and not self._holds_name(self._name(digest), len(data)):
+                pending[digest] = data
+        if not pending:
+            return digests, already_durable
+        try:
+            files, dirs = self._write_files(pending)
+        except OSError as exc:
+            self._folders.clear()
+            raise StorageError(f"cannot write {len(pending)} blobs: {exc}") from exc
+        syncing = _sync_rounds().submit(self._sync, files, dirs)
+
+        def wait() -> None:
+            try:
+                syncing.result()
+            except OSError as exc:
+                raise StorageError(f"cannot sync {len(pending)} blobs: {exc}") from exc
+
+        return digests, wait
+
     def put_many(self, items: Sequence[bytes]) -> list[str]:
         if type(self).put is not BlobStore.put:
             # A subclass that keeps the bytes elsewhere (the database): its own put, one by one,
@@ -148,48 +211,36 @@ class BlobStore:
         return self._holds(Path(name), os.path.basename(name), size)
 
     def _write_batch(self, pending: dict[str, bytes]) -> None:
-        written: list[str] = []
-        dirs: set[str] = set()
         try:
-            _make_dirs(self.root)
-            # Opened before the writes: since Linux 5.8 syncfs reports the filesystem's
-            # writeback errors that happened after this descriptor was opened, so ours too.
-            root_fd = os.open(self.root, os.O_RDONLY)
-            try:
-                for digest, data in pending.items():
-                    target = self._name(digest)
-                    folder = target.rpartition("/")[0]
-                    if folder not in self._folders:
-                        created = _make_dirs(Path(folder))
-                        dirs.add(folder)
-                        dirs.update(str(d.parent) for d in created)
-                        self._folders.add(folder)
-                    _write_new(target, data)
-                    written.append(target)
-                self._sync(root_fd, written, dirs)
-            finally:
-                os.close(root_fd)
+            self._sync(*self._write_files(pending))
         except OSError as exc:
             # A folder removed behind our back is made again next time.
             self._folders.clear()
             raise StorageError(f"cannot write {len(pending)} blobs: {exc}") from exc
 
-    def _sync(self, root_fd: int, files: list[str], dirs: set[str]) -> None:
-        """Make the files' bytes and their folder entries durable, in one round if we can."""
-        if _SYNCFS is not None:
-            if _SYNCFS(root_fd) != 0:
-                error = ctypes.get_errno()
-                raise OSError(error, os.strerror(error))
-            return
-        for path in files:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        # Each file's folder too: its entry (the rename) is durable only once the folder is.
-        for directory in dirs | {path.rpartition("/")[0] for path in files}:
-            _fsync_dir(Path(directory))
+    def _write_files(self, pending: dict[str, bytes]) -> tuple[list[str], set[str]]:
+        """Write and rename every file (no sync); the files and the folders made for them."""
+        written: list[str] = []
+        dirs: set[str] = set()
+        _make_dirs(self.root)
+        for digest, data in pending.items():
+            target = self._name(digest)
+            folder = target.rpartition("/")[0]
+            if folder not in self._folders:
+                created = _make_dirs(Path(folder))
+                dirs.update(str(d.parent) for d in created)
+                self._folders.add(folder)
+            _write_new(target, data)
+            written.append(target)
+        return written, dirs
+
+    def _sync(self, files: list[str], dirs: set[str]) -> None:
+        """Make the files' bytes and their folders' entries durable, all in one round.
+
+        ``dirs`` are folders made for this batch, whose own entries need syncing too.
+        """
+        for _ in _fsyncs().map(_fsync_path, _sync_paths(files, dirs)):
+            pass  # raises the first failure
 
     def _holds(self, target: Path, digest: str, size: int) -> bool:
         """Whether ``target`` already holds these bytes (a crash may have left it short)."""

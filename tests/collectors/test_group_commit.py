@@ -164,7 +164,7 @@ def test_a_failed_blob_sync_answers_451_to_every_message_and_stores_no_row(
 ) -> None:
     rounds: list[int] = []
 
-    def failing_sync(self: BlobStore, root_fd: int, files: list[Any], dirs: set[Any]) -> None:
+    def failing_sync(self: BlobStore, files: list[Any], dirs: set[Any]) -> None:
         rounds.append(len(files))
         raise OSError(errno.EIO, "Input/output error")
 
@@ -189,8 +189,8 @@ def test_no_250_is_sent_before_the_blobs_are_synced_and_the_rows_committed(
         committing.set()
         release.wait(timeout=30)
 
-    def sync(self: BlobStore, root_fd: int, files: list[Any], dirs: set[Any]) -> None:
-        original_sync(self, root_fd, files, dirs)
+    def sync(self: BlobStore, files: list[Any], dirs: set[Any]) -> None:
+        original_sync(self, files, dirs)
         synced.set()
 
     replies: list[tuple[float, int]] = []
