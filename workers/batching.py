@@ -9,14 +9,16 @@ Taking is atomic (a Lua script): each job is removed from its queue and its reco
 step, so exactly one worker gets it, RQ never starts it, and a later enqueue for the same item
 creates a new job (a record left saying "queued" would make :meth:`Jobs.enqueue` skip it). The
 taker reads its rows after the take, so it sees everything committed before the taken job was
-enqueued. Rows stay the truth: a taker that dies leaves its claims to the sweeper, like any
-worker; an item it could not finish is enqueued again.
+enqueued. Rows stay the truth: only items whose row the sweeper would find again are taken
+(waiting messages, never-classified tickets), so a taker that dies loses nothing; an item it
+could not finish is enqueued again.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 from rq.job import Job
@@ -45,11 +47,19 @@ def _key_pattern(spec: JobSpec) -> re.Pattern[str]:
     return re.compile(re.escape(prefix) + r"(\d+)" + re.escape(suffix))
 
 
-def take_queued(runtime: Runtime, spec: JobSpec, limit: int, exclude: int) -> list[int]:
+def take_queued(
+    runtime: Runtime,
+    spec: JobSpec,
+    limit: int,
+    exclude: int,
+    only: Callable[[list[int]], set[int]] | None = None,
+) -> list[int]:
     """Remove up to ``limit`` queued jobs of ``spec`` from the head of its queue; their keys.
 
     Only plain ``spec`` jobs (``<pattern>`` with an integer key, not ``-again`` copies) are taken,
-    and never the one for ``exclude`` (the running job's own item). Redis trouble takes nothing.
+    and never the one for ``exclude`` (the running job's own item). ``only`` narrows the keys to
+    those whose row the sweeper would find again if this process died before finishing them.
+    Redis trouble takes nothing.
     """
     if limit <= 0:
         return []
@@ -63,13 +73,17 @@ def take_queued(runtime: Runtime, spec: JobSpec, limit: int, exclude: int) -> li
             for job_id in connection.lrange(queue.key, 0, 2 * limit - 1)
             if isinstance(job_id, bytes)
         ]
-        wanted = []
+        candidates: dict[str, int] = {}
         for job_id in head:
             match = pattern.fullmatch(job_id)
             if match is not None and int(match.group(1)) != exclude:
-                wanted.append(job_id)
-            if len(wanted) == limit:
+                candidates[job_id] = int(match.group(1))
+            if len(candidates) == limit:
                 break
+        if candidates and only is not None:
+            allowed = only(list(candidates.values()))
+            candidates = {job_id: key for job_id, key in candidates.items() if key in allowed}
+        wanted = list(candidates)
         if not wanted:
             return []
         prefix = Job.key_for("")

@@ -174,7 +174,21 @@ def classify_ticket(ticket_id: int) -> str:
     in a job of its own, and this job is retried by RQ.
     """
     runtime = runtime_module.current()
-    taken = take_queued(runtime, CLASSIFY_TICKET, BATCH - 1, exclude=ticket_id)
+
+    def never_classified(ids: list[int]) -> set[int]:
+        # Only these may be taken: should this process die before committing, the sweeper
+        # finds them again (sweep_unclassified). A re-classification keeps its own job, which
+        # RQ hands on if its worker dies.
+        with runtime.db.session() as session:
+            return set(
+                session.scalars(
+                    select(Ticket.id).where(Ticket.id.in_(ids), Ticket.classified_at.is_(None))
+                )
+            )
+
+    taken = take_queued(
+        runtime, CLASSIFY_TICKET, BATCH - 1, exclude=ticket_id, only=never_classified
+    )
     try:
         outcomes = classify_tickets(runtime, [ticket_id, *taken])
     except Exception:

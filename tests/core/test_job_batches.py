@@ -102,3 +102,20 @@ def test_take_leaves_other_jobs_and_the_own_one(runtime: Runtime) -> None:
     assert queue.get_job_ids() == [INGEST_MESSAGE.job_id(ids[0]), "something-else"]
     assert take_queued(runtime, INGEST_MESSAGE, 10, exclude=ids[0]) == []
     assert runtime.jobs.queue(JobQueue.CLASSIFY).count == 1
+
+
+def test_a_reclassification_keeps_its_own_job(runtime: Runtime) -> None:
+    """Only never-classified tickets are taken: the sweeper finds those again after a crash."""
+    for n in range(3):
+        accept(runtime, n)
+    run_jobs(runtime, "intake", "classify")
+    with runtime.db.session() as session:
+        classified = sorted(session.scalars(select(Ticket.id)))
+    ingest_message(accept(runtime, 3))  # a new ticket: its classify job is queued
+    classify = runtime.jobs.queue(JobQueue.CLASSIFY)
+    (fresh_job,) = classify.get_job_ids()
+    for ticket_id in classified:
+        runtime.jobs.enqueue(CLASSIFY_TICKET, ticket_id)  # as after a follow-up message
+    assert classify_ticket(classified[0]).endswith("2 tickets in a batch")
+    assert fresh_job not in classify.get_job_ids()
+    assert classify.get_job_ids() == [CLASSIFY_TICKET.job_id(t) for t in classified]
