@@ -27,6 +27,19 @@ def include_name(name: str | None, type_: str, _parents: Any) -> bool:
     return True
 
 
+def include_object(
+    obj: Any, _name: str | None, type_: str, _reflected: bool, _compare_to: Any
+) -> bool:
+    # An index the models build on one database only (``Index.ddl_if(dialect=...)``) is not
+    # missing on the others.
+    if type_ == "index" and obj is not None and getattr(obj, "_ddl_if", None) is not None:
+        wanted = obj._ddl_if.dialect
+        if wanted is not None:
+            names = {wanted} if isinstance(wanted, str) else set(wanted)
+            return context.get_bind().dialect.name in names
+    return True
+
+
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
 if not url:
@@ -40,6 +53,7 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         include_name=include_name,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
