@@ -85,6 +85,7 @@ WORDS = {
     "note": N_("note"),
     "acknowledgement": N_("acknowledgement"),
     "notification": N_("notification"),
+    "resolution_email": N_("resolution email"),
     "yes": N_("yes"),
     "no": N_("no"),
     "due_soon": N_("due soon"),
