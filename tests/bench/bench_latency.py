@@ -252,8 +252,8 @@ def main() -> int:
     args = parser.parse_args()
     slots = int(args.duration / SLOT_SECONDS) + 2
     method(
-        f"`intake up` (embedded Redis, SQLite, one intake+classify worker, web) in a fresh data "
-        f"dir; {args.rate:g} messages/s for {args.duration:g} s over {SESSIONS} SMTP sessions "
+        "`intake up` (embedded Redis, SQLite, one intake and one classify worker, web) in a fresh "
+        f"data dir; {args.rate:g} messages/s for {args.duration:g} s over {SESSIONS} SMTP sessions "
         f"(open loop); latency from each 250 to the first API answer (polled every {POLL} s "
         "per half-second group of tickets) listing its ticket with a topic set."
     )
