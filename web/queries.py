@@ -357,10 +357,10 @@ def _segment_queries(
                 yield part
 
 
-def _queue_rows(
+def _queue_ids(
     session: Session, flt: QueueFilter, viewer: Viewer, after: QueueKey | None, want: int
-) -> list[Ticket]:
-    """Up to ``want`` tickets after ``after`` in queue order.
+) -> list[int]:
+    """The ids of up to ``want`` tickets after ``after`` in queue order.
 
     The order's segments (a priority's dated tickets by due time, then its undated ones by age)
     are read one after the other, each an index range with its own LIMIT, until the page is
@@ -372,6 +372,11 @@ def _queue_rows(
         ids.extend(session.scalars(part.limit(want - len(ids))))
         if len(ids) >= want:
             break
+    return ids
+
+
+def _load(session: Session, ids: list[int]) -> list[Ticket]:
+    """These tickets, in this order, with their customers and assignees."""
     tickets = session.scalars(_with_relations(select(Ticket)).where(Ticket.id.in_(ids)))
     by_id = {t.id: t for t in tickets}
     return [by_id[i] for i in ids if i in by_id]
@@ -422,10 +427,12 @@ def queue_page(
     if flt.q:
         return _search_page(session, flt, viewer, values, limit)
     after = QueueKey.decode(values) if values is not None else None
-    rows = _queue_rows(session, flt, viewer, after, limit + 1)
-    tickets = rows[:limit]
-    more = len(rows) > limit
-    return QueuePage(tickets, QueueKey.of(tickets[-1]).encode() if more else None)
+    ids = _queue_ids(session, flt, viewer, after, limit + 1)
+    # The extra row only tells whether a next page exists: its ticket is not loaded (and at
+    # most 50 ids keep each statement within psycopg's cache of parsed statements).
+    tickets = _load(session, ids[:limit])
+    more = len(ids) > limit
+    return QueuePage(tickets, QueueKey.of(tickets[-1]).encode() if more and tickets else None)
 
 
 def capped_count(session: Session, flt: QueueFilter, viewer: Viewer) -> int:
