@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 from redis.exceptions import RedisError
@@ -21,6 +22,7 @@ from sqlalchemy import exists, select
 
 from intake.core.analytics_jobs import schedule_root_causes
 from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.core.db.statistics import OPTIMIZE_EVERY_SECONDS, optimize
 from intake.core.jobs import (
     CLASSIFY_TICKET,
     INGEST_MESSAGE,
@@ -164,8 +166,12 @@ def run_sweeper(runtime: Runtime, stop: threading.Event) -> None:
         target=run_scheduler, args=(runtime, stop), name="rq-scheduler", daemon=True
     )
     scheduler.start()
+    optimized_at = time.monotonic()
     while not stop.is_set():
         try:
+            if time.monotonic() - optimized_at >= OPTIMIZE_EVERY_SECONDS:
+                optimize(runtime.db.engine)
+                optimized_at = time.monotonic()
             sweep_once(runtime)
             schedule_retrain(runtime)
             schedule_sla_watch(runtime)

@@ -7,7 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from intake.core.db.engine import normalize_database_url
+from intake.core.db.engine import make_engine, normalize_database_url
+from intake.core.db.statistics import analyze
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -24,3 +25,8 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(database_url), revision)
+    engine = make_engine(database_url)
+    try:
+        analyze(engine)  # an upgrade may have added indexes the planner knows nothing about
+    finally:
+        engine.dispose()
