@@ -34,7 +34,8 @@ def accept(runtime: Runtime, number: int) -> int:
 
 def states(runtime: Runtime, ids: list[int]) -> list[MessageState]:
     with runtime.db.session() as session:
-        return [m.state for m in session.scalars(select(Message).where(Message.id.in_(ids)))]
+        rows = session.scalars(select(Message).where(Message.id.in_(ids)).order_by(Message.id))
+        return [m.state for m in rows]
 
 
 def test_one_ingest_job_stores_the_messages_queued_behind_it(runtime: Runtime) -> None:
