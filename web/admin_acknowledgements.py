@@ -13,13 +13,12 @@ from werkzeug.wrappers import Response
 
 from intake.core import resolutions
 from intake.core.acknowledgements import (
-    LANGUAGES,
     PLACEHOLDERS,
     AckSettings,
-    AckTemplate,
     load_ack_settings,
     save_ack_settings,
 )
+from intake.core.automatic_mail import LANGUAGES, MailTemplate
 from intake.core.db.models import Mailbox
 from intake.core.ratings import RATING_LINK_DAYS
 from intake.errors import RejectedError
@@ -49,7 +48,6 @@ def index() -> str:
         relay_configured=bool(settings.outbound_smtp_url),
         per_day=settings.ack_per_address_per_day,
         resolution=resolutions.load_resolution_settings(db()),
-        resolution_languages=resolutions.LANGUAGES,
         resolution_placeholders=resolutions.PLACEHOLDERS,
         link_days=RATING_LINK_DAYS,
         base_url=settings.base_url,
@@ -60,7 +58,7 @@ def index() -> str:
 @admin_required
 def save() -> Response:
     templates = {
-        language: AckTemplate(form_text(f"{language}_subject"), form_text(f"{language}_body"))
+        language: MailTemplate(form_text(f"{language}_subject"), form_text(f"{language}_body"))
         for language in LANGUAGES
     }
     try:
@@ -73,7 +71,7 @@ def save() -> Response:
         db().commit()
     except RejectedError as exc:
         db().rollback()
-        flash(_("Not saved: %(exc)s.", exc=exc), "error")
+        flash(_("Not saved: %(exc)s.", exc=error_text(exc)), "error")
         return redirect(url_for("acknowledgements.index"))
     log.info("%s saved the acknowledgement settings", current_user.email)
     flash(_("Acknowledgement settings saved; they apply to the next new ticket."), "ok")
@@ -84,10 +82,10 @@ def save() -> Response:
 @admin_required
 def save_resolution() -> Response:
     templates = {
-        language: resolutions.ResolutionTemplate(
+        language: MailTemplate(
             form_text(f"resolution_{language}_subject"), form_text(f"resolution_{language}_body")
         )
-        for language in resolutions.LANGUAGES
+        for language in LANGUAGES
     }
     off = frozenset(
         mailbox.id

@@ -21,7 +21,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from classify.language import detect_language
-from intake.core.canned import UNKNOWN_CUSTOMER, fill_placeholders
+from intake.core.automatic_mail import (
+    MailTemplate,
+    automatic_mail,
+    check_templates,
+    load_templates,
+    stored_templates,
+)
+from intake.core.canned import UNKNOWN_CUSTOMER
 from intake.core.db.models import AppSetting, Delivery, Message, Ticket, utcnow
 from intake.core.outbox import queue_mail
 from intake.core.replies import customer_address
@@ -29,14 +36,11 @@ from intake.core.runtime import Runtime
 from intake.core.senders import is_our_address, reply_sender
 from intake.domain import Channel, Direction, MessageFlag, OutboundKind
 from intake.errors import RejectedError
-from intake.mail.compose import OutgoingMail, make_message_id, tagged_subject
 from intake.mail.model import Address
-from intake.mail.parse import SYNTHETIC_DOMAIN
 
 log = logging.getLogger(__name__)
 
 SETTING_KEY = "acknowledgements"
-LANGUAGES = ("en", "zh")
 PLACEHOLDERS = ("customer_name", "ticket_id", "subject", "response_time", "due_at")
 NOT_ACKNOWLEDGED = frozenset(
     {MessageFlag.AUTO_REPLY, MessageFlag.BOUNCE, MessageFlag.LIST, MessageFlag.UNPARSEABLE}
@@ -50,14 +54,8 @@ _NOREPLY = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class AckTemplate:
-    subject: str
-    body: str
-
-
 DEFAULT_TEMPLATES = {
-    "en": AckTemplate(
+    "en": MailTemplate(
         "We received your message: {subject} [#{ticket_id}]",
         "Dear {customer_name},\n\n"
         "thank you for contacting us. We received your message and opened ticket {ticket_id} "
@@ -65,7 +63,7 @@ DEFAULT_TEMPLATES = {
         "To add anything, simply reply to this mail.\n\n"
         "This is an automatic message.",
     ),
-    "zh": AckTemplate(
+    "zh": MailTemplate(
         "我们已收到您的来信：{subject} [#{ticket_id}]",
         "{customer_name}，您好：\n\n"
         "感谢您联系我们。我们已收到您的来信并创建了工单 {ticket_id}，正在处理中。"
@@ -81,38 +79,21 @@ class AckSettings:
     """Admin-set (Admin > Acknowledgements); per-mailbox switches are on the mailbox rows."""
 
     domain_mail: bool = True  # mail accepted by domain, and voicemail without a mailbox
-    templates: dict[str, AckTemplate] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    templates: dict[str, MailTemplate] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
 
 def load_ack_settings(session: Session) -> AckSettings:
     row = session.get(AppSetting, SETTING_KEY)
     value = row.value if row is not None else {}
-    templates = dict(DEFAULT_TEMPLATES)
-    for language, stored in (value.get("templates") or {}).items():
-        if language in LANGUAGES and isinstance(stored, dict):
-            templates[language] = AckTemplate(
-                str(stored.get("subject") or DEFAULT_TEMPLATES[language].subject),
-                str(stored.get("body") or DEFAULT_TEMPLATES[language].body),
-            )
-    return AckSettings(domain_mail=bool(value.get("domain_mail", True)), templates=templates)
+    return AckSettings(
+        domain_mail=bool(value.get("domain_mail", True)),
+        templates=load_templates(value.get("templates"), DEFAULT_TEMPLATES),
+    )
 
 
 def save_ack_settings(session: Session, settings: AckSettings) -> None:
-    for language, template in settings.templates.items():
-        if language not in LANGUAGES:
-            raise RejectedError("no acknowledgement language {language!r}", language=language)
-        if not template.subject.strip() or not template.body.strip():
-            raise RejectedError(
-                "the {language} acknowledgement needs a subject and a text", language=language
-            )
-        if len(template.subject) > 300 or len(template.body) > 20_000:
-            raise RejectedError("the {language} acknowledgement is too long", language=language)
-    value = {
-        "domain_mail": settings.domain_mail,
-        "templates": {
-            k: {"subject": t.subject, "body": t.body} for k, t in settings.templates.items()
-        },
-    }
+    check_templates(settings.templates)
+    value = {"domain_mail": settings.domain_mail, "templates": stored_templates(settings.templates)}
     row = session.get(AppSetting, SETTING_KEY)
     if row is None:
         session.add(AppSetting(key=SETTING_KEY, value=value))
@@ -255,21 +236,15 @@ def acknowledge_new_ticket(
         "response_time": response_time(due, now, language),
         "due_at": due.strftime("%Y-%m-%d %H:%M UTC") if due else "—",
     }
-    parent = message.message_id_header
-    if parent and parent.endswith("@" + SYNTHETIC_DOMAIN):
-        parent = None  # an id we made up for a mail without one: nobody else knows it
-    mail = OutgoingMail(
+    mail = automatic_mail(
         sender=sender,
-        to=(verdict,),
-        subject=tagged_subject(fill_placeholders(template.subject, values), ticket.id),
-        text=fill_placeholders(template.body, values),
-        message_id=make_message_id(sender.email),
+        to=verdict,
+        template=template,
+        values=values,
+        ticket_id=ticket.id,
+        answers=message.message_id_header,
         date=now,
-        in_reply_to=parent,
-        references=(parent,) if parent else (),
         auto_submitted="auto-replied",
-        # Exchange and Outlook: no out-of-office answer to this either.
-        extra_headers=(("X-Auto-Response-Suppress", "All"),),
     )
     try:
         return queue_mail(

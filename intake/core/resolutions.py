@@ -25,7 +25,14 @@ from sqlalchemy.orm import Session
 from intake.core import runtime as runtime_module
 from intake.core.acknowledgements import NOT_ACKNOWLEDGED, is_noreply
 from intake.core.activity import Actor, record_event
-from intake.core.canned import UNKNOWN_CUSTOMER, fill_placeholders
+from intake.core.automatic_mail import (
+    MailTemplate,
+    automatic_mail,
+    check_templates,
+    load_templates,
+    stored_templates,
+)
+from intake.core.canned import UNKNOWN_CUSTOMER
 from intake.core.db.models import AppSetting, Delivery, Message, Ticket, utcnow
 from intake.core.outbox import queue_mail
 from intake.core.ratings import RATING_LINK_DAYS, existing_rating, rating_links_for
@@ -34,14 +41,11 @@ from intake.core.runtime import Runtime
 from intake.core.senders import is_our_address, reply_sender
 from intake.domain import Channel, Direction, EventKind, OutboundKind
 from intake.errors import RejectedError
-from intake.mail.compose import OutgoingMail, make_message_id, tagged_subject
 from intake.mail.model import Address
-from intake.mail.parse import SYNTHETIC_DOMAIN
 
 log = logging.getLogger(__name__)
 
 SETTING_KEY = "resolution_emails"
-LANGUAGES = ("en", "zh")
 PLACEHOLDERS = (
     "customer_name",
     "ticket_id",
@@ -54,14 +58,8 @@ PLACEHOLDERS = (
 RATING_PLACEHOLDERS = ("{rate_good}", "{rate_okay}", "{rate_bad}")
 
 
-@dataclass(frozen=True)
-class ResolutionTemplate:
-    subject: str
-    body: str
-
-
 DEFAULT_TEMPLATES = {
-    "en": ResolutionTemplate(
+    "en": MailTemplate(
         "Resolved: {subject}",
         "Dear {customer_name},\n\n"
         'your request "{subject}" (ticket {ticket_id}) has been resolved.\n\n'
@@ -72,7 +70,7 @@ DEFAULT_TEMPLATES = {
         "The links work for {link_days} days. If anything is still open, simply reply to this "
         "mail and the ticket reopens.",
     ),
-    "zh": ResolutionTemplate(
+    "zh": MailTemplate(
         "已解决：{subject}",
         "{customer_name}，您好：\n\n"
         "您的请求“{subject}”（工单 {ticket_id}）已处理完毕。\n\n"
@@ -91,9 +89,7 @@ class ResolutionSettings:
 
     domain_mail: bool = True  # tickets without a mailbox (accepted by domain, voicemail)
     mailboxes_off: frozenset[int] = frozenset()
-    templates: dict[str, ResolutionTemplate] = field(
-        default_factory=lambda: dict(DEFAULT_TEMPLATES)
-    )
+    templates: dict[str, MailTemplate] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
 
     def sends_for(self, mailbox_id: int | None) -> bool:
         return self.domain_mail if mailbox_id is None else mailbox_id not in self.mailboxes_off
@@ -102,27 +98,14 @@ class ResolutionSettings:
 def load_resolution_settings(session: Session) -> ResolutionSettings:
     row = session.get(AppSetting, SETTING_KEY)
     value = row.value if row is not None else {}
-    templates = dict(DEFAULT_TEMPLATES)
-    for language, stored in (value.get("templates") or {}).items():
-        if language in LANGUAGES and isinstance(stored, dict):
-            templates[language] = ResolutionTemplate(
-                str(stored.get("subject") or DEFAULT_TEMPLATES[language].subject),
-                str(stored.get("body") or DEFAULT_TEMPLATES[language].body),
-            )
     off = frozenset(int(i) for i in value.get("mailboxes_off") or [] if str(i).isdigit())
+    templates = load_templates(value.get("templates"), DEFAULT_TEMPLATES)
     return ResolutionSettings(bool(value.get("domain_mail", True)), off, templates)
 
 
 def save_resolution_settings(session: Session, settings: ResolutionSettings) -> None:
+    check_templates(settings.templates)
     for language, template in settings.templates.items():
-        if language not in LANGUAGES:
-            raise RejectedError("no resolution email language {language!r}", language=language)
-        if not template.subject.strip() or not template.body.strip():
-            raise RejectedError(
-                "the {language} resolution email needs a subject and a text", language=language
-            )
-        if len(template.subject) > 300 or len(template.body) > 20_000:
-            raise RejectedError("the {language} resolution email is too long", language=language)
         if not any(p in template.body for p in RATING_PLACEHOLDERS):
             # Without a link the customer cannot rate: the mail's reason to exist.
             raise RejectedError(
@@ -133,9 +116,7 @@ def save_resolution_settings(session: Session, settings: ResolutionSettings) -> 
     value = {
         "domain_mail": settings.domain_mail,
         "mailboxes_off": sorted(settings.mailboxes_off),
-        "templates": {
-            k: {"subject": t.subject, "body": t.body} for k, t in settings.templates.items()
-        },
+        "templates": stored_templates(settings.templates),
     }
     row = session.get(AppSetting, SETTING_KEY)
     if row is None:
@@ -245,22 +226,16 @@ def queue_resolution_email(
         "rate_bad": links["bad"],
         "link_days": str(RATING_LINK_DAYS),
     }
-    parent_id = parent.message_id_header if parent is not None else None
-    if parent_id and parent_id.endswith("@" + SYNTHETIC_DOMAIN):
-        parent_id = None  # an id we made up for a mail without one: nobody else knows it
-    now = utcnow()
-    mail = OutgoingMail(
+    mail = automatic_mail(
         sender=sender,
-        to=(verdict,),
-        subject=tagged_subject(fill_placeholders(template.subject, values), ticket.id),
-        text=fill_placeholders(template.body, values),
-        message_id=make_message_id(sender.email),
-        date=now,
-        in_reply_to=parent_id,
-        references=(parent_id,) if parent_id else (),
-        # RFC 3834: sent because of an event, not a person writing; no vacation reply to it.
+        to=verdict,
+        template=template,
+        values=values,
+        ticket_id=ticket.id,
+        answers=parent.message_id_header if parent is not None else None,
+        date=utcnow(),
+        # Sent because of an event, not by a person writing (RFC 3834).
         auto_submitted="auto-generated",
-        extra_headers=(("X-Auto-Response-Suppress", "All"),),
     )
     try:
         message = queue_mail(runtime, session, mail, kind=OutboundKind.RESOLUTION, ticket=ticket)

@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from intake.core.acknowledgements import (
     AckSettings,
-    AckTemplate,
     is_noreply,
     load_ack_settings,
     response_time,
     save_ack_settings,
     why_not_acknowledge,
 )
+from intake.core.automatic_mail import MailTemplate
 from intake.core.db.models import Customer, Delivery, Mailbox, Message, Ticket, utcnow
 from intake.core.runtime import Runtime, set_current
 from intake.domain import Channel, MessageState, Source
@@ -125,7 +125,7 @@ def test_switched_off_per_mailbox_and_for_mail_accepted_by_domain(
 def test_admins_edit_the_templates_and_bad_ones_are_refused(runtime: Runtime, relay: Relay) -> None:
     with runtime.db.session() as session:
         custom = {
-            "en": AckTemplate(
+            "en": MailTemplate(
                 "Ticket {ticket_id}: {subject}", "Hi {customer_name}, {response_time}."
             ),
             "zh": load_ack_settings(session).templates["zh"],
@@ -138,7 +138,7 @@ def test_admins_edit_the_templates_and_bad_ones_are_refused(runtime: Runtime, re
     assert ack.text == "Hi Alice Customer, 24 hours.\n"
     with runtime.db.session() as session:
         with pytest.raises(RejectedError):
-            save_ack_settings(session, AckSettings(templates={"en": AckTemplate("", "x")}))
+            save_ack_settings(session, AckSettings(templates={"en": MailTemplate("", "x")}))
 
 
 def voicemail_ticket(runtime: Runtime, phone: str, email: str | None) -> tuple[int, int]:

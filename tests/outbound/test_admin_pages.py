@@ -117,7 +117,7 @@ def test_an_admin_switches_acknowledgements_and_edits_their_texts(
     assert ack.templates["en"].subject == "Got it: {subject}"
     assert ack.templates["zh"].body == "{customer_name}，您好：工单 {ticket_id}。"
     empty = admin.post("/admin/acknowledgements", data={**form, "zh_body": ""})
-    assert "needs a subject and a text" in admin.get(empty.headers["Location"]).get_data(
+    assert "needs a subject and a body" in admin.get(empty.headers["Location"]).get_data(
         as_text=True
     )
     with runtime.db.session() as session:

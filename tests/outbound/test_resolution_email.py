@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select, update
 
+from intake.core.automatic_mail import MailTemplate
 from intake.core.db.models import (
     Delivery,
     Mailbox,
@@ -23,7 +24,6 @@ from intake.core.db.models import (
 )
 from intake.core.resolutions import (
     ResolutionSettings,
-    ResolutionTemplate,
     load_resolution_settings,
     save_resolution_settings,
 )
@@ -220,9 +220,7 @@ def test_the_admin_edits_the_texts_and_a_text_without_a_rating_link_is_refused(
     assert client.post("/admin/resolution-emails", data=form).status_code == 302
     with runtime.db.session() as session:
         saved = load_resolution_settings(session)
-        assert saved.templates["en"] == ResolutionTemplate(
-            "Done: {subject}", form["resolution_en_body"]
-        )
+        assert saved.templates["en"] == MailTemplate("Done: {subject}", form["resolution_en_body"])
     refused = {**form, "resolution_en_body": "Thanks, bye."}
     client.post("/admin/resolution-emails", data=refused)
     with runtime.db.session() as session:
@@ -230,5 +228,5 @@ def test_the_admin_edits_the_texts_and_a_text_without_a_rating_link_is_refused(
         with pytest.raises(RejectedError):
             save_resolution_settings(
                 session,
-                ResolutionSettings(templates={"en": ResolutionTemplate("x", "no link")}),
+                ResolutionSettings(templates={"en": MailTemplate("x", "no link")}),
             )
