@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake.core.db.models import User
-from intake.core.outbox import queue_notification
 from intake.core.runtime import Runtime
 from intake.domain import Role
 from intake.errors import IntakeError
@@ -39,6 +38,10 @@ def send_failure_alert(runtime: Runtime, mailbox_name: str, error: str, failures
     """Queue one alert mail to the active admins; False when none is configured or possible."""
     if not runtime.settings.outbound_smtp_url:
         return False
+    # Here, not at the top: the outbox brings the ticket, SLA and search modules, which the
+    # IMAP process otherwise never needs (its memory target is 70 MB), for a rare alert.
+    from intake.core.outbox import queue_notification
+
     try:
         with runtime.db.session() as session:
             recipients = list(
