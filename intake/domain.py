@@ -2,7 +2,7 @@
 
 Dependency-free on purpose: the pure libraries (``classify``, ``transcribe``, ``intake.mail``),
 the core, the collectors, the workers and the web all import these. The ORM stores each value
-as its plain string (``intake.core.db.models.EnumText``), so the stored data never changes
+as its plain string (``intake.core.db.base.EnumText``), so the stored data never changes
 when a member is renamed in Python, and the type checker sees the enum on every column.
 """
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from intake.core.canned import LANGUAGES, PLACEHOLDERS, add_canned, canned_responses, update_canned
-from intake.core.db.models import CannedResponse
+from intake.core.db.admin_models import CannedResponse
 from intake.errors import RejectedError
 from web.auth import admin_required
 from web.context import db

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from intake.core.assignment import open_counts
-from intake.core.db.models import Group, User
+from intake.core.db.admin_models import Group
+from intake.core.db.models import User
 from intake.core.groups import (
     all_groups,
     configure_group,

@@ -7,7 +7,8 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from werkzeug.wrappers import Response
 
-from intake.core.db.models import Correction, ModelVersion, utcnow
+from intake.core.db.admin_models import Correction, ModelVersion
+from intake.core.db.base import utcnow
 from intake.core.jobs import RETRAIN_MODELS
 from intake.core.model_versions import activate_version
 from intake.domain import ModelTask

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from classify.rules import RuleDefinition, RuleError, RuleField, RuleOp, validate_rule
-from intake.core.db.models import Category
-from intake.core.db.models import Rule as RuleRow
+from intake.core.db.admin_models import Category
+from intake.core.db.admin_models import Rule as RuleRow
 from intake.domain import Priority
 from web.auth import admin_required
 from web.context import db

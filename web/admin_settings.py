@@ -17,7 +17,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from intake.core.db.models import Category, Ticket
+from intake.core.db.admin_models import Category
+from intake.core.db.models import Ticket
 from web.auth import admin_required
 from web.context import db
 from web.form_input import form_text

@@ -18,7 +18,8 @@ from werkzeug.wrappers import Response
 
 from intake.core.activity import Actor
 from intake.core.business_hours import WEEKDAYS, parse_holidays, parse_spans
-from intake.core.db.models import BusinessCalendar, SlaPolicy, User
+from intake.core.db.admin_models import BusinessCalendar, SlaPolicy
+from intake.core.db.models import User
 from intake.core.sla import (
     DEFAULT_FIRST_RESPONSE_MINUTES,
     DEFAULT_RESOLUTION_MINUTES,

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from intake.core.db.models import AppSetting, Transcript
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.models import Transcript
 from intake.core.speech_settings import (
     LANGUAGES_KEY,
     VOCABULARY_KEY,

@@ -24,7 +24,8 @@ from werkzeug.wrappers import Response
 from intake.core.analytics import Filters, period_of, volume, when
 from intake.core.analytics_speed import ALL, speed
 from intake.core.analytics_topics import current_root_causes
-from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, Transcript
 from intake.domain import Channel, Direction, TicketStatus, TranscriptState
 from web.analytics_dashboard import (
     Chart,

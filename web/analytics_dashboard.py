@@ -28,7 +28,8 @@ from intake.core.analytics import (
 from intake.core.analytics_customers import Ratings, customers, ratings
 from intake.core.analytics_speed import Percentiles, speed
 from intake.core.analytics_topics import Item, current_root_causes
-from intake.core.db.models import Category, Customer, Mailbox, Ticket
+from intake.core.db.admin_models import Category
+from intake.core.db.models import Customer, Mailbox, Ticket
 from intake.core.settings import Settings
 from intake.domain import Channel
 from web import svg_charts

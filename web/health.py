@@ -32,7 +32,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from intake.core.db.models import Message, Transcript, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Transcript, User
 from intake.core.heartbeat import ProcessBeat, live_processes
 from intake.core.jobs import JobQueue
 from intake.domain import MessageState, ProcessRole, TranscriptState

@@ -34,7 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from intake.core.customers import loyalty_thresholds
-from intake.core.db.models import Customer, Message, Ticket, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Message, Ticket, User
 from intake.core.groups import visible_to
 from intake.core.search import search_hits, stored_contents
 from intake.core.search_text import Snippet, snippet

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from classify.customer import customer_type
 from intake.core.customers import loyalty_thresholds
+from intake.core.db.base import utcnow
 from intake.core.db.models import (
     Attachment,
     Customer,
@@ -20,7 +21,6 @@ from intake.core.db.models import (
     Ticket,
     TicketEvent,
     Transcript,
-    utcnow,
 )
 from intake.core.sla import sla_state
 from web.context import get_runtime

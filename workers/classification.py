@@ -21,7 +21,9 @@ from intake.core import runtime as runtime_module
 from intake.core.activity import Actor, record_change
 from intake.core.assignment import auto_assign
 from intake.core.customers import loyalty_thresholds
-from intake.core.db.models import Message, Rule, Ticket, utcnow
+from intake.core.db.admin_models import Rule
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket
 from intake.core.jobs import CLASSIFY_TICKET
 from intake.core.metrics import observe_classification
 from intake.core.runtime import Runtime

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from classify.classifier import Classifier
 from classify.model import TextModel
 from intake.core.blobs import BlobStore
-from intake.core.db.models import ModelVersion
+from intake.core.db.admin_models import ModelVersion
 from intake.domain import ModelTask
 
 

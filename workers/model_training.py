@@ -16,7 +16,7 @@ from classify.model import TextModel
 from classify.retrain import RetrainResult, train_and_compare
 from classify.shipped import training_set_for
 from intake.core.blobs import BlobStore
-from intake.core.db.models import ModelVersion
+from intake.core.db.admin_models import ModelVersion
 from intake.core.model_versions import (
     CORRECTED_FIELDS,
     active_version,

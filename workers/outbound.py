@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from intake.core import runtime as runtime_module
-from intake.core.db.models import utcnow
+from intake.core.db.base import utcnow
 from intake.core.jobs import SEND_MESSAGE
 from intake.core.outbox import (
     abandoned_delivery_ids,

@@ -31,20 +31,18 @@ from classify.terms import extract_terms
 from intake.core import runtime as runtime_module
 from intake.core.analytics_jobs import GROUPS_SETTING
 from intake.core.analytics_topics import refresh_snapshots
-from intake.core.db.models import (
-    AppSetting,
-    Category,
+from intake.core.db.admin_models import AppSetting, Category
+from intake.core.db.analytics_models import (
     ComplaintGroup,
     ComplaintGroupMember,
-    Message,
     RootCauseSnapshot,
     TermDay,
     TermDayTotal,
-    Ticket,
     TicketAnalysis,
     TicketTerm,
-    utcnow,
 )
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket
 from intake.core.runtime import Runtime
 from intake.domain import Channel, Direction, TranscriptState
 

@@ -21,7 +21,9 @@ from sqlalchemy.orm import Session
 from intake.core import metrics
 from intake.core import runtime as runtime_module
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Group, GroupMember, Ticket, User, utcnow
+from intake.core.db.admin_models import Group, GroupMember
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket, User
 from intake.core.jobs import SLA_WATCH
 from intake.core.outbox import queue_notification
 from intake.core.runtime import Runtime

@@ -21,7 +21,8 @@ from rq.scheduler import RQScheduler
 from sqlalchemy import exists, select
 
 from intake.core.analytics_jobs import schedule_root_causes
-from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, Transcript
 from intake.core.db.statistics import OPTIMIZE_EVERY_SECONDS, optimize
 from intake.core.jobs import (
     CLASSIFY_TICKET,

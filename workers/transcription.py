@@ -18,7 +18,8 @@ import time
 from sqlalchemy import select
 
 from intake.core import runtime as runtime_module
-from intake.core.db.models import Message, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Transcript
 from intake.core.jobs import CLASSIFY_TICKET, FETCH_RECORDING
 from intake.core.metrics import observe_transcription
 from intake.core.runtime import Runtime

@@ -12,7 +12,7 @@ from classify.evaluation import EvaluationDataError, evaluate_file
 from classify.training import evaluate, read_labeled_csv, train_text_model
 from intake.cli.accounts import open_database
 from intake.core.blobs import BlobStore
-from intake.core.db.models import ModelVersion
+from intake.core.db.admin_models import ModelVersion
 from intake.core.model_versions import activate_version
 from intake.core.settings import Settings
 from intake.domain import ModelTask

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Ticket, TicketEvent, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket, TicketEvent, User
 from intake.domain import EventKind
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Customer, Ticket, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Ticket
 
 log = logging.getLogger(__name__)
 

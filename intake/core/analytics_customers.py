@@ -25,7 +25,8 @@ from intake.core.analytics import (
     epoch_of,
     when,
 )
-from intake.core.db.models import Customer, Ticket, TicketRating, User
+from intake.core.db.analytics_models import TicketRating
+from intake.core.db.models import Customer, Ticket, User
 from intake.domain import CustomerType
 
 REPEAT_WINDOW_SECONDS = 7 * DAY_SECONDS

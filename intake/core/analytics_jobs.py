@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from intake.core.db.models import utcnow
+from intake.core.db.base import utcnow
 from intake.core.jobs import ROOT_CAUSES
 from intake.core.runtime import Runtime
 

@@ -21,17 +21,17 @@ from sqlalchemy.orm import Session
 
 from classify.term_scoring import Side, log_odds_z, prior_for, rose_clearly
 from intake.core.analytics import Filters, Period, conditions, period_of, when
-from intake.core.db.models import (
+from intake.core.db.analytics_models import (
     ComplaintGroup,
     ComplaintGroupMember,
     RootCauseSnapshot,
     TermDay,
     TermDayTotal,
-    Ticket,
     TicketAnalysis,
     TicketTerm,
-    utcnow,
 )
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket
 
 CANDIDATES = 300  # most frequent terms of the topic that are scored at all
 MIN_COUNT = 3  # a term seen in fewer tickets is no root cause yet

@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Group, GroupMember, Ticket, User, utcnow
+from intake.core.db.admin_models import Group, GroupMember
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket, User
 from intake.domain import AssignmentStrategy, EventKind, TicketStatus
 
 log = logging.getLogger(__name__)

@@ -23,20 +23,16 @@ from sqlalchemy import event, insert, inspect, or_, select
 from sqlalchemy.orm import Session, UOWTransaction
 
 from intake.core.activity import Actor
-from intake.core.db.models import (
-    ApiToken,
+from intake.core.db.admin_models import (
     AppSetting,
     AuditEntry,
     Category,
-    Customer,
-    Mailbox,
     ModelVersion,
     Rule,
     SlaPolicy,
-    TicketEvent,
-    User,
-    utcnow,
 )
+from intake.core.db.base import utcnow
+from intake.core.db.models import ApiToken, Customer, Mailbox, TicketEvent, User
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from intake.core.blobs import CHUNK, BlobStore, already_durable, sha256_hex
+from intake.core.db.base import utcnow
 from intake.core.db.engine import Database
-from intake.core.db.models import Blob, utcnow
+from intake.core.db.models import Blob
 from intake.errors import NotFoundError, StorageError
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Ticket, TicketEvent, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket, TicketEvent
 from intake.core.tickets import record_first_response
 from intake.domain import CallbackOutcome, Channel, EventKind
 from intake.errors import RejectedError

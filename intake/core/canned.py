@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import CannedResponse, Ticket, User
+from intake.core.db.admin_models import CannedResponse
+from intake.core.db.models import Ticket, User
 from intake.errors import RejectedError
 
 PLACEHOLDERS = ("customer_name", "ticket_id", "agent_name")

@@ -9,7 +9,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from intake.core.customers import customer_for_email, normalize_email
-from intake.core.db.models import Customer, Message, Ticket, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Message, Ticket
 from intake.core.tickets import open_ticket
 from intake.domain import MessageFlag, TicketStatus
 from intake.mail.model import ParsedEmail

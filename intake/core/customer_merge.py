@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Customer, CustomerMerge, Ticket
+from intake.core.db.admin_models import CustomerMerge
+from intake.core.db.models import Customer, Ticket
 from intake.domain import EventKind
 from intake.errors import RejectedError
 

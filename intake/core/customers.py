@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from classify.customer import LoyaltyThresholds
-from intake.core.db.models import AppSetting, Customer, Ticket
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.models import Customer, Ticket
 from intake.core.settings import Settings
 from intake.errors import RejectedError
 
@@ -42,7 +43,7 @@ def normalize_phone(raw: str, default_region: str | None = "US") -> str | None:
 
 def _get_or_create(session: Session, column: str, value: str, name: str, at: datetime) -> Customer:
     attribute = getattr(Customer, column)
-    # Look up what will be stored: over-long values are cut to the column (see db.models).
+    # Look up what will be stored: over-long values are cut to the column (see db.base).
     value = value[: attribute.type.length]
     customer = session.scalar(select(Customer).where(attribute == value))
     if customer is None:

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, delete, exists, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Group, GroupMember, Ticket, User
+from intake.core.db.admin_models import Group, GroupMember
+from intake.core.db.models import Ticket, User
 from intake.domain import AssignmentStrategy
 from intake.errors import RejectedError
 

@@ -11,8 +11,9 @@ from enum import Enum
 
 from sqlalchemy import select, update
 
+from intake.core.db.base import utcnow
 from intake.core.db.engine import Database
-from intake.core.db.models import Mailbox, utcnow
+from intake.core.db.models import Mailbox
 from intake.imap.config import MailboxConfig, TlsMode, default_port, parse_after_action
 from intake.imap.failures import Failure
 from intake.imap.sync import SyncState

@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Mailbox, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Mailbox
 from intake.core.mailbox_state import config_from_row
 from intake.core.secrets import decrypt, encrypt
 from intake.core.settings import Settings

@@ -23,7 +23,8 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake.core.blobs import Blobs
-from intake.core.db.models import Message, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message
 from intake.domain import Channel, MessageState, Source
 from intake.errors import NotFoundError
 from intake.mail.fingerprint import content_fingerprint

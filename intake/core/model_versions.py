@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from intake.core.blobs import BlobStore
-from intake.core.db.models import Category, Correction, ModelVersion
+from intake.core.db.admin_models import Category, Correction, ModelVersion
 from intake.domain import ModelTask
 from intake.errors import NotFoundError
 

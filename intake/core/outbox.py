@@ -22,7 +22,8 @@ from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Attachment, Delivery, Message, Ticket, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Attachment, Delivery, Message, Ticket, User
 from intake.core.heartbeat import process_name
 from intake.core.jobs import SEND_MESSAGE, Jobs
 from intake.core.runtime import Runtime

@@ -20,7 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intake.core import runtime as runtime_module
-from intake.core.db.models import Ticket, TicketRating, utcnow
+from intake.core.db.analytics_models import TicketRating
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket
 from intake.core.secrets import derive_key
 from intake.core.settings import Settings
 from intake.errors import RejectedError

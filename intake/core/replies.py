@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Message, Ticket, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, User
 from intake.core.outbox import queue_mail
 from intake.core.runtime import Runtime
 from intake.core.senders import reply_sender

@@ -33,7 +33,9 @@ from intake.core.automatic_mail import (
     stored_templates,
 )
 from intake.core.canned import UNKNOWN_CUSTOMER
-from intake.core.db.models import AppSetting, Delivery, Message, Ticket, utcnow
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.base import utcnow
+from intake.core.db.models import Delivery, Message, Ticket
 from intake.core.outbox import queue_mail
 from intake.core.ratings import RATING_LINK_DAYS, existing_rating, rating_links_for
 from intake.core.replies import customer_address

@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Group, GroupMember, SavedView, User
+from intake.core.db.admin_models import Group, GroupMember, SavedView
+from intake.core.db.models import User
 from intake.errors import NotFoundError, RejectedError
 
 MAX_NAME = 100

@@ -34,7 +34,9 @@ from intake.core.business_hours import (
     parse_holidays,
     parse_spans,
 )
-from intake.core.db.models import BusinessCalendar, Customer, SlaPolicy, Ticket, utcnow
+from intake.core.db.admin_models import BusinessCalendar, SlaPolicy
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Ticket
 from intake.core.sla_clock import SlaClock, SlaTerms, compute_clock, next_check
 from intake.domain import EventKind, Priority, SlaState, TicketStatus
 

@@ -10,7 +10,8 @@ import re
 from sqlalchemy.orm import Session
 
 from intake.core.customers import normalize_phone
-from intake.core.db.models import AppSetting, Message
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.models import Message
 from intake.errors import RejectedError
 
 VOCABULARY_KEY = "speech_vocabulary"

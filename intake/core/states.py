@@ -21,7 +21,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import Update, or_, select, update
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Message, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Transcript
 from intake.core.heartbeat import living, process_name
 from intake.core.jobs import INGEST_MESSAGE, TRANSCRIBE_MESSAGE, TRANSCRIBE_TIMEOUT
 from intake.core.runtime import Runtime

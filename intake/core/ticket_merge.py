@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_event
-from intake.core.db.models import Message, Ticket, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, User
 from intake.core.tickets import update_ticket
 from intake.domain import EventKind, TicketStatus
 from intake.errors import RejectedError

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor, record_change
 from intake.core.assignment import auto_assign
-from intake.core.db.models import Category, Correction, Message, Ticket, User, utcnow
+from intake.core.db.admin_models import Category, Correction
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, User
 from intake.core.search import keeps_index_in_step  # noqa: F401 (registers the listener)
 from intake.core.sla import recompute_and_log as recompute_sla
 from intake.domain import Priority, SetBy, TicketStatus

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from intake.core.db.models import ApiToken, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import ApiToken, User
 from intake.domain import Role
 from intake.errors import NotFoundError, RejectedError
 

@@ -16,7 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.core.customers import customer_for_phone, normalize_phone
-from intake.core.db.models import AppSetting, Message, Ticket, Transcript, utcnow
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, Transcript
 from intake.core.tickets import open_ticket
 from intake.domain import Channel, TranscriptState
 from intake.mail.model import ParsedEmail

@@ -9,7 +9,8 @@ from sqlalchemy import update
 from intake.core.analytics import Filters, backlog, period_of, volume
 from intake.core.analytics_customers import customers, ratings
 from intake.core.analytics_speed import Percentiles, speed
-from intake.core.db.models import Ticket, TicketRating, User
+from intake.core.db.analytics_models import TicketRating
+from intake.core.db.models import Ticket, User
 from intake.core.runtime import Runtime
 from tests.analytics.seeding import Seed, add_customer, insert_tickets
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import User
 from intake.core.runtime import Runtime
 from intake.domain import Role
 from tests.analytics.corpus import background, cold_food_complaints

@@ -15,7 +15,10 @@ from sqlalchemy import select
 
 from intake.core.activity import Actor
 from intake.core.audit import AuditQuery, audit_as, search
-from intake.core.db.models import AuditEntry, Ticket, TicketRating, User, utcnow
+from intake.core.db.admin_models import AuditEntry
+from intake.core.db.analytics_models import TicketRating
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket, User
 from intake.core.ratings import rating_links, rating_token
 from intake.core.runtime import Runtime
 from intake.core.tickets import update_ticket

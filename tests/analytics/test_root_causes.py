@@ -11,15 +11,15 @@ from sqlalchemy import func, select
 
 from intake.core.analytics import Filters, period_of
 from intake.core.analytics_topics import current_root_causes, root_causes, snapshot_key
-from intake.core.db.models import (
-    Category,
+from intake.core.db.admin_models import Category
+from intake.core.db.analytics_models import (
     ComplaintGroup,
     ComplaintGroupMember,
     RootCauseSnapshot,
     TermDay,
     TicketTerm,
-    utcnow,
 )
+from intake.core.db.base import utcnow
 from intake.core.runtime import Runtime
 from intake.domain import Role
 from tests.analytics.corpus import background, cold_food_complaints

@@ -8,7 +8,8 @@ from rq.job import Job
 from sqlalchemy import select
 
 from intake.core.analytics_jobs import schedule_root_causes, slot_of
-from intake.core.db.models import AppSetting, RootCauseSnapshot, TicketAnalysis
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.analytics_models import RootCauseSnapshot, TicketAnalysis
 from intake.core.jobs import ROOT_CAUSES
 from intake.core.runtime import Runtime
 from tests.analytics.seeding import Seed, insert_tickets

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from intake.core.db.models import Customer, CustomerMerge, SlaPolicy, Ticket, TicketEvent
+from intake.core.db.admin_models import CustomerMerge, SlaPolicy
+from intake.core.db.models import Customer, Ticket, TicketEvent
 from intake.core.runtime import Runtime
 from intake.domain import Channel, EventKind, Priority, TicketStatus
 from tests.conftest import add_person, json_of, login, make_app

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Customer, Mailbox, Rule, Ticket, TicketEvent, User
+from intake.core.db.admin_models import Rule
+from intake.core.db.models import Customer, Mailbox, Ticket, TicketEvent, User
 from intake.core.groups import create_group, set_members
 from intake.core.runtime import Runtime
 from intake.core.users import add_user

@@ -8,7 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.core.assignment import auto_assign, pick_member
-from intake.core.db.models import Group, Ticket, TicketEvent, User
+from intake.core.db.admin_models import Group
+from intake.core.db.models import Ticket, TicketEvent, User
 from intake.core.groups import create_group, set_members
 from intake.core.runtime import Runtime
 from intake.core.tickets import update_ticket

@@ -9,7 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import Customer, Group, Message, Ticket, User
+from intake.core.db.admin_models import Group
+from intake.core.db.models import Customer, Message, Ticket, User
 from intake.core.groups import create_group, set_members
 from intake.core.runtime import Runtime
 from intake.domain import Role, Source, TicketStatus

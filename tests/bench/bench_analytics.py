@@ -34,17 +34,15 @@ import psycopg  # noqa: E402
 from sqlalchemy import insert, select, text  # noqa: E402
 
 from classify.terms import extract_terms  # noqa: E402
-from intake.core.db.migrate import upgrade  # noqa: E402
-from intake.core.db.models import (  # noqa: E402
+from intake.core.db.analytics_models import (  # noqa: E402
     ComplaintGroup,
     ComplaintGroupMember,
-    Customer,
-    Mailbox,
-    Ticket,
     TicketAnalysis,
     TicketRating,
     TicketTerm,
 )
+from intake.core.db.migrate import upgrade  # noqa: E402
+from intake.core.db.models import Customer, Mailbox, Ticket  # noqa: E402
 from intake.core.runtime import Runtime, set_current  # noqa: E402
 from intake.core.settings import load_settings  # noqa: E402
 from intake.core.users import add_user, create_token  # noqa: E402

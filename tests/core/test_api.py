@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Correction
+from intake.core.db.admin_models import Correction
 from intake.core.runtime import Runtime
 from intake.domain import Source
 from tests.conftest import json_of, run_jobs

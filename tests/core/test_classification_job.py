@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Category, Customer, Message, ModelVersion, Rule, Ticket
+from intake.core.db.admin_models import Category, ModelVersion, Rule
+from intake.core.db.models import Customer, Message, Ticket
 from intake.core.jobs import RETRAIN_MODELS
 from intake.core.runtime import Runtime
 from intake.core.tickets import update_ticket
@@ -172,7 +173,7 @@ def test_a_mailbox_default_category_applies_to_its_mail(runtime: Runtime) -> Non
 
 
 def test_the_sweeper_schedules_a_retrain_only_after_new_corrections(runtime: Runtime) -> None:
-    from intake.core.db.models import Correction
+    from intake.core.db.admin_models import Correction
     from intake.core.jobs import JobQueue
     from workers.sweeper import schedule_retrain
 

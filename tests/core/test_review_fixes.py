@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from intake.cli.supervisor import without_password
 from intake.collectors.smtp import process_smtp_message
 from intake.core.accept import accept_email
-from intake.core.db.models import Customer, Mailbox, Message, Ticket, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Mailbox, Message, Ticket
 from intake.core.heartbeat import Heartbeat
 from intake.core.jobs import CLASSIFY_TICKET, JobQueue
 from intake.core.runtime import Runtime

@@ -17,7 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Message, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Transcript
 from intake.core.heartbeat import Heartbeat, process_name
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime

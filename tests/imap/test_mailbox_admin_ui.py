@@ -6,7 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from intake.core.db.models import Mailbox, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Mailbox
 from intake.core.runtime import Runtime
 from intake.core.users import add_user
 from intake.domain import Role

@@ -18,7 +18,8 @@ from intake.core.acknowledgements import (
     why_not_acknowledge,
 )
 from intake.core.automatic_mail import MailTemplate
-from intake.core.db.models import Customer, Delivery, Mailbox, Message, Ticket, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Delivery, Mailbox, Message, Ticket
 from intake.core.runtime import Runtime, set_current
 from intake.domain import Channel, MessageState, Source
 from intake.errors import RejectedError

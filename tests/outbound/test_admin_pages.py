@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from intake.core.acknowledgements import load_ack_settings
 from intake.core.canned import fill_placeholders
-from intake.core.db.models import CannedResponse, Mailbox
+from intake.core.db.admin_models import CannedResponse
+from intake.core.db.models import Mailbox
 from intake.core.runtime import Runtime, set_current
 from intake.domain import Role
 from tests.conftest import add_person, login, make_app, make_runtime

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from intake.core.db.models import CannedResponse, Ticket, User
+from intake.core.db.admin_models import CannedResponse
+from intake.core.db.models import Ticket, User
 from intake.core.runtime import Runtime, set_current
 from intake.domain import Role
 from tests.conftest import add_person, deliver, make_app, make_runtime, run_jobs

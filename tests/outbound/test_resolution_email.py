@@ -13,15 +13,9 @@ import pytest
 from sqlalchemy import select, update
 
 from intake.core.automatic_mail import MailTemplate
-from intake.core.db.models import (
-    Delivery,
-    Mailbox,
-    Message,
-    Ticket,
-    TicketEvent,
-    TicketRating,
-    utcnow,
-)
+from intake.core.db.analytics_models import TicketRating
+from intake.core.db.base import utcnow
+from intake.core.db.models import Delivery, Mailbox, Message, Ticket, TicketEvent
 from intake.core.resolutions import (
     ResolutionSettings,
     load_resolution_settings,

@@ -6,7 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import Group, GroupMember, Message, SavedView, Ticket, TicketEvent, User
+from intake.core.db.admin_models import Group, GroupMember, SavedView
+from intake.core.db.models import Message, Ticket, TicketEvent, User
 from intake.core.runtime import Runtime
 from intake.domain import Priority, Role, TicketStatus
 from tests.conftest import add_person, json_of, login, make_app

@@ -10,7 +10,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from intake.core.db.models import Customer, Mailbox, Ticket, User, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Mailbox, Ticket, User
 from intake.core.runtime import Runtime
 from intake.domain import Priority, Role, TicketStatus
 from tests.conftest import add_person, json_of, make_app

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, Transcript
 from intake.domain import Channel, MessageState, Priority, Source, TicketStatus
 
 _keys = itertools.count(1)

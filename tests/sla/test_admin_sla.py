@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import BusinessCalendar, Customer, SlaPolicy, Ticket, TicketEvent
+from intake.core.db.admin_models import BusinessCalendar, SlaPolicy
+from intake.core.db.models import Customer, Ticket, TicketEvent
 from intake.core.runtime import Runtime
 from intake.domain import EventKind, Priority, Role, TicketStatus
 from tests.conftest import add_person, login, make_app

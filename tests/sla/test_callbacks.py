@@ -8,7 +8,8 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import Message, Ticket, TicketEvent, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, TicketEvent
 from intake.core.runtime import Runtime
 from intake.domain import Channel, EventKind, Priority, SlaTarget, Source, TicketStatus
 from tests.conftest import add_person, json_of, login, make_app

@@ -10,14 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from intake.core.activity import Actor
-from intake.core.db.models import (
-    BusinessCalendar,
-    Customer,
-    SlaPolicy,
-    Ticket,
-    TicketEvent,
-    utcnow,
-)
+from intake.core.db.admin_models import BusinessCalendar, SlaPolicy
+from intake.core.db.base import utcnow
+from intake.core.db.models import Customer, Ticket, TicketEvent
 from intake.core.runtime import Runtime
 from intake.core.sla import recompute, recompute_open_tickets, sla_state
 from intake.core.sla_clock import WARNING_FRACTION

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from intake.core.db.models import Group, GroupMember, Ticket, TicketEvent, User, utcnow
+from intake.core.db.admin_models import Group, GroupMember
+from intake.core.db.base import utcnow
+from intake.core.db.models import Ticket, TicketEvent, User
 from intake.core.runtime import Runtime, set_current
 from intake.core.sla import recompute
 from intake.domain import EventKind, Priority, Role, TicketStatus

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from sqlalchemy import select
 
 from intake.collectors.smtp import process_smtp_message
-from intake.core.db.models import AppSetting, Customer, Mailbox, Message, Ticket, Transcript
+from intake.core.db.admin_models import AppSetting
+from intake.core.db.models import Customer, Mailbox, Message, Ticket, Transcript
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from tests.conftest import add_person, login, make_app, run_jobs

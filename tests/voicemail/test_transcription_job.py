@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from intake.core.db.models import Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Transcript
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime
 from intake.core.speech_settings import speech_vocabulary

@@ -9,7 +9,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from classify.rules import RuleError, RuleFields, apply_rules, validate_rule
-from intake.core.db.models import Rule as RuleRow
+from intake.core.db.admin_models import Rule as RuleRow
 from intake.core.runtime import Runtime
 
 SIMPLE_FORM = {

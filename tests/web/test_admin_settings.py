@@ -6,7 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from intake.core.db.models import Category, SlaPolicy, Ticket
+from intake.core.db.admin_models import Category, SlaPolicy
+from intake.core.db.models import Ticket
 from intake.core.runtime import Runtime
 from intake.core.sla import first_response_due
 from intake.core.tickets import active_categories

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from flask.testing import FlaskClient
 
-from intake.core.db.models import Message, Ticket, Transcript, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message, Ticket, Transcript
 from intake.core.runtime import Runtime
 from intake.domain import Channel
 from tests.conftest import add_person, login

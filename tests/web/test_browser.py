@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from intake.core.accept import accept_email
-from intake.core.db.models import Category, Ticket
-from intake.core.db.models import Rule as RuleRow
+from intake.core.db.admin_models import Category
+from intake.core.db.admin_models import Rule as RuleRow
+from intake.core.db.models import Ticket
 from intake.core.runtime import Runtime
 from intake.domain import Role, Source
 from tests.conftest import add_person, make_app, run_jobs

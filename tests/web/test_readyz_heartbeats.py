@@ -21,7 +21,8 @@ from sqlalchemy import update
 from intake.cli.smtp_service import loop_answers
 from intake.collectors.smtp import make_controller
 from intake.core.accept import accept_email
-from intake.core.db.models import Message, utcnow
+from intake.core.db.base import utcnow
+from intake.core.db.models import Message
 from intake.core.heartbeat import REGISTRY, Heartbeat, live_processes
 from intake.core.jobs import JobQueue
 from intake.core.runtime import Runtime, set_current

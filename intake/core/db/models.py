@@ -1,24 +1,19 @@
-"""SQLAlchemy models: the store every process shares.
-
-Enumerated values are kept as plain strings in the database and read back as the enums of
-``intake.domain`` (``EnumText``), so adding a value never needs a migration, PostgreSQL and SQLite
-behave the same, and the type checker sees ``Mapped[MessageState]``, not ``Mapped[str]``.
+"""SQLAlchemy models: the store every process shares. Here the mail and its tickets (people,
+customers, mailboxes, tickets, messages and what hangs off them) and the queue's indexes;
+``admin_models`` holds what admins set up and the change records, ``analytics_models`` what
+the dashboard reads. Importing this module registers every table (migrations, sessions and
+tests rely on that).
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import UTC, date, datetime
-from enum import StrEnum
-from itertools import chain
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
-    Date,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -27,22 +22,18 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
-    inspect,
     true,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from intake.core.db.base import Base, EnumText, utcnow
 from intake.domain import (
-    AssignmentStrategy,
     Channel,
     DeliveryState,
     Direction,
     EventKind,
     MessageFlag,
     MessageState,
-    ModelTask,
     OutboundKind,
     Priority,
     Role,
@@ -54,57 +45,7 @@ from intake.domain import (
     TranscriptState,
 )
 
-log = logging.getLogger(__name__)
-
 AUTOMATIC_FLAGS = frozenset({MessageFlag.AUTO_REPLY, MessageFlag.BOUNCE})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset otherwise)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-E = TypeVar("E", bound=StrEnum)
-
-
-class EnumText(TypeDecorator[E]):
-    """A domain enum stored as its plain string value (a VARCHAR, no database enum type)."""
-
-    impl = String
-    cache_ok = True
-
-    def __init__(self, enum: type[E], length: int = 20) -> None:
-        super().__init__(length)
-        self.enum = enum
-
-    def process_bind_param(self, value: E | str | None, dialect: Any) -> str | None:
-        # Raises ValueError for a word that is not a member: no typo reaches the database.
-        return None if value is None else self.enum(value).value
-
-    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
-        return None if value is None else self.enum(value)
-
-
-class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
 
 
 class User(Base):
@@ -399,19 +340,6 @@ class Delivery(Base):
     created_by: Mapped[User | None] = relationship()
 
 
-class CannedResponse(Base):
-    """A reply text agents pick on the ticket page; placeholders filled in for each ticket."""
-
-    __tablename__ = "canned_responses"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
-    language: Mapped[str] = mapped_column(String(16), default="en")
-    body: Mapped[str] = mapped_column(Text)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
 class Attachment(Base):
     __tablename__ = "attachments"
 
@@ -463,144 +391,6 @@ class Transcript(Base):
     message: Mapped[Message] = relationship(back_populates="transcript")
 
 
-class Category(Base):
-    """The team's problem-type taxonomy; the model's labels map onto these keys."""
-
-    __tablename__ = "categories"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(60), unique=True)
-    label: Mapped[str] = mapped_column(String(200))
-    retired: Mapped[bool] = mapped_column(Boolean, default=False)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class Rule(Base):
-    """An admin rule; conditions and actions are the JSON form of ``classify.rules.Rule``."""
-
-    __tablename__ = "rules"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class SlaPolicy(Base):
-    """Business minutes to first response and to resolution, per priority and customer tier.
-
-    ``tier`` "" is the policy for every customer; a policy for a tier (e.g. "vip") wins over it.
-    """
-
-    __tablename__ = "sla_policies"
-    __table_args__ = (UniqueConstraint("priority", "tier", name="uq_sla_policies_priority_tier"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    priority: Mapped[Priority] = mapped_column(EnumText(Priority, 10))
-    tier: Mapped[str] = mapped_column(String(40), default="", server_default="")
-    first_response_minutes: Mapped[int] = mapped_column(Integer)
-    resolution_minutes: Mapped[int | None] = mapped_column(Integer)
-    # Business hours the minutes count in; none: around the clock.
-    calendar_id: Mapped[int | None] = mapped_column(
-        ForeignKey("business_calendars.id", ondelete="SET NULL")
-    )
-
-    calendar: Mapped[BusinessCalendar | None] = relationship()
-
-
-class BusinessCalendar(Base):
-    """Opening hours in a time zone, with holidays (``intake.core.business_hours``)."""
-
-    __tablename__ = "business_calendars"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    # {"0": ["09:00-17:00"], ..., "6": []}: local hours per weekday (0 is Monday).
-    hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    holidays: Mapped[list[Any]] = mapped_column(default=list)  # ISO dates, local
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class Group(Base):
-    """A team tickets are routed to (``Ticket.group`` holds its name), with its members."""
-
-    __tablename__ = "groups"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(100), unique=True)
-    strategy: Mapped[AssignmentStrategy] = mapped_column(
-        EnumText(AssignmentStrategy), default=AssignmentStrategy.MANUAL
-    )
-    # Least-open: a member with this many open tickets gets no more; none: no cap.
-    max_open: Mapped[int | None] = mapped_column(Integer)
-    # Round-robin: who got the last ticket, so the next goes to the member after.
-    last_assigned_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-    members: Mapped[list[User]] = relationship(
-        secondary="group_members", order_by="User.email", viewonly=True
-    )
-
-
-class GroupMember(Base):
-    __tablename__ = "group_members"
-
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-
-
-class CustomerMerge(Base):
-    """Two customer records found to be one person: what was merged into what, by whom."""
-
-    __tablename__ = "customer_merges"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kept_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    merged_id: Mapped[int] = mapped_column(Integer)  # its row is gone; ``merged`` keeps it
-    merged: Mapped[dict[str, Any]] = mapped_column(default=dict)  # email, phone, name, tier
-    ticket_ids: Mapped[list[Any]] = mapped_column(default=list)  # the tickets that moved
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ModelVersion(Base):
-    """A trained classifier version with its held-back scores; one active per task."""
-
-    __tablename__ = "model_versions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    task: Mapped[ModelTask] = mapped_column(EnumText(ModelTask))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    active: Mapped[bool] = mapped_column(Boolean, default=False)
-    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    blob_sha256: Mapped[str] = mapped_column(String(64))
-    note: Mapped[str] = mapped_column(Text, default="")
-
-
-class Correction(Base):
-    """An agent's change of category or priority: training data for the next model version."""
-
-    __tablename__ = "corrections"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
-    field: Mapped[str] = mapped_column(String(20))
-    old_value: Mapped[str | None] = mapped_column(String(60))
-    new_value: Mapped[str] = mapped_column(String(60))
-    text: Mapped[str] = mapped_column(Text)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class Blob(Base):
     """Blob bytes kept in the database (INTAKE_BLOB_STORE=db, ``intake.core.blob_db``)."""
 
@@ -639,217 +429,6 @@ Index("ix_tickets_customer_automatic", Ticket.customer_id, Ticket.automatic)
 Index("ix_tickets_sla_due_at", Ticket.sla_due_at)  # "breached" and "due soon" views
 
 
-class SavedView(Base):
-    """A queue filter saved by an agent: for the owner, shared with a group, or with everyone."""
-
-    __tablename__ = "saved_views"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    query: Mapped[str] = mapped_column(String(2000))  # the queue's filter, as a URL query string
-    shared: Mapped[bool] = mapped_column(Boolean, default=False)  # with everyone
-    group: Mapped[str | None] = mapped_column(String(100))  # shared with this group (its name)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class AppSetting(Base):
-    """Admin-editable settings that live in the database (e.g. the speech vocabulary)."""
-
-    __tablename__ = "app_settings"
-
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-# Analytics (issue 14): indexes for the dashboard's GROUP BYs, and what the root-cause job stores.
-ANALYTICS_COLUMNS = (
-    "created_at",
-    "automatic",
-    "category",
-    "channel",
-    "sentiment",
-    "complaint",
-    "priority",
-    "sla_breached",
-    "status",
-    "customer_id",
-    "first_response_at",
-    "resolved_at",
-    "sla_due_at",
-    "mailbox_id",
-    "group",
-    "language",
-)
-# automatic in the keys: the counts that skip auto-replies are answered from the index alone.
-Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at, Ticket.automatic)
-Index("ix_tickets_category_created", Ticket.category, Ticket.created_at)
-# The backlog's resolved and open counts, filters included, from the index alone (0018).
-Index(
-    "ix_tickets_resolved_at",
-    *(
-        getattr(Ticket, name)
-        for name in (
-            "resolved_at",
-            "automatic",
-            "category",
-            "channel",
-            "mailbox_id",
-            "group",
-            "language",
-            "customer_id",
-        )
-    ),
-)
-Index("ix_messages_received_at", Message.received_at)
-# The overview's automatic-mail counts from the index alone; SQLite only (migration 0017).
-Index("ix_messages_received_flags", Message.received_at, Message.direction, Message.flags).ddl_if(
-    dialect="sqlite"
-)
-# The dashboard's period queries read only these columns: answered from the index alone, in
-# created order, instead of one table page per ticket.
-Index(
-    "ix_tickets_analytics",
-    *(getattr(Ticket, name) for name in ANALYTICS_COLUMNS),
-)
-# The overview's breakdown of the open tickets, from this index alone (migration 0016).
-Index(
-    "ix_tickets_open_analytics",
-    Ticket.status,
-    Ticket.automatic,
-    Ticket.priority,
-    Ticket.category,
-    Ticket.sentiment,
-    Ticket.sla_due_at,
-    Ticket.first_response_at,
-)
-
-
-class AuditEntry(Base):
-    """One admin change: who changed which field of which object, from what to what."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_object", "object_type", "object_id"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    actor: Mapped[str] = mapped_column(String(320), index=True)
-    action: Mapped[str] = mapped_column(String(10))  # create | update | delete
-    object_type: Mapped[str] = mapped_column(String(40))
-    object_id: Mapped[str] = mapped_column(String(100))
-    object_label: Mapped[str] = mapped_column(String(300), default="")
-    field: Mapped[str | None] = mapped_column(String(60))
-    old: Mapped[Any] = mapped_column(JSON, nullable=True)
-    new: Mapped[Any] = mapped_column(JSON, nullable=True)
-
-
-class TicketRating(Base):
-    """The customer's one rating of a resolved ticket, from the signed link in the email."""
-
-    __tablename__ = "ticket_ratings"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), unique=True
-    )
-    rating: Mapped[str] = mapped_column(String(10))  # good | okay | bad
-    comment: Mapped[str] = mapped_column(Text, default="")
-    rated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-
-
-class TicketAnalysis(Base):
-    """A ticket whose terms the root-cause job extracted (and, for complaints, its embedding)."""
-
-    __tablename__ = "ticket_analysis"
-
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
-    )
-    analyzed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 sentence vector
-
-
-class TicketTerm(Base):
-    """A term or phrase a ticket's text contains (once per ticket: document counts)."""
-
-    __tablename__ = "ticket_terms"
-    __table_args__ = (Index("ix_ticket_terms_term", "term", "ticket_id"),)
-
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
-    )
-    term: Mapped[str] = mapped_column(String(80), primary_key=True)
-
-
-class TermDay(Base):
-    """Daily roll-up of ticket_terms over all tickets: the background topics are scored against."""
-
-    __tablename__ = "term_days"
-    __table_args__ = (Index("ix_term_days_day", "day"),)  # a day is recounted as a whole
-
-    term: Mapped[str] = mapped_column(String(80), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    tickets: Mapped[int] = mapped_column(Integer)
-
-
-class TermDayTotal(Base):
-    """Per day: analysed tickets, and the sum of their distinct terms (the background's size)."""
-
-    __tablename__ = "term_day_totals"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    tickets: Mapped[int] = mapped_column(Integer)
-    terms: Mapped[int] = mapped_column(Integer)
-
-
-class ComplaintGroup(Base):
-    """Similar complaints of one topic (sentence embeddings), labelled by their top terms."""
-
-    __tablename__ = "complaint_groups"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    category: Mapped[str | None] = mapped_column(String(60), index=True)
-    label: Mapped[str] = mapped_column(String(300))
-    terms: Mapped[list[Any]] = mapped_column(default=list)
-    size: Mapped[int] = mapped_column(Integer)
-    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class RootCauseSnapshot(Base):
-    """Root causes of a topic for a standard period, as the root-cause job last computed them."""
-
-    __tablename__ = "root_cause_snapshots"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)  # day|days|topic
-    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
-class ComplaintGroupMember(Base):
-    __tablename__ = "complaint_group_members"
-    __table_args__ = (Index("ix_complaint_group_members_ticket", "ticket_id"),)
-
-    group_id: Mapped[int] = mapped_column(
-        ForeignKey("complaint_groups.id", ondelete="CASCADE"), primary_key=True
-    )
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
-    )
-
-
-@event.listens_for(Session, "before_flush")
-def _fit_strings_to_their_columns(session: Session, _context: Any, _instances: Any) -> None:
-    """Cut over-long strings to their column's length instead of failing the whole write.
-
-    Such values come from outside (a 300-character display name, a SIP URI as caller number);
-    PostgreSQL refuses them where SQLite would not, and the raw item keeps the full value.
-    """
-    for row in chain(session.new, session.dirty):
-        for attribute in inspect(row).mapper.column_attrs:
-            length = getattr(attribute.columns[0].type, "length", None)
-            value = getattr(row, attribute.key)
-            if length and isinstance(value, str) and len(value) > length:
-                log.warning("%s.%s cut to %d characters", type(row).__name__, attribute.key, length)
-                setattr(row, attribute.key, value[:length])
+# The other model modules register their tables with Base.metadata here: they use the classes
+# above, so they come last.
+from intake.core.db import admin_models, analytics_models  # noqa: E402, F401

@@ -7,8 +7,8 @@ from typing import Any, Literal
 from alembic import context
 from alembic.autogenerate.api import AutogenContext
 
+from intake.core.db.base import Base, UTCDateTime
 from intake.core.db.engine import make_engine
-from intake.core.db.models import Base, UTCDateTime
 from intake.core.search import SEARCH_TABLES
 
 
