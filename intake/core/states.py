@@ -51,31 +51,12 @@ def _max_attempts(runtime: Runtime) -> int:
 
 
 def claim_message(runtime: Runtime, message_id: int) -> bool:
-    now = utcnow()
-    with runtime.db.session() as session:
-        result = session.execute(
-            update(Message)
-            .where(
-                Message.id == message_id,
-                or_(
-                    Message.state == MessageState.RECEIVED,
-                    (Message.state == MessageState.PROCESSING)
-                    & (Message.claimed_at < now - STALE_CLAIM),
-                ),
-            )
-            .values(
-                state=MessageState.PROCESSING,
-                claimed_at=now,
-                claimed_by=process_name(),
-                attempts=Message.attempts + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    return message_id in claim_messages(runtime, [message_id])
 
 
 def claim_messages(runtime: Runtime, message_ids: list[int]) -> list[int]:
-    """:func:`claim_message` for many rows in one statement: the ids this call claimed."""
+    """Claim waiting messages (or ones whose claim went stale) in one statement; the ids this
+    call claimed, so of two workers claiming the same row only one gets it."""
     if not message_ids:
         return []
     now = utcnow()
