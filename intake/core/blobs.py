@@ -337,8 +337,4 @@ def _write_new(target: str, data: bytes) -> None:
 
 def _fsync_dir(directory: Path) -> None:
     # The rename is durable only once the directory entry is on disk.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync_path(str(directory))
