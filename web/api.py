@@ -15,7 +15,8 @@ from intake.errors import RejectedError
 from web.auth import token_required
 from web.context import db, get_runtime
 from web.live import snippet_markup
-from web.queries import QueueFilter, Viewer, list_tickets, load_ticket, queue_page
+from web.queries import list_tickets, load_ticket, queue_page
+from web.queue_filter import QueueFilter, Viewer
 from web.serialize import event_json, message_json, ticket_counts, ticket_json, tickets_json
 
 bp = Blueprint("api", __name__)

@@ -24,7 +24,8 @@ from intake.core.search_text import Snippet
 from intake.errors import RejectedError
 from web.auth import login_required
 from web.context import db, get_runtime
-from web.queries import COUNT_CAP, QueueFilter, QueuePage, Viewer, capped_count, queue_page
+from web.queries import COUNT_CAP, QueuePage, capped_count, queue_page
+from web.queue_filter import QueueFilter, Viewer
 from web.serialize import tickets_json
 
 bp = Blueprint("live", __name__)

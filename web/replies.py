@@ -35,7 +35,8 @@ from web.auth import login_required, token_required
 from web.context import db, get_runtime
 from web.form_input import clean, form_text
 from web.i18n import error_text
-from web.queries import Viewer, load_ticket
+from web.queries import load_ticket
+from web.queue_filter import Viewer
 from web.serialize import message_json
 
 log = logging.getLogger(__name__)

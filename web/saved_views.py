@@ -15,7 +15,7 @@ from intake.errors import NotFoundError, RejectedError
 from web.auth import login_required
 from web.context import db
 from web.i18n import error_text
-from web.queries import QueueFilter
+from web.queue_filter import QueueFilter
 
 bp = Blueprint("saved_views", __name__)
 

@@ -23,7 +23,8 @@ from web.auth import login_required
 from web.context import db, get_runtime
 from web.i18n import error_text
 from web.live import queue_choices, queue_rows, viewer
-from web.queries import CUSTOMER_TYPES, SLA_STATES, QueueFilter, load_ticket, may_see_message
+from web.queries import load_ticket, may_see_message
+from web.queue_filter import CUSTOMER_TYPES, SLA_STATES, QueueFilter
 from web.serialize import ticket_counts, tickets_json
 
 bp = Blueprint("views", __name__)

@@ -12,7 +12,8 @@ from intake.core.runtime import Runtime
 from intake.domain import Priority, Role, TicketStatus
 from tests.conftest import add_person, json_of, login, make_app
 from tests.search.tickets import add_ticket, minutes
-from web.queries import QueueFilter, Viewer, queue_page
+from web.queries import queue_page
+from web.queue_filter import QueueFilter, Viewer
 
 AGENT = "agent@example.com"
 OTHER = "other@example.com"

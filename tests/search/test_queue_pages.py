@@ -16,7 +16,8 @@ from intake.core.runtime import Runtime
 from intake.domain import Priority, Role, TicketStatus
 from tests.conftest import add_person, json_of, make_app
 from tests.search.tickets import add_ticket, minutes
-from web.queries import QueueFilter, Viewer, capped_count
+from web.queries import capped_count
+from web.queue_filter import QueueFilter, Viewer
 
 AGENT = "agent@example.com"
 OTHER = "other@example.com"

@@ -15,7 +15,8 @@ from intake.core.search_text import document_terms, query_parts, snippet
 from intake.core.settings import load_settings
 from tests.search.tickets import add_ticket
 from web.live import snippet_markup
-from web.queries import QueueFilter, Viewer, queue_page
+from web.queries import queue_page
+from web.queue_filter import QueueFilter, Viewer
 
 REFUND = "我申请退款已经一个星期了，客服一直没有回复，太失望了"
 DELIVERY = "送餐速度很快，味道也不错，下次还会再点"
