@@ -7,6 +7,7 @@ translations` extracts new strings, merges them into the catalogs and compiles t
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from enum import StrEnum
 from zoneinfo import available_timezones
@@ -17,6 +18,8 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from intake.errors import IntakeError
+
+log = logging.getLogger(__name__)
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT_LANGUAGE = "en"
@@ -133,8 +136,16 @@ def error_text(exc: BaseException) -> str:
     (domain words among the values translated too); any other exception as it reads."""
     if not isinstance(exc, IntakeError) or not exc.template:
         return str(exc)
+    translated = str(gettext(exc.template))
+    if not exc.params:
+        return translated  # a message without values is shown as written, braces and all
     params = {name: _shown(value) for name, value in exc.params.items()}
-    return str(gettext(exc.template)).format(**params)
+    try:
+        return translated.format(**params)
+    except (KeyError, IndexError, ValueError):
+        # A translation that names a value the message lacks must not break the page.
+        log.warning("translation of %r does not fit its values; shown in English", exc.template)
+        return str(exc)
 
 
 def language_of(accept_language: str | None, chosen: str | None) -> str:

@@ -153,3 +153,23 @@ def test_a_refusal_is_shown_in_the_readers_language(runtime: Runtime, ui: FlaskC
     page = answer.get_data(as_text=True)
     assert "vip" in page and "already exists" not in page
     assert "已存在" in page
+
+
+def test_error_text_keeps_the_braces_of_a_message_without_values(
+    runtime: Runtime, ui: FlaskClient
+) -> None:
+    from flask import Flask
+
+    from intake.errors import RejectedError
+    from web.i18n import error_text
+
+    app = ui.application
+    assert isinstance(app, Flask)
+    with app.test_request_context(headers={"Accept-Language": "zh-CN"}):
+        plain = RejectedError('send JSON {"text": "..."}')
+        assert error_text(plain) == 'send JSON {"text": "..."}'
+        unknown = RejectedError("no template {thing} in the catalog", thing="x")
+        assert error_text(unknown) == "no template x in the catalog"
+        assert error_text(RejectedError("group {name!r} already exists", name="vip")) == (
+            "组 'vip' 已存在"
+        )
