@@ -10,13 +10,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from intake.core.db.admin_models import AppSetting
+from intake.core.app_settings import save_app_setting
 from intake.core.db.models import Transcript
 from intake.core.speech_settings import (
     LANGUAGES_KEY,
     VOCABULARY_KEY,
     line_languages,
     parse_line_languages,
+    speech_vocabulary,
 )
 from intake.core.states import live_claimants, retry_transcript
 from intake.core.voicemail_tickets import VOICEMAIL_SENDERS_KEY, voicemail_senders
@@ -40,11 +41,7 @@ def _lines(field: str) -> list[str]:
 
 
 def _save(key: str, value: dict[str, Any]) -> None:
-    row = db().get(AppSetting, key)
-    if row is None:
-        db().add(AppSetting(key=key, value=value))
-    else:
-        row.value = value
+    save_app_setting(db(), key, value)
     db().commit()
 
 
@@ -60,13 +57,12 @@ def voicemail() -> str:
             .options(selectinload(Transcript.message))
         )
     )
-    vocabulary = db().get(AppSetting, VOCABULARY_KEY)
     return render_template(
         "admin/voicemail.html",
         transcripts=problems,
         # A running transcript can be retried once no live worker holds it (a stuck one).
         working=live_claimants(get_runtime(), [t.claimed_by for t in problems]),
-        vocabulary="\n".join(vocabulary.value.get("terms", []) if vocabulary else []),
+        vocabulary="\n".join(speech_vocabulary(db())),
         senders="\n".join(sorted(voicemail_senders(db()))),
         languages=request.args.get("languages")
         or "\n".join(f"{line} = {code}" for line, code in sorted(line_languages(db()).items())),

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from intake.core import runtime as runtime_module
 from intake.core.acknowledgements import NOT_ACKNOWLEDGED, is_noreply
 from intake.core.activity import Actor, record_event
+from intake.core.app_settings import app_setting, save_app_setting
 from intake.core.automatic_mail import (
     MailTemplate,
     automatic_mail,
@@ -33,7 +34,6 @@ from intake.core.automatic_mail import (
     stored_templates,
 )
 from intake.core.canned import UNKNOWN_CUSTOMER
-from intake.core.db.admin_models import AppSetting
 from intake.core.db.base import utcnow
 from intake.core.db.models import Delivery, Message, Ticket
 from intake.core.outbox import queue_mail
@@ -98,8 +98,7 @@ class ResolutionSettings:
 
 
 def load_resolution_settings(session: Session) -> ResolutionSettings:
-    row = session.get(AppSetting, SETTING_KEY)
-    value = row.value if row is not None else {}
+    value = app_setting(session, SETTING_KEY)
     off = frozenset(int(i) for i in value.get("mailboxes_off") or [] if str(i).isdigit())
     templates = load_templates(value.get("templates"), DEFAULT_TEMPLATES)
     return ResolutionSettings(bool(value.get("domain_mail", True)), off, templates)
@@ -120,11 +119,7 @@ def save_resolution_settings(session: Session, settings: ResolutionSettings) -> 
         "mailboxes_off": sorted(settings.mailboxes_off),
         "templates": stored_templates(settings.templates),
     }
-    row = session.get(AppSetting, SETTING_KEY)
-    if row is None:
-        session.add(AppSetting(key=SETTING_KEY, value=value))
-    else:
-        row.value = value
+    save_app_setting(session, SETTING_KEY, value)
 
 
 def _last_customer_message(session: Session, ticket: Ticket) -> Message | None:

@@ -9,8 +9,8 @@ import re
 
 from sqlalchemy.orm import Session
 
+from intake.core.app_settings import app_setting
 from intake.core.customers import normalize_phone
-from intake.core.db.admin_models import AppSetting
 from intake.core.db.models import Message
 from intake.errors import RejectedError
 
@@ -22,15 +22,13 @@ LANGUAGE_CODE = re.compile(r"^[a-z]{2}(?:-[A-Za-z]{2,4})?$")
 
 def speech_vocabulary(session: Session) -> tuple[str, ...]:
     """The admin's terms for the recognizer, in their order."""
-    row = session.get(AppSetting, VOCABULARY_KEY)
-    terms = row.value.get("terms", []) if row is not None else []
+    terms = app_setting(session, VOCABULARY_KEY).get("terms", [])
     return tuple(str(term) for term in terms if str(term).strip())
 
 
 def line_languages(session: Session) -> dict[str, str]:
     """Called number (E.164) or mailbox address -> the language its callers speak."""
-    row = session.get(AppSetting, LANGUAGES_KEY)
-    return dict(row.value.get("lines", {})) if row is not None else {}
+    return dict(app_setting(session, LANGUAGES_KEY).get("lines", {}))
 
 
 def parse_line_languages(text: str) -> dict[str, str]:

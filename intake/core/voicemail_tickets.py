@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from intake.core.app_settings import app_setting
 from intake.core.customers import customer_for_phone, normalize_phone
-from intake.core.db.admin_models import AppSetting
 from intake.core.db.base import utcnow
 from intake.core.db.models import Message, Ticket, Transcript
 from intake.core.tickets import open_ticket
@@ -106,8 +106,7 @@ def recording_pending(message: Message) -> bool:
 
 def voicemail_senders(session: Session) -> frozenset[str]:
     """Sender addresses an admin marked as voicemail sources (lower-cased)."""
-    row = session.get(AppSetting, VOICEMAIL_SENDERS_KEY)
-    senders = row.value.get("senders", []) if row is not None else []
+    senders = app_setting(session, VOICEMAIL_SENDERS_KEY).get("senders", [])
     return frozenset(str(s).strip().lower() for s in senders if str(s).strip())
 
 
