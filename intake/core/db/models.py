@@ -185,6 +185,11 @@ class Ticket(Base):
     needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
     classified_at: Mapped[datetime | None]
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # The customer's contact history when this ticket came in, kept by
+    # intake.core.contact_facts (0019): another request in the 7 days before, and how many
+    # earlier requests (counted up to CONTACT_EARLIER_CAP); false and 0 without a customer.
+    repeat_contact: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    contact_earlier: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     group: Mapped[str | None] = mapped_column(String(100))
