@@ -3,7 +3,8 @@
 A ticket is a repeat contact when the same customer opened another ticket in the 7 days before
 it. The customer type is the one the ticket had when it came in: ``potential`` for a first
 contact, ``loyal`` with enough earlier tickets and a first contact long enough ago (the
-``INTAKE_LOYAL_*`` thresholds), ``existing`` otherwise.
+``INTAKE_LOYAL_*`` thresholds, applied when the page is asked for), ``existing`` otherwise.
+Each ticket stores its part of that history when it gets its customer (``contact_facts``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from intake.core.analytics import (
     DAY_SECONDS,
@@ -25,11 +26,11 @@ from intake.core.analytics import (
     epoch_of,
     when,
 )
+from intake.core.contact_facts import CONTACT_EARLIER_CAP
 from intake.core.db.analytics_models import TicketRating
 from intake.core.db.models import Customer, Ticket, User
 from intake.domain import CustomerType
 
-REPEAT_WINDOW_SECONDS = 7 * DAY_SECONDS
 RATINGS = ("good", "okay", "bad")
 
 
@@ -51,75 +52,47 @@ def customers(
     loyal_min_tickets: int = 5,
     loyal_min_days: int = 180,
 ) -> Customers:
-    earlier = aliased(Ticket)
-    before_this = (
-        earlier.customer_id == Ticket.customer_id,
-        earlier.created_at < Ticket.created_at,
-        earlier.automatic.is_(False),
-    )
-    # Both read the customer's earlier tickets backwards in ix_tickets_customer_created and stop
-    # early: the latest one, and at most as many as the loyal rule needs (a customer with
-    # thousands of tickets costs no more per ticket than one with five).
-    previous_at = (
-        select(earlier.created_at)
-        .where(*before_this)
-        .order_by(earlier.customer_id.desc(), earlier.created_at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    needed = max(loyal_min_tickets - 1, 1)
-    earlier_count = (
-        select(func.count())
-        .select_from(
-            select(earlier.id).where(*before_this).correlate(Ticket).limit(needed).subquery()
-        )
-        .scalar_subquery()
-    )
-    per_ticket = (
-        select(
-            day_of(session, Ticket.created_at).label("day"),
-            func.coalesce(Customer.tier, "none").label("tier"),
-            (epoch_of(session, Ticket.created_at) - epoch_of(session, previous_at)).label("gap"),
-            earlier_count.label("earlier"),
-            (
-                epoch_of(session, Ticket.created_at) - epoch_of(session, Customer.first_contact_at)
-            ).label("since_first"),
-        )
-        .outerjoin(Customer, Customer.id == Ticket.customer_id)
-        .where(*conditions(filters, period))
-        # Materialized: inlined, the database would run the two correlated subqueries once
-        # for every place the outer query names their result (four times per ticket).
-        .cte("per_ticket")
-        .prefix_with("MATERIALIZED")
+    """Repeat contacts per day and the type and tier mix, from one GROUP BY.
+
+    The contact history is stored on each ticket (``intake.core.contact_facts``): the only
+    per-ticket work left is the customer's row, for the tier and the loyal rule's first contact.
+    """
+    # At most CONTACT_EARLIER_CAP earlier requests are counted: a higher threshold counts as it.
+    needed = min(max(loyal_min_tickets - 1, 1), CONTACT_EARLIER_CAP)
+    since_first = epoch_of(session, Ticket.created_at) - epoch_of(
+        session, Customer.first_contact_at
     )
     kind = case(
-        (per_ticket.c.gap.is_(None), CustomerType.POTENTIAL.value),
+        (Ticket.contact_earlier == 0, CustomerType.POTENTIAL.value),
         (
-            (per_ticket.c.earlier + 1 >= loyal_min_tickets)
-            & (per_ticket.c.since_first >= loyal_min_days * DAY_SECONDS),
+            (Ticket.contact_earlier >= needed) & (since_first >= loyal_min_days * DAY_SECONDS),
             CustomerType.LOYAL.value,
         ),
         else_=CustomerType.EXISTING.value,
+    ).label("kind")
+    day = day_of(session, Ticket.created_at).label("day")
+    tier = func.coalesce(Customer.tier, "none").label("tier")
+    rows = (
+        session.connection()  # Core rows: no ORM processing for the groups
+        .execute(
+            select(day, tier, kind, func.count(), func.sum(when(Ticket.repeat_contact.is_(True))))
+            .select_from(Ticket)
+            .outerjoin(Customer, Customer.id == Ticket.customer_id)
+            .where(*conditions(filters, period))
+            .group_by(day, tier, kind)
+        )
+        .all()
     )
-    rows = session.execute(
-        select(
-            per_ticket.c.day,
-            per_ticket.c.tier,
-            kind,
-            func.count(),
-            func.sum(when(per_ticket.c.gap <= REPEAT_WINDOW_SECONDS)),
-        ).group_by(per_ticket.c.day, per_ticket.c.tier, kind)
-    ).all()
     tickets: dict[str, int] = {}
     repeats: dict[str, int] = {}
     types: dict[str, int] = {k.value: 0 for k in CustomerType}
     tiers: dict[str, int] = {}
-    for day, tier, type_name, count, repeated in rows:
-        key = day_key(day)
+    for day_value, tier_name, type_name, count, repeated in rows:
+        key = day_key(day_value)
         tickets[key] = tickets.get(key, 0) + count
         repeats[key] = repeats.get(key, 0) + (repeated or 0)
         types[type_name] = types.get(type_name, 0) + count
-        tiers[tier] = tiers.get(tier, 0) + count
+        tiers[tier_name] = tiers.get(tier_name, 0) + count
     days = [d.isoformat() for d in period.day_list()]
     return Customers(
         TimeSeries(

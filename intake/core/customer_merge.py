@@ -12,6 +12,8 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+# Its flush hook recounts the kept customer's contact facts once the tickets have moved.
+from intake.core import contact_facts  # noqa: F401
 from intake.core.activity import Actor, record_event
 from intake.core.db.admin_models import CustomerMerge
 from intake.core.db.models import Customer, Ticket

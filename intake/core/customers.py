@@ -10,6 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from classify.customer import LoyaltyThresholds
+
+# Registers the flush hook that keeps each ticket's contact facts when it gets its customer.
+from intake.core import contact_facts  # noqa: F401
 from intake.core.db.admin_models import AppSetting
 from intake.core.db.models import Customer, Ticket
 from intake.core.settings import Settings

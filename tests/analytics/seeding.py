@@ -17,6 +17,7 @@ import psycopg
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from intake.core.contact_facts import refresh_contacts
 from intake.core.db.models import Customer, Message, Ticket
 from intake.domain import Priority
 
@@ -114,7 +115,9 @@ def insert_rows(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
 def insert_tickets(session: Session, seeds: Iterable[Seed]) -> list[int]:
     """Insert tickets (and a first inbound message each); returns their ids in order."""
     ids: list[int] = []
+    any_customer = False
     for batch in _batches(seeds):
+        any_customer = any_customer or any(s.customer_id is not None for s in batch)
         first = session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1)) or 0
         insert_rows(session, Ticket, [ticket_row(s) for s in batch])
         batch_ids = list(
@@ -153,6 +156,9 @@ def insert_tickets(session: Session, seeds: Iterable[Seed]) -> list[int]:
             ],
         )
         ids.extend(batch_ids)
+    if any_customer:
+        # Core inserts skip the ORM's flush hook that keeps the contact facts: one recount.
+        refresh_contacts(session.connection())
     return ids
 
 

@@ -38,6 +38,9 @@ ANALYTICS_COLUMNS = (
     "mailbox_id",
     "group",
     "language",
+    # The customer figures (repeat contacts, customer type at contact) from the index too (0019).
+    "repeat_contact",
+    "contact_earlier",
 )
 # automatic in the keys: the counts that skip auto-replies are answered from the index alone.
 Index("ix_tickets_customer_created", Ticket.customer_id, Ticket.created_at, Ticket.automatic)
