@@ -264,26 +264,45 @@ def measure(runtime: Runtime, rounds: int) -> bool:
     return ok
 
 
-def run(backend: str, database_url: str, n: int, rounds: int, data_dir: Path) -> bool:
+def _seeded(runtime: Runtime) -> bool:
+    with runtime.db.session() as session:
+        return session.scalar(select(Ticket.id).limit(1)) is not None
+
+
+def run(
+    backend: str, database_url: str, n: int, rounds: int, data_dir: Path, seed_only: bool = False
+) -> bool:
     print(f"== {backend}: {n:,} tickets", flush=True)
-    upgrade(database_url)
+    started = time.perf_counter()
+    upgrade(database_url)  # a kept database gets the migrations added since it was seeded
+    print(f"  upgrade: {time.perf_counter() - started:.1f} s", flush=True)
     runtime = runtime_for(database_url, data_dir)
-    seed(runtime, n)
-    ok = measure(runtime, rounds)
+    if _seeded(runtime):
+        print("  kept database: already seeded", flush=True)
+    else:
+        seed(runtime, n)
+    ok = True if seed_only else measure(runtime, rounds)
     set_current(None)
     runtime.close()
     return ok
 
 
-def _postgres_url() -> str | None:
+def _postgres_url(keep: bool, n: int) -> str | None:
+    """A fresh database; with ``keep``, one per size that later runs reuse once seeded."""
+    name = f"{PG_DB}_{n}" if keep else PG_DB
     try:
         with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as connection:
-            connection.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
-            connection.execute(f"CREATE DATABASE {PG_DB}")
+            exists = connection.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if not keep:
+                connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            if not keep or not exists:
+                connection.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as exc:
         print(f"PostgreSQL not reachable ({exc}); skipped")
         return None
-    return f"postgresql://postgres@127.0.0.1:5432/{PG_DB}"
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
 
 
 def main() -> int:
@@ -294,6 +313,14 @@ def main() -> int:
     parser.add_argument(
         "--measure-only", metavar="DATABASE_URL", help="time an already seeded database"
     )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        type=Path,
+        help="keep the seeded databases (SQLite in DIR, PostgreSQL as "
+        f"{PG_DB}_<tickets>) and reuse them on the next run with the same --tickets",
+    )
+    parser.add_argument("--seed-only", action="store_true", help="seed (or upgrade), no timing")
     args = parser.parse_args()
     if args.measure_only:
         with tempfile.TemporaryDirectory() as folder:
@@ -303,14 +330,34 @@ def main() -> int:
         return 1
     ok = True
     with tempfile.TemporaryDirectory() as folder:
+        where = args.keep or Path(folder)
+        where.mkdir(parents=True, exist_ok=True)
         if args.backend in ("sqlite", "both"):
-            url = f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
-            ok = run("sqlite", url, args.tickets, args.rounds, Path(folder) / "sqlite") and ok
+            url = f"sqlite:///{where / f'bench-{args.tickets}.sqlite3'}"
+            ok = (
+                run(
+                    "sqlite",
+                    url,
+                    args.tickets,
+                    args.rounds,
+                    Path(folder) / "sqlite",
+                    args.seed_only,
+                )
+                and ok
+            )
         if args.backend in ("postgresql", "both"):
-            pg_url = _postgres_url()
+            pg_url = _postgres_url(args.keep is not None, args.tickets)
             if pg_url is not None:
                 ok = (
-                    run("postgresql", pg_url, args.tickets, args.rounds, Path(folder) / "pg") and ok
+                    run(
+                        "postgresql",
+                        pg_url,
+                        args.tickets,
+                        args.rounds,
+                        Path(folder) / "pg",
+                        args.seed_only,
+                    )
+                    and ok
                 )
     print(f"target p95 <= {TARGET_P95_MS:.0f} ms (30-day period): {'met' if ok else 'MISSED'}")
     return 0 if ok else 1
