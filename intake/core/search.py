@@ -15,11 +15,11 @@ index change back with the text. ``intake search reindex`` rebuilds everything.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -57,6 +57,7 @@ POSTGRES_INDEX_DDL = f"CREATE INDEX {POSTGRES_INDEX} ON {POSTGRES_TABLE} USING g
 # are quoted history or pasted logs, and PostgreSQL limits a tsvector to 1 MB.
 MAX_DOCUMENT_CHARS = 50_000
 _POSTGRES_MAX_POSITION = 16_383
+_POSTGRES_MAX_PLACES = 256  # positions kept per term (PostgreSQL's limit)
 
 # Columns whose change alters a ticket's document.
 _MESSAGE_TEXT = ("subject", "text", "from_name", "from_addr", "caller_name", "caller_number")
@@ -118,17 +119,31 @@ def _documents(connection: Connection, ticket_ids: Sequence[int]) -> dict[int, s
 
 
 def _tsvector_literal(terms: Sequence[str]) -> str:
-    """A ``tsvector`` in its text form: exact terms with positions, no parser involved."""
-    positions: dict[str, list[int]] = defaultdict(list)
-    for index, term in enumerate(terms):
-        positions[term].append(min(index + 1, _POSTGRES_MAX_POSITION))
+    """A ``tsvector`` in its text form: exact terms with positions, no parser involved.
+
+    Positions count from 1 and grow, so each term's list is already sorted and distinct, save
+    past PostgreSQL's last position, where every later occurrence shares that one.
+    """
+    positions: dict[str, list[int]] = {}
+    for index, term in enumerate(terms, 1):
+        place = index if index < _POSTGRES_MAX_POSITION else _POSTGRES_MAX_POSITION
+        places = positions.get(term)
+        if places is None:
+            positions[term] = [place]
+        elif len(places) < _POSTGRES_MAX_PLACES and places[-1] != place:
+            places.append(place)
     return " ".join(
-        "'{}':{}".format(
-            term.replace("\\", "\\\\").replace("'", "''"),
-            ",".join(str(p) for p in sorted(set(places))[:256]),
-        )
+        "'"
+        + (term.replace("\\", "\\\\").replace("'", "''") if "'" in term or "\\" in term else term)
+        + "':"
+        + ",".join(map(str, places))
         for term, places in positions.items()
     )
+
+
+def _postgres_rows(documents: dict[int, str]) -> list[tuple[int, str, str]]:
+    """(ticket_id, content, document as a tsvector literal) for ``ticket_search``."""
+    return [(i, doc, _tsvector_literal(document_terms(doc))) for i, doc in documents.items()]
 
 
 def index_tickets(connection: Connection, ticket_ids: Iterable[int]) -> int:
@@ -140,8 +155,8 @@ def index_tickets(connection: Connection, ticket_ids: Iterable[int]) -> int:
     if connection.dialect.name == "postgresql":
         connection.execute(delete(postgres_search).where(postgres_search.c.ticket_id.in_(ids)))
         rows = [
-            {"id": i, "content": doc, "document": _tsvector_literal(document_terms(doc))}
-            for i, doc in documents.items()
+            {"id": i, "content": content, "document": document}
+            for i, content, document in _postgres_rows(documents)
         ]
         if rows:
             connection.execute(
@@ -173,6 +188,20 @@ def index_tickets(connection: Connection, ticket_ids: Iterable[int]) -> int:
     return len(documents)
 
 
+def _copy_postgres(connection: Connection, ticket_ids: Sequence[int]) -> int:
+    """Write these tickets' documents into the (emptied) PostgreSQL table with one COPY: many
+    times faster than row-by-row INSERTs when the whole index is rebuilt."""
+    rows = _postgres_rows(_documents(connection, ticket_ids))
+    raw = connection.connection.driver_connection
+    assert isinstance(raw, psycopg.Connection)
+    with raw.cursor().copy(
+        f"COPY {POSTGRES_TABLE} (ticket_id, content, document) FROM STDIN"
+    ) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return len(rows)
+
+
 def reindex_all(connection: Connection, batch: int = 2000) -> int:
     """Rebuild every ticket's document, in batches; returns how many tickets were indexed."""
     postgres = connection.dialect.name == "postgresql"
@@ -192,7 +221,7 @@ def reindex_all(connection: Connection, batch: int = 2000) -> int:
         )
         if not ids:
             break
-        done += index_tickets(connection, ids)
+        done += _copy_postgres(connection, ids) if postgres else index_tickets(connection, ids)
         last = ids[-1]
     if postgres:
         connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
