@@ -7,11 +7,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from intake.core import read_once
 from intake.core.db.admin_models import AppSetting
 
 
 def app_setting(session: Session, key: str) -> dict[str, Any]:
-    """The stored value of ``key``; an empty object when it was never saved."""
+    """The stored value of ``key``; an empty object when it was never saved.
+
+    Read once per transaction in a batch job's session (``intake.core.read_once``): a key never
+    saved has no row for the session's identity map to keep, so each lookup was a query.
+    """
+    return dict(read_once.read(session, ("app_setting", key), lambda: _stored(session, key)))
+
+
+def _stored(session: Session, key: str) -> dict[str, Any]:
     row = session.get(AppSetting, key)
     return dict(row.value) if row is not None and row.value else {}
 
