@@ -13,6 +13,7 @@ from classify.customer import LoyaltyThresholds
 
 # Registers the flush hook that keeps each ticket's contact facts when it gets its customer.
 from intake.core import contact_facts  # noqa: F401
+from intake.core.app_settings import app_setting
 from intake.core.db.admin_models import AppSetting
 from intake.core.db.models import Customer, Ticket
 from intake.core.settings import Settings
@@ -71,13 +72,16 @@ def _get_or_create(session: Session, column: str, value: str, name: str, at: dat
 def customer_for_email(session: Session, address: str, name: str, at: datetime) -> Customer:
     customer = _get_or_create(session, "email", normalize_email(address), name, at)
     if customer.tier is None:
-        customer.tier = tier_domains(session).get(address.rpartition("@")[2].lower())
+        tier = tier_domains(session).get(address.rpartition("@")[2].lower())
+        # Only a tier found is written: assigning None again was an UPDATE per message (and
+        # made the SLA hook look for the customer's open tickets).
+        if tier is not None:
+            customer.tier = tier
     return customer
 
 
 def tier_domains(session: Session) -> dict[str, str]:
-    row = session.get(AppSetting, TIER_DOMAINS)
-    return dict(row.value.get("domains", {})) if row is not None else {}
+    return dict(app_setting(session, TIER_DOMAINS).get("domains", {}))
 
 
 def parse_tier_domains(text: str) -> dict[str, str]:
