@@ -28,7 +28,7 @@ from sqlalchemy import (
     true,
     tuple_,
 )
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from intake.core.db.models import Message, Ticket
 from intake.core.groups import visible_to
@@ -111,7 +111,7 @@ class QueueKey:
 
 
 def _with_relations(query: Select[Any]) -> Select[Any]:
-    return query.options(selectinload(Ticket.customer), selectinload(Ticket.assignee))
+    return query.options(joinedload(Ticket.customer), joinedload(Ticket.assignee))
 
 
 # --- pages -------------------------------------------------------------------------------------
