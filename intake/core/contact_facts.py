@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, event, func, inspect, select
+from sqlalchemy import ColumnElement, Connection, Table, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from intake.core.db.models import Customer, Ticket
@@ -44,14 +44,65 @@ def _epoch(postgres: bool, column: Any) -> ColumnElement[Any]:
     return (func.julianday(column) - 2440587.5) * 86_400
 
 
+# Every customer's requests at once: one sort by customer and time, with window functions,
+# instead of two index searches per ticket (PostgreSQL took 83 s for 100,000 tickets that way).
+# RANK counts the strictly earlier requests (ties share a rank); the MAX that excludes the
+# current row's peers is the latest strictly earlier one. The same definitions as below.
+_ALL_SQL = """
+UPDATE tickets SET repeat_contact = facts.repeat_contact, contact_earlier = facts.contact_earlier
+FROM (
+  SELECT id,
+    CASE WHEN ranked - 1 > :cap THEN :cap ELSE ranked - 1 END AS contact_earlier,
+    COALESCE({epoch_created} - {epoch_previous} <= :window, false) AS repeat_contact
+  FROM (
+    SELECT id, created_at,
+      RANK() OVER (PARTITION BY customer_id ORDER BY created_at) AS ranked,
+      MAX(created_at) OVER (
+        PARTITION BY customer_id ORDER BY created_at
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW EXCLUDE GROUP
+      ) AS previous_at
+    FROM tickets
+    WHERE customer_id IS NOT NULL AND automatic = false
+  ) AS history
+) AS facts
+WHERE tickets.id = facts.id
+  AND (tickets.repeat_contact <> facts.repeat_contact
+       OR tickets.contact_earlier <> facts.contact_earlier)
+"""
+
+
+def refresh_all_contacts(connection: Connection) -> int:
+    """Recount every request's contact facts (bulk seeding; the migration has its own copy).
+
+    Returns the number of tickets whose facts changed.
+    """
+    if connection.dialect.name == "postgresql":
+        epochs = {
+            "epoch_created": "extract(epoch FROM created_at)",
+            "epoch_previous": "extract(epoch FROM previous_at)",
+        }
+    else:
+        epochs = {
+            "epoch_created": "(julianday(created_at) - 2440587.5) * 86400",
+            "epoch_previous": "(julianday(previous_at) - 2440587.5) * 86400",
+        }
+    result = connection.execute(
+        text(_ALL_SQL.format(**epochs)),
+        {"cap": CONTACT_EARLIER_CAP, "window": REPEAT_WINDOW_SECONDS},
+    )
+    return int(result.rowcount or 0)
+
+
 def refresh_contacts(
     connection: Connection, customer_id: int | None = None, since: datetime | None = None
 ) -> int:
     """Recount the contact facts of one customer's requests created at or after ``since``.
 
-    Without ``customer_id``: every customer's (the migration's backfill, bulk seeding).
+    Without ``customer_id``: every customer's (``refresh_all_contacts``).
     Returns the number of tickets updated.
     """
+    if customer_id is None:
+        return refresh_all_contacts(connection)
     postgres = connection.dialect.name == "postgresql"
     before_this = (
         _earlier.c.customer_id == _tickets.c.customer_id,
@@ -79,11 +130,10 @@ def refresh_contacts(
         .scalar_subquery()
     )
     gap = _epoch(postgres, _tickets.c.created_at) - _epoch(postgres, previous_at)
-    where: list[ColumnElement[bool]] = [_tickets.c.automatic.is_(False)]
-    if customer_id is None:
-        where.append(_tickets.c.customer_id.is_not(None))
-    else:
-        where.append(_tickets.c.customer_id == customer_id)
+    where: list[ColumnElement[bool]] = [
+        _tickets.c.automatic.is_(False),
+        _tickets.c.customer_id == customer_id,
+    ]
     if since is not None:
         where.append(_tickets.c.created_at >= since)
     result = connection.execute(

@@ -98,6 +98,7 @@ def test_the_migration_fills_the_facts_of_existing_tickets(tmp_path: Path) -> No
             ("first", 1, False, "2026-03-01 10:00:00.000000"),
             ("auto", 1, True, "2026-03-02 10:00:00.000000"),
             ("again", 1, False, "2026-03-05 10:00:00.000000"),
+            ("twin", 1, False, "2026-03-05 10:00:00.000000"),  # at the same time: not earlier
             ("late", 1, False, "2026-03-20 10:00:00.000000"),
             ("nobody", None, False, "2026-03-21 10:00:00.000000"),
         ):
@@ -120,6 +121,7 @@ def test_the_migration_fills_the_facts_of_existing_tickets(tmp_path: Path) -> No
         ("first", 0, 0),
         ("auto", 0, 0),
         ("again", 1, 1),
-        ("late", 0, 2),
+        ("twin", 1, 1),
+        ("late", 0, 3),
         ("nobody", 0, 0),
     ]
