@@ -217,7 +217,7 @@ def chart_csv(key: str) -> Response:
     if key == "per_day":
         data = compute_analytics(session, _days_arg())
         rows = [[d.day, d.email, d.voicemail, d.total] for d in data.per_day]
-        chart = Chart(key, "", Markup(""), ["day", "email", "voicemail", "total"], rows)
+        chart = Chart(key, "", Markup, ["day", "email", "voicemail", "total"], rows)
     else:
         found = one_chart(session, get_runtime().settings, key, filters, period)
         found = found or root_cause_chart(session, key, filters, period)

@@ -9,6 +9,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from flask_babel import gettext as _
@@ -40,11 +41,17 @@ SECTIONS = ("volume", "speed", "work", "customers", "satisfaction")
 
 @dataclass(frozen=True)
 class Chart:
+    """A chart's table and how to draw it: drawn only when shown (the API and CSV never are)."""
+
     key: str
     title: str
-    svg: Markup
+    draw: Callable[[], Markup]
     header: list[str]
     rows: list[list[Any]]
+
+    @property
+    def svg(self) -> Markup:
+        return self.draw()
 
     def csv(self) -> str:
         out = io.StringIO()
@@ -92,7 +99,7 @@ def _series_rows(ts: TimeSeries) -> tuple[list[str], list[list[Any]]]:
 
 def _time_chart(key: str, title: str, ts: TimeSeries, draw: Any) -> Chart:
     header, rows = _series_rows(ts)
-    return Chart(key, title, draw(title, ts.days, ts.series), header, rows)
+    return Chart(key, title, partial(draw, title, ts.days, ts.series), header, rows)
 
 
 def _percentile_chart(key: str, title: str, figures: dict[str, Percentiles]) -> Chart:
@@ -104,7 +111,7 @@ def _percentile_chart(key: str, title: str, figures: dict[str, Percentiles]) -> 
     return Chart(
         key,
         title,
-        svg_charts.hbars(title, drawn, " min"),
+        partial(svg_charts.hbars, title, drawn, " min"),
         ["priority", "tickets", "median_minutes", "p90_minutes"],
         rows,
     )
@@ -114,7 +121,7 @@ def _mix_chart(key: str, title: str, counts: dict[str, int], label: str) -> Char
     return Chart(
         key,
         title,
-        svg_charts.hbars(title, {k: float(v) for k, v in counts.items()}),
+        partial(svg_charts.hbars, title, {k: float(v) for k, v in counts.items()}),
         [label, "tickets"],
         [[k, v] for k, v in counts.items()],
     )
@@ -132,7 +139,12 @@ def _rating_charts(result: Ratings) -> list[Chart]:
             Chart(
                 key,
                 title,
-                svg_charts.hbars(title, {r.key: float(r.score or 0.0) * 100 for r in rows}, " %"),
+                partial(
+                    svg_charts.hbars,
+                    title,
+                    {r.key: float(r.score or 0.0) * 100 for r in rows},
+                    " %",
+                ),
                 [label, "good", "okay", "bad", "ratings", "net_score"],
                 [[r.key, r.good, r.okay, r.bad, r.total, r.score] for r in rows],
             )
@@ -157,7 +169,12 @@ def _speed(session: Session, settings: Settings, f: Filters, p: Period) -> list[
     sla = Chart(
         "sla",
         sla_title,
-        svg_charts.hbars(sla_title, {r.priority: (r.compliance or 0.0) * 100 for r in s.sla}, " %"),
+        partial(
+            svg_charts.hbars,
+            sla_title,
+            {r.priority: (r.compliance or 0.0) * 100 for r in s.sla},
+            " %",
+        ),
         ["priority", "tickets", "breached", "compliance"],
         [[r.priority, r.tickets, r.breached, r.compliance] for r in s.sla],
     )
@@ -262,7 +279,9 @@ def root_cause_chart(session: Session, key: str, filters: Filters, period: Perio
         "groups": _("Complaint groups"),
     }[key]
     values = {(i.term or i.label or "")[:24]: float(i.count) for i in items}
-    return Chart(key, title, svg_charts.hbars(title, values), ITEM_HEADER, item_rows(items))
+    return Chart(
+        key, title, partial(svg_charts.hbars, title, values), ITEM_HEADER, item_rows(items)
+    )
 
 
 @dataclass(frozen=True)

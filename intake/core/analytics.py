@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 DAY_SECONDS = 86_400
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)  # an upper bound that excludes no real time
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,10 @@ def backlog(session: Session, filters: Filters, period: Period) -> TimeSeries:
         day_key(d): n
         for d, n in session.execute(
             select(resolved_day, func.count())
-            .where(*where, Ticket.resolved_at >= period.start)
+            # Bounded above too: SQLite guesses a quarter of the table for an open range and
+            # then prefers the topic's index (a table page per ticket of the topic, 35 ms at
+            # 100,000 tickets) to the resolved-time index that holds every filter column.
+            .where(*where, Ticket.resolved_at >= period.start, Ticket.resolved_at < FAR_FUTURE)
             .group_by(resolved_day)
         )
     }
