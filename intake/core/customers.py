@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import phonenumbers
@@ -60,17 +61,20 @@ def _get_or_create(session: Session, column: str, value: str, name: str, at: dat
         except IntegrityError:
             customer = session.scalar(select(Customer).where(attribute == value))
             assert customer is not None
+    _contacted(customer, name, at)
+    return customer
+
+
+def _contacted(customer: Customer, name: str, at: datetime) -> None:
     if name and not customer.name:
         customer.name = name
     if at > customer.last_contact_at:
         customer.last_contact_at = at
     if at < customer.first_contact_at:
         customer.first_contact_at = at
-    return customer
 
 
-def customer_for_email(session: Session, address: str, name: str, at: datetime) -> Customer:
-    customer = _get_or_create(session, "email", normalize_email(address), name, at)
+def _with_tier(session: Session, customer: Customer, address: str) -> Customer:
     if customer.tier is None:
         tier = tier_domains(session).get(address.rpartition("@")[2].lower())
         # Only a tier found is written: assigning None again was an UPDATE per message (and
@@ -78,6 +82,41 @@ def customer_for_email(session: Session, address: str, name: str, at: datetime) 
         if tier is not None:
             customer.tier = tier
     return customer
+
+
+def customer_for_email(session: Session, address: str, name: str, at: datetime) -> Customer:
+    customer = _get_or_create(session, "email", normalize_email(address), name, at)
+    return _with_tier(session, customer, address)
+
+
+def customers_for_emails(
+    session: Session, senders: Sequence[tuple[str, str, datetime]]
+) -> list[Customer]:
+    """``customer_for_email`` for each ``(address, name, at)`` of a batch, in order: one query
+    for the stored customers and one savepoint for the new ones, instead of a query, a
+    savepoint and two flushes a message."""
+    length = Customer.email.type.length
+    keys = [normalize_email(address)[:length] for address, _, _ in senders]
+    found = {
+        c.email: c for c in session.scalars(select(Customer).where(Customer.email.in_(set(keys))))
+    }
+    new: dict[str, Customer] = {}
+    for key, (_, name, at) in zip(keys, senders, strict=True):
+        if key not in found and key not in new:
+            new[key] = Customer(email=key, name=name, first_contact_at=at, last_contact_at=at)
+    if new:
+        try:
+            with session.begin_nested():
+                session.add_all(new.values())
+        except IntegrityError:
+            # A concurrent job created one of them: each on its own, which recovers from that.
+            return [customer_for_email(session, *sender) for sender in senders]
+        found.update(new)
+    customers = []
+    for key, (address, name, at) in zip(keys, senders, strict=True):
+        _contacted(found[key], name, at)
+        customers.append(_with_tier(session, found[key], address))
+    return customers
 
 
 def tier_domains(session: Session) -> dict[str, str]:
