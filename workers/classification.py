@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from classify.classifier import Classification, Classifier, TicketText
 from classify.customer import customer_type
 from classify.rules import RuleDefinition, RuleError
+from intake.core import read_once
 from intake.core import runtime as runtime_module
 from intake.core.activity import Actor, record_change
 from intake.core.assignment import auto_assign
@@ -206,6 +207,8 @@ def classify_tickets(runtime: Runtime, ticket_ids: list[int]) -> dict[int, str]:
     """Classify tickets in one transaction and one model call; each one's outcome."""
     outcomes = {key: "skipped: no such ticket" for key in ticket_ids}
     with runtime.db.session() as session:
+        # Policies and settings are read once for the batch: this session never edits them.
+        read_once.hold(session)
         tickets = session.scalars(
             select(Ticket)
             .where(Ticket.id.in_(ticket_ids))

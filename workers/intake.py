@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from intake.core import read_once
 from intake.core import runtime as runtime_module
 from intake.core.acknowledgements import acknowledge_new_ticket
 from intake.core.blobs import BlobStore
-from intake.core.conversations import attach_to_ticket
-from intake.core.customers import normalize_email
-from intake.core.db.models import Attachment, Message
+from intake.core.conversations import attach_to_ticket, sender_of
+from intake.core.customers import customers_for_emails, normalize_email
+from intake.core.db.models import Attachment, Customer, Message, Ticket
 from intake.core.jobs import INGEST_MESSAGE, JobSpec
 from intake.core.pipeline import next_job
 from intake.core.states import claim_messages, mark_processed, release_message
@@ -27,6 +29,7 @@ from intake.core.voicemail_tickets import (
 )
 from intake.mail.model import ParsedEmail
 from intake.mail.parse import parse_email
+from intake.mail.pbx import VoicemailMail
 from workers.batching import give_back, take_queued
 
 log = logging.getLogger(__name__)
@@ -102,6 +105,8 @@ def _ingest_together(runtime: runtime_module.Runtime, message_ids: list[int]) ->
     """Ingest claimed messages in one transaction (no savepoints: on SQLite a transaction opened
     by a SAVEPOINT reads first and then cannot take the write lock once another process wrote)."""
     with runtime.db.session() as session:
+        # Policies and settings are read once for the batch: this session never edits them.
+        read_once.hold(session)
         # The rows and what a re-run replaces or checks (attachments, a voicemail's transcript)
         # in three queries for the batch, not three a message.
         # (Held here: the session keeps only weak references.)
@@ -110,31 +115,76 @@ def _ingest_together(runtime: runtime_module.Runtime, message_ids: list[int]) ->
             .where(Message.id.in_(message_ids))
             .options(selectinload(Message.attachments), selectinload(Message.transcript))
         ).all()
-        done = {message_id: _ingest_one(runtime, session, message_id) for message_id in message_ids}
+        prepared = [_prepare(runtime, session, message_id) for message_id in message_ids]
+        customers = _customers(session, [p for p in prepared if p is not None])
+        tickets = {
+            p.message.id: _link(runtime, session, p, customers.get(p.message.id))
+            for p in prepared
+            if p is not None
+        }
+        # One flush for the batch (unless threading or an acknowledgement needs one earlier):
+        # its hooks (SLA clocks, search index, contact facts) run once over all its tickets.
+        session.flush()
         del loaded
+        done = {message_id: _Done(None, None) for message_id in message_ids}
+        for p in prepared:
+            if p is not None:
+                done[p.message.id] = _Done(tickets[p.message.id].id, next_job(p.message))
         return done
 
 
-def _ingest_one(runtime: runtime_module.Runtime, session: Session, message_id: int) -> _Done:
+@dataclass
+class _Prepared:
+    message: Message
+    parsed: ParsedEmail | None  # None: uploaded voicemail audio (API, webhook, spool)
+    voicemail: VoicemailMail | None
+
+
+def _prepare(
+    runtime: runtime_module.Runtime, session: Session, message_id: int
+) -> _Prepared | None:
+    """Parse a message onto its row; None when the row was deleted meanwhile."""
     message = session.get(Message, message_id)
     if message is None:
-        return _Done(None, None)
+        return None
     if message.raw_content_type != RFC822:
-        # Uploaded voicemail audio (API, webhook, spool).
+        return _Prepared(message, None, None)
+    parsed = parse_email(runtime.blobs.get(message.raw_sha256))
+    apply_parsed(message, parsed, runtime.blobs)
+    return _Prepared(message, parsed, voicemail_in_mail(session, message, parsed))
+
+
+def _customers(session: Session, prepared: list[_Prepared]) -> dict[int, Customer]:
+    """The customers of the batch's customer mail, by message id, looked up (and the new ones
+    created) together instead of one message at a time."""
+    wanted: dict[int, tuple[str, str, datetime]] = {}
+    for p in prepared:
+        if p.parsed is not None and p.voicemail is None:
+            sender = sender_of(p.message, p.parsed)
+            if sender is not None:
+                wanted[p.message.id] = sender
+    found = customers_for_emails(session, list(wanted.values())) if wanted else []
+    return dict(zip(wanted, found, strict=True))
+
+
+def _link(
+    runtime: runtime_module.Runtime,
+    session: Session,
+    prepared: _Prepared,
+    customer: Customer | None,
+) -> Ticket:
+    """Put a prepared message on its ticket, queue the acknowledgement, mark it processed."""
+    message, parsed = prepared.message, prepared.parsed
+    if parsed is None:
         ticket = link_uploaded_voicemail(session, message)
+    elif prepared.voicemail is not None:
+        ticket = link_voicemail_mail(session, message, parsed, prepared.voicemail)
     else:
-        parsed = parse_email(runtime.blobs.get(message.raw_sha256))
-        apply_parsed(message, parsed, runtime.blobs)
-        voicemail = voicemail_in_mail(session, message, parsed)
-        if voicemail is not None:
-            ticket = link_voicemail_mail(session, message, parsed, voicemail)
-        else:
-            ticket = attach_to_ticket(session, message, parsed)
+        ticket = attach_to_ticket(session, message, parsed, customer)
     # Committed with the ticket; sent once the ticket is (acknowledgements.py says when).
     acknowledge_new_ticket(runtime, session, message, ticket)
     mark_processed(message)
-    session.flush()
-    return _Done(ticket.id, next_job(message))
+    return ticket
 
 
 def apply_parsed(message: Message, parsed: ParsedEmail, blobs: BlobStore) -> None:

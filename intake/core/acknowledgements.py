@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from classify.language import detect_language
+from intake.core.app_settings import app_setting
 from intake.core.automatic_mail import (
     MailTemplate,
     automatic_mail,
@@ -85,8 +86,7 @@ class AckSettings:
 
 
 def load_ack_settings(session: Session) -> AckSettings:
-    row = session.get(AppSetting, SETTING_KEY)
-    value = row.value if row is not None else {}
+    value = app_setting(session, SETTING_KEY)
     return AckSettings(
         domain_mail=bool(value.get("domain_mail", True)),
         templates=load_templates(value.get("templates"), DEFAULT_TEMPLATES),
@@ -198,6 +198,8 @@ def why_not_acknowledge(
         return f"automatic mail ({message.auto_reason or ', '.join(message.flags)})"
     if not _switched_on(session, message):
         return "acknowledgements are switched off for this mailbox"
+    # The checks below query by the ticket's id: a new ticket gets it at a flush.
+    session.flush()
     if not _is_new_ticket(session, ticket, message) or _already_acknowledged(session, ticket):
         return "the message joined an existing ticket"
     recipient = _recipient(runtime, ticket, message)
@@ -217,11 +219,12 @@ def acknowledge_new_ticket(
     runtime: Runtime, session: Session, message: Message, ticket: Ticket
 ) -> Message | None:
     """Queue the acknowledgement of a new ticket when it is due (sent once ``session`` commits)."""
-    session.flush()
     now = utcnow()
     verdict = why_not_acknowledge(runtime, session, message, ticket, now)
     if isinstance(verdict, str):
-        log.info("ticket %s not acknowledged: %s", ticket.id, verdict)
+        # Most verdicts need no flush (no relay, automatic mail): none here, so a batch of
+        # messages that are not acknowledged is written at the batch's flushes, not one each.
+        log.info("ticket %s not acknowledged: %s", ticket.id or "(new)", verdict)
         return None
     try:
         sender = reply_sender(runtime.settings, ticket, message)

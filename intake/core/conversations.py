@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -79,8 +80,23 @@ def find_ticket(
     )
 
 
-def attach_to_ticket(session: Session, message: Message, parsed: ParsedEmail) -> Ticket:
-    """Thread the message: join the ticket it answers (reopening it), or open a new one."""
+def sender_of(message: Message, parsed: ParsedEmail) -> tuple[str, str, datetime] | None:
+    """The customer ``attach_to_ticket`` links the ticket to, as ``(address, display name,
+    time)``; None for automatic mail and mail without a sender (no customer)."""
+    sender = message.from_addr or message.envelope_from
+    if message.is_automatic or not sender:
+        return None
+    return sender, parsed.from_addr.name if parsed.from_addr else "", message.received_at
+
+
+def attach_to_ticket(
+    session: Session, message: Message, parsed: ParsedEmail, customer: Customer | None = None
+) -> Ticket:
+    """Thread the message: join the ticket it answers (reopening it), or open a new one.
+
+    ``customer``: the sender's (``sender_of``), when the caller looked it up already (a batch
+    looks up all its senders at once); otherwise it is looked up here.
+    """
     sender = message.from_addr or message.envelope_from
     ticket = find_ticket(
         session,
@@ -90,14 +106,15 @@ def attach_to_ticket(session: Session, message: Message, parsed: ParsedEmail) ->
         subject=parsed.subject,
         sender=sender,
     )
-    at = message.received_at
     automatic = message.is_automatic
-    customer = None
-    if not automatic and sender:
+    wanted = sender_of(message, parsed)
+    if wanted is None:
+        customer = None
+    elif customer is None:
         # Before the ticket is opened, so that the new ticket is written (and its SLA clock set
         # and its text indexed, both flush hooks) once, with its customer, not twice.
-        name = parsed.from_addr.name if parsed.from_addr else ""
-        customer = customer_for_email(session, sender, name, at)
+        customer = customer_for_email(session, *wanted)
+    at = message.received_at
     if ticket is None:
         subject = normalize_subject(parsed.subject) or parsed.subject
         if MessageFlag.UNPARSEABLE in parsed.flags and not subject:

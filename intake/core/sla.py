@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import NO_VALUE, Session, selectinload
 
+from intake.core import read_once
 from intake.core.activity import Actor, record_event
 from intake.core.business_hours import (
     AROUND_THE_CLOCK,
@@ -282,7 +283,8 @@ def _keep_clocks_right(session: Session, _context: Any, _instances: Any) -> None
                 ):
                     tickets[id(ticket)] = ticket
         now = utcnow()
-        cache: TermsCache = {}
+        # Once per flush, or once per transaction in a batch job's session (read_once).
+        cache: TermsCache = read_once.read(session, "sla_terms", dict)
         for ticket in tickets.values():
             if ticket.id is None:
                 recompute(session, ticket, now, cache)
