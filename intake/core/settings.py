@@ -57,6 +57,12 @@ def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0
     return number
 
 
+def default_smtp_processes() -> int:
+    """One SMTP process per core, at most 4: one process is bound by its interpreter lock (its
+    sessions and its group commit share it), and past a few processes SQLite's one writer is."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     value = _raw(env, name)
     if value is None:
@@ -279,6 +285,9 @@ class Settings:
     secret_key: str | None
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
+    # How many ``intake smtp`` processes ``intake up`` runs on the SMTP port (SO_REUSEPORT: the
+    # kernel spreads connections over them); each has its own group commit and limits.
+    smtp_processes: int = 1
     web_host: str = "127.0.0.1"
     web_port: int = 8080
     accept_domains: tuple[str, ...] = ()
@@ -342,6 +351,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         secret_key=env_optional(env, "SECRET_KEY"),
         smtp_host=env_str(env, "SMTP_HOST", "127.0.0.1"),
         smtp_port=env_int(env, "SMTP_PORT", 2525),
+        smtp_processes=env_int(env, "SMTP_PROCESSES", default_smtp_processes(), minimum=1),
         web_host=env_str(env, "WEB_HOST", "127.0.0.1"),
         web_port=env_int(env, "WEB_PORT", 8080),
         accept_domains=env_list(env, "ACCEPT_DOMAINS"),
