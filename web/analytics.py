@@ -38,6 +38,7 @@ from web.analytics_dashboard import (
 )
 from web.auth import login_required, token_required
 from web.context import db, get_runtime
+from web.gc_pause import without_gc_pauses
 
 log = logging.getLogger(__name__)
 bp = Blueprint("analytics", __name__)
@@ -187,6 +188,7 @@ def _days_arg() -> int:
 
 @bp.get("/analytics")
 @login_required
+@without_gc_pauses
 def analytics_page() -> str:
     session = db()
     settings = get_runtime().settings
@@ -209,6 +211,7 @@ def analytics_page() -> str:
 
 @bp.get("/analytics/<key>.csv")
 @login_required
+@without_gc_pauses
 def chart_csv(key: str) -> Response:
     """The data behind one chart of the dashboard, for the same period and filter."""
     session = db()
@@ -234,6 +237,7 @@ def chart_csv(key: str) -> Response:
 
 @bp.get("/api/analytics")
 @token_required
+@without_gc_pauses
 def analytics_json() -> Response:
     session = db()
     data = compute_analytics(session, _days_arg()).to_json()

@@ -9,12 +9,14 @@ from intake.core.analytics_topics import current_root_causes, tickets_with
 from web.analytics_dashboard import filters_of, period_arg
 from web.auth import login_required, token_required
 from web.context import db
+from web.gc_pause import without_gc_pauses
 
 bp = Blueprint("analytics_topics", __name__)
 
 
 @bp.get("/api/analytics/topics")
 @token_required
+@without_gc_pauses
 def topics_json() -> Response:
     """``{"terms": [...], "emerging": [...], "groups": [...]}`` for ``days`` and ``topic``."""
     period = period_arg(request.args)
