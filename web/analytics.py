@@ -143,8 +143,9 @@ def compute_analytics(
     flags_text = cast(Message.flags, String)
     auto_replies, bounces = session.execute(
         select(
-            func.count(Message.id).filter(flags_text.like('%"auto_reply"%')),
-            func.count(Message.id).filter(flags_text.like('%"bounce"%')),
+            # count(*), not count(id): PostgreSQL answers from its index alone (0019).
+            func.count().filter(flags_text.like('%"auto_reply"%')),
+            func.count().filter(flags_text.like('%"bounce"%')),
         ).where(Message.direction == Direction.INBOUND, Message.received_at >= since)
     ).one()
     transcripts = dict(

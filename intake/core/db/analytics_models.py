@@ -67,6 +67,14 @@ Index("ix_messages_received_at", Message.received_at)
 Index("ix_messages_received_flags", Message.received_at, Message.direction, Message.flags).ddl_if(
     dialect="sqlite"
 )
+# PostgreSQL cannot key a B-tree on json, but can carry it: the same counts from the index alone
+# (0019; reading each message's heap row took 67 ms for 8,000 messages, 8 ms this way).
+Index(
+    "ix_messages_received_direction_flags",
+    Message.received_at,
+    Message.direction,
+    postgresql_include=["flags"],
+).ddl_if(dialect="postgresql")
 # The dashboard's period queries read only these columns: answered from the index alone, in
 # created order, instead of one table page per ticket.
 Index(

@@ -1,4 +1,5 @@
-"""contact facts: each ticket keeps whether it was a repeat contact and its earlier requests
+"""contact facts: each ticket keeps whether it was a repeat contact and its earlier requests;
+PostgreSQL's mail-flag counts from an index
 
 Revision ID: 0019
 Revises: 0018
@@ -93,9 +94,20 @@ def upgrade() -> None:
         "tickets",
         [*ANALYTICS_COLUMNS, "repeat_contact", "contact_earlier"],
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # The overview's auto-reply and bounce counts from the index alone: PostgreSQL cannot
+        # key a B-tree on json (hence 0017 is SQLite's), but it can carry the column along.
+        op.create_index(
+            "ix_messages_received_direction_flags",
+            "messages",
+            ["received_at", "direction"],
+            postgresql_include=["flags"],
+        )
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_index("ix_messages_received_direction_flags", table_name="messages")
     op.drop_index("ix_tickets_analytics", table_name="tickets")
     op.create_index("ix_tickets_analytics", "tickets", ANALYTICS_COLUMNS)
     with op.batch_alter_table("tickets") as batch:
