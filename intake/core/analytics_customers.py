@@ -23,7 +23,7 @@ from intake.core.analytics import (
     conditions,
     day_key,
     day_of,
-    epoch_of,
+    seconds_between,
     when,
 )
 from intake.core.contact_facts import CONTACT_EARLIER_CAP
@@ -59,9 +59,7 @@ def customers(
     """
     # At most CONTACT_EARLIER_CAP earlier requests are counted: a higher threshold counts as it.
     needed = min(max(loyal_min_tickets - 1, 1), CONTACT_EARLIER_CAP)
-    since_first = epoch_of(session, Ticket.created_at) - epoch_of(
-        session, Customer.first_contact_at
-    )
+    since_first = seconds_between(session, Ticket.created_at, Customer.first_contact_at)
     kind = case(
         (Ticket.contact_earlier == 0, CustomerType.POTENTIAL.value),
         (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from intake.core.analytics import Filters, Period, conditions, epoch_of, raw, share
+from intake.core.analytics import Filters, Period, conditions, raw, seconds_between, share
 from intake.core.db.models import Ticket
 from intake.domain import Priority
 
@@ -78,15 +78,14 @@ def speed(session: Session, filters: Filters, period: Period) -> Speed:
     memo: dict[tuple[Filters, Period], Speed] = session.info.setdefault("analytics.speed", {})
     if (filters, period) in memo:
         return memo[(filters, period)]
-    created = epoch_of(session, Ticket.created_at)
     rows = (
         session.connection()  # Core rows: no ORM processing per ticket
         .execute(
             select(
                 raw(Ticket.priority),
                 Ticket.sla_breached,
-                epoch_of(session, Ticket.first_response_at) - created,
-                epoch_of(session, Ticket.resolved_at) - created,
+                seconds_between(session, Ticket.first_response_at, Ticket.created_at),
+                seconds_between(session, Ticket.resolved_at, Ticket.created_at),
             ).where(*conditions(filters, period))
         )
         .all()
