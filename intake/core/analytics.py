@@ -105,7 +105,9 @@ def day_of(session: Session, column: Any) -> ColumnElement[Any]:
     if is_postgres(session):
         # date(timestamptz) would use the connection's time zone; the page promises UTC days.
         return func.date(func.timezone("UTC", column))
-    return func.date(column)  # SQLite stores UTC text, which date() reads as is
+    # SQLite stores UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's one format): its first
+    # ten characters are the day, and cutting them costs half of date()'s parsing per ticket.
+    return func.substr(column, 1, 10)
 
 
 def epoch_of(session: Session, column: Any) -> ColumnElement[Any]:
