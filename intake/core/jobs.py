@@ -236,13 +236,17 @@ class Jobs:
             return False
         return self.enqueue(spec, slot)
 
-    def enqueue_many(self, spec: JobSpec, keys: Sequence[int | str]) -> bool:
+    def enqueue_many(
+        self, spec: JobSpec, keys: Sequence[int | str], *, new_items: bool = False
+    ) -> bool:
         """:meth:`enqueue` for many keys in two round trips to Redis (a batch of new rows).
 
         Keys whose job is live are skipped, as in :meth:`enqueue`. False when Redis is
-        unreachable: the rows wait and the sweeper enqueues them later.
+        unreachable: the rows wait and the sweeper enqueues them later. A spec that runs again
+        when its job is running takes only ``new_items``: items first committed by the caller,
+        so a job of theirs that is already running read them whole and need not run again.
         """
-        if spec.again_if_running:
+        if spec.again_if_running and not new_items:
             raise ValueError(f"{spec.function}: enqueue it one key at a time")
         job_ids = [spec.job_id(key) for key in keys]
         active = {status.value for status in ACTIVE_STATES}
