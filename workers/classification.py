@@ -212,7 +212,13 @@ def classify_tickets(runtime: Runtime, ticket_ids: list[int]) -> dict[int, str]:
         tickets = session.scalars(
             select(Ticket)
             .where(Ticket.id.in_(ticket_ids))
-            .options(selectinload(Ticket.messages).selectinload(Message.transcript))
+            .options(
+                selectinload(Ticket.messages).selectinload(Message.transcript),
+                # Read for every ticket (its text, tier and default routing): one query each
+                # for the batch instead of a lazy load a ticket.
+                selectinload(Ticket.customer),
+                selectinload(Ticket.mailbox),
+            )
         ).all()
         context = CustomerContext.of(
             session, {t.customer_id for t in tickets if t.customer_id is not None}

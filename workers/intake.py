@@ -19,7 +19,7 @@ from intake.core.blobs import BlobStore
 from intake.core.conversations import attach_to_ticket, sender_of
 from intake.core.customers import customers_for_emails, normalize_email
 from intake.core.db.models import Attachment, Customer, Message, Ticket
-from intake.core.jobs import INGEST_MESSAGE, JobSpec
+from intake.core.jobs import CLASSIFY_TICKET, INGEST_MESSAGE, JobSpec
 from intake.core.pipeline import next_job
 from intake.core.states import claim_messages, mark_processed, release_message
 from intake.core.voicemail_tickets import (
@@ -47,6 +47,26 @@ BATCH = 20
 class _Done:
     ticket_id: int | None  # None: the row was deleted meanwhile
     follow_up: tuple[JobSpec, int] | None
+    new_ticket: bool = False  # opened by this batch
+
+
+def _enqueue_follow_ups(runtime: runtime_module.Runtime, done: list[_Done]) -> None:
+    """Each next job once; the classification of the batch's new tickets in one go (no job of
+    theirs can have read them before this batch committed, see ``Jobs.enqueue_many``)."""
+    new_tickets: dict[int, None] = {}
+    others: dict[tuple[JobSpec, int], None] = {}
+    for outcome in done:
+        if outcome.follow_up is None:
+            continue
+        spec, key = outcome.follow_up
+        if spec is CLASSIFY_TICKET and outcome.new_ticket:
+            new_tickets[key] = None
+        else:
+            others[(spec, key)] = None
+    if new_tickets:
+        runtime.jobs.enqueue_many(CLASSIFY_TICKET, list(new_tickets), new_items=True)
+    for spec, key in others:
+        runtime.jobs.enqueue(spec, key)
 
 
 def ingest_message(message_id: int) -> str:
@@ -85,9 +105,7 @@ def ingest_message(message_id: int) -> str:
     for claimed_id, error in failed.items():
         release_message(runtime, claimed_id, f"{error.__class__.__name__}: {error}")
     give_back(runtime, INGEST_MESSAGE, [i for i in failed if i != message_id])
-    follow_ups = dict.fromkeys(d.follow_up for d in done.values() if d.follow_up is not None)
-    for spec, key in follow_ups:
-        runtime.jobs.enqueue(spec, key)
+    _enqueue_follow_ups(runtime, list(done.values()))
     for claimed_id, outcome in done.items():
         log.info("message %s is on ticket %s", claimed_id, outcome.ticket_id)
     if message_id in failed:
@@ -122,6 +140,7 @@ def _ingest_together(runtime: runtime_module.Runtime, message_ids: list[int]) ->
             for p in prepared
             if p is not None
         }
+        opened = {key for key, ticket in tickets.items() if ticket in session.new}
         # One flush for the batch (unless threading or an acknowledgement needs one earlier):
         # its hooks (SLA clocks, search index, contact facts) run once over all its tickets.
         session.flush()
@@ -129,7 +148,8 @@ def _ingest_together(runtime: runtime_module.Runtime, message_ids: list[int]) ->
         done = {message_id: _Done(None, None) for message_id in message_ids}
         for p in prepared:
             if p is not None:
-                done[p.message.id] = _Done(tickets[p.message.id].id, next_job(p.message))
+                key = p.message.id
+                done[key] = _Done(tickets[key].id, next_job(p.message), key in opened)
         return done
 
 
