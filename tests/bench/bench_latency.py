@@ -74,8 +74,9 @@ def make_message(token: str, slot: int) -> tuple[str, bytes]:
 
 
 @contextmanager
-def gateway(data_dir: Path, slots: int) -> Iterator[tuple[int, int, str]]:
-    """``intake up`` with one mailbox per slot and an API token; (smtp port, web port, token)."""
+def gateway(data_dir: Path, slots: int) -> Iterator[tuple[int, int, str, int]]:
+    """``intake up`` with one mailbox per slot and an API token; (smtp port, web port, token,
+    the process id of ``intake up``)."""
     database_url = f"sqlite:///{data_dir / 'intake.sqlite3'}"
     data_dir.mkdir(parents=True)
     upgrade(database_url)
@@ -109,7 +110,7 @@ def gateway(data_dir: Path, slots: int) -> Iterator[tuple[int, int, str]]:
         wait_for_port(smtp_port, process, timeout=120)
         wait_for_port(web_port, process, timeout=120)
         wait_until_ready(web_port, process)
-        yield smtp_port, web_port, token
+        yield smtp_port, web_port, token, process.pid
     finally:
         stop(process)
 
@@ -238,6 +239,40 @@ def warm_up(smtp_port: int, poller: Poller, timeout: float = 300.0) -> None:
     poller.seen.clear()
 
 
+def process_cpu(root: int) -> dict[str, float]:
+    """CPU seconds (user + system) of ``root`` and every process under it, by a short name
+    (``smtp``, ``worker intake``, ``redis-server`` ...), from /proc (Linux only; else empty)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    stats: dict[int, tuple[str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        words = [a.decode(errors="replace") for a in argv if a]
+        if "intake" in words:
+            rest = words[words.index("intake") + 1 :]
+            name = " ".join(w for w in rest if not w.startswith("-")) or "up"
+        else:
+            name = Path(words[0]).name if words else "?"
+        stats[pid] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    totals: dict[str, float] = {}
+    for pid, (name, seconds) in stats.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            totals[name] = totals.get(name, 0.0) + seconds
+    return totals
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
@@ -259,17 +294,27 @@ def main() -> int:
     )
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (before)")
     with tempfile.TemporaryDirectory(prefix="intake-bench-", ignore_cleanup_errors=True) as tmp:
-        with gateway(Path(tmp) / "data", slots) as (smtp_port, web_port, token):
+        with gateway(Path(tmp) / "data", slots) as (smtp_port, web_port, token, up_pid):
             poller = Poller(web_port, token)
             polling = threading.Thread(target=poller.run, daemon=True)
             polling.start()
             warm_up(smtp_port, poller)
+            cpu_before = process_cpu(up_pid)
             accepted, refused = asyncio.run(send_all(smtp_port, args.rate, args.duration, poller))
             deadline = time.monotonic() + DRAIN_SECONDS
             while time.monotonic() < deadline and len(poller.seen) < len(accepted):
                 time.sleep(0.2)
+            cpu_after = process_cpu(up_pid)
             poller.stopping.set()
             polling.join()
+    # What each process of the gateway spent per accepted message, from the first message sent
+    # until all were classified (the poller's requests are in the web process's share).
+    for name in sorted(cpu_after, key=lambda n: cpu_before.get(n, 0.0) - cpu_after[n]):
+        spent = cpu_after[name] - cpu_before.get(name, 0.0)
+        if spent > 0 and accepted:
+            per_message = round(1000 * spent / len(accepted), 2)
+            print(f"CPU {name}: {per_message} ms per message")
+            figure(f"CPU per message, {name}", per_message, "ms")
     print(f"machine: load average {os.getloadavg()[0]:.2f} (after)")
     latencies = [
         poller.seen[token] - at if token in poller.seen else math.inf
