@@ -88,7 +88,12 @@ def service_argv(command: Sequence[str]) -> list[str]:
 
 
 def plan_children(settings: Settings, env: dict[str, str]) -> list[Child]:
-    commands = {"smtp": ["smtp"], "imap": ["imap"]}
+    commands: dict[str, list[str]] = {}
+    # Several SMTP processes share one port (SO_REUSEPORT, the kernel spreads the connections):
+    # one process is bound by its interpreter lock, which its sessions and group commit share.
+    for number in range(1, settings.smtp_processes + 1):
+        commands["smtp" if settings.smtp_processes == 1 else f"smtp-{number}"] = ["smtp"]
+    commands["imap"] = ["imap"]
     for number in range(1, settings.workers + 1):
         # Apart, so that a burst of new mail cannot starve classification (RQ serves a worker's
         # queues in order) and the two steps overlap; only the classify worker loads the models.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import socket
 import ssl
 import time
 from collections import defaultdict
@@ -415,6 +416,27 @@ class IntakeController(Controller):
             super().stop(no_assert=no_assert)
         finally:
             self.intake_handler.committer.stop()
+
+    def _create_server(self) -> Any:
+        # SO_REUSEPORT: ``intake up`` runs several of these processes on one port and the kernel
+        # spreads the connections over them (each process is bound by its interpreter lock).
+        # A port held by anything else is still refused at bind.
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            reuse_port=hasattr(socket, "SO_REUSEPORT"),
+        )
+
+    def _trigger_server(self) -> None:
+        # aiosmtpd connects to the port to have factory() run once (its errors surface at start);
+        # with another process on the port that connection may be served there, so build one
+        # session object on the loop instead, which is all the connection was for.
+        async def build() -> None:
+            self._factory_invoker()
+
+        asyncio.run_coroutine_threadsafe(build(), self.loop).result(self.ready_timeout)
 
     def factory(self) -> SMTP:
         return IntakeSMTP(

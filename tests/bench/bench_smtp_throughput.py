@@ -3,9 +3,11 @@
 One asyncio load generator (like Postfix's ``smtp-source``: SESSIONS concurrent sessions, each
 sending MAIL, RCPT, DATA and a 5 KB message, then the next, over one connection) runs against:
 
-- the gateway: ``intake smtp`` as a child process with the embedded defaults of ``intake up``
-  (SQLite in a fresh data dir, the embedded redis-server, migrations run first); every 250 means
-  the blob and its row are committed and synced;
+- the gateway as ``intake up`` runs it by default: the ``intake smtp`` processes it plans
+  (``INTAKE_SMTP_PROCESSES``, one per core by default, on one port) with its embedded defaults
+  (SQLite in a fresh data dir, the embedded redis-server, migrations run first, log level INFO:
+  one line per accepted message, written to a file); every 250 means the blob and its row are
+  committed and synced;
 - a bare aiosmtpd server, also a child process, whose handler answers 250 and stores nothing.
 
 Rounds alternate between the two (gateway, bare, gateway, bare, ...) so that both see the same
@@ -40,6 +42,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from intake.cli.embedded_redis import EmbeddedRedis  # noqa: E402
+from intake.cli.supervisor import plan_children  # noqa: E402
+from intake.core.settings import load_settings  # noqa: E402
 from tests.bench.figures import figure, method  # noqa: E402
 
 SESSIONS = 20
@@ -162,6 +166,22 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
+def wait_for_listeners(port: int, count: int, timeout: float = 60.0) -> None:
+    """Until ``count`` sockets listen on ``port`` (each SMTP process has its own, SO_REUSEPORT)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open("/proc/net/tcp") as table:
+            listening = sum(
+                1
+                for line in table.readlines()[1:]
+                if int(line.split()[1].rpartition(":")[2], 16) == port and line.split()[3] == "0A"
+            )
+        if listening >= count:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"fewer than {count} processes listen on port {port} after {timeout} s")
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -174,27 +194,38 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def gateway(data_dir: Path) -> Iterator[int]:
-    """``intake smtp`` with the embedded defaults, as ``intake up`` starts it."""
+    """The SMTP processes of ``intake up`` with its embedded defaults, as it plans them.
+
+    ``intake up`` runs ``INTAKE_SMTP_PROCESSES`` (default one per core) ``intake smtp`` processes
+    on one port; the bench starts the same children (``plan_children``), with the same
+    environment and the default log level (one INFO line per accepted message, as in use).
+    """
     redis = EmbeddedRedis(data_dir / "redis")
     env = {
         **os.environ,
         "INTAKE_DATA_DIR": str(data_dir),
         "INTAKE_REDIS_URL": redis.start(),
         "INTAKE_ACCEPT_DOMAINS": DOMAIN,
-        "INTAKE_LOG_LEVEL": "WARNING",  # one INFO line per message would be measured too
     }
     env.pop("INTAKE_DATABASE_URL", None)  # the default: SQLite in the data dir
+    env.pop("INTAKE_LOG_LEVEL", None)
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run([sys.executable, "-m", "intake", "migrate"], env=env, check=True)
         port = free_port()
         env["INTAKE_SMTP_PORT"] = str(port)
-        process = subprocess.Popen([sys.executable, "-m", "intake", "smtp"], env=env)
-        try:
+        smtp = [c for c in plan_children(load_settings(env), env) if c.argv[-1] == "smtp"]
+        for number, child in enumerate(smtp):
+            with open(data_dir / f"smtp-{number}.log", "wb") as log:  # its INFO lines
+                processes.append(subprocess.Popen(child.argv, env=env, stderr=log))
+        for process in processes:
             wait_for_port(port, process)
-            yield port
-        finally:
-            stop(process)
+        wait_for_listeners(port, len(processes))
+        print(f"gateway: {len(processes)} intake smtp processes on port {port}")
+        yield port
     finally:
+        for process in processes:
+            stop(process)
         redis.stop()
 
 
@@ -236,6 +267,16 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, load average {load1:.2f}"
 
 
+def io_pressure() -> str:
+    """The share of the last 60 s some task waited for I/O (the gateway syncs; bare does not)."""
+    try:
+        with open("/proc/pressure/io") as pressure:
+            some = pressure.readline().split()
+    except OSError:
+        return "I/O pressure unknown"
+    return f"I/O pressure {some[2].partition('=')[2]} % (60 s)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000, help="messages per round")
@@ -250,16 +291,17 @@ def main() -> int:
     method(
         f"One asyncio load generator, {SESSIONS} concurrent SMTP sessions, "
         f"{MESSAGE_BYTES // 1024} KB messages, {args.messages} messages per round, "
-        f"{args.rounds} rounds per server, alternating: `intake smtp` with the embedded "
-        "defaults of `intake up` (SQLite, embedded Redis; 250 only after the blob and row "
-        "are synced and committed) and a bare aiosmtpd server that stores nothing, each a "
-        "child process, on the same machine as the generator. Every accepted message is "
+        f"{args.rounds} rounds per server, alternating: the gateway as `intake up` runs it "
+        "by default (its `intake smtp` processes on one port, INTAKE_SMTP_PROCESSES = one per "
+        "core, SQLite, embedded Redis, log level INFO; 250 only after the blob and row are "
+        "synced and committed) and a bare aiosmtpd server that stores nothing (one process), "
+        "as child processes on the same machine as the generator. Every accepted message is "
         "counted in the gateway's `messages` table afterwards. No workers run, so only "
         "intake is measured."
     )
     run = uuid.uuid4().hex[:12]
     rounds: list[Round] = []
-    print(f"machine: {machine()} (before)")
+    print(f"machine: {machine()}, {io_pressure()} (before)")
     with tempfile.TemporaryDirectory(prefix="intake-bench-", ignore_cleanup_errors=True) as tmp:
         data_dir = Path(tmp) / "data"
         with gateway(data_dir) as gateway_port, bare_server() as bare_port:
@@ -276,11 +318,12 @@ def main() -> int:
                     rounds.append(result)
                     print(
                         f"round {index + 1} {server:<14} {accepted:5d}/{args.messages} accepted "
-                        f"in {seconds:6.2f} s: {result.rate:7.1f} messages/s",
+                        f"in {seconds:6.2f} s: {result.rate:7.1f} messages/s "
+                        f"(load average {os.getloadavg()[0]:.2f})",
                         flush=True,
                     )
         stored = stored_rows(data_dir)
-    print(f"machine: {machine()} (after)")
+    print(f"machine: {machine()}, {io_pressure()} (after)")
     gateway_rounds = [r for r in rounds if r.server == "gateway"]
     bare_rounds = [r for r in rounds if r.server != "gateway"]
     accepted = sum(r.accepted for r in gateway_rounds) + 2 * SESSIONS
