@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ from intake.core.jobs import INGEST_MESSAGE
 from intake.core.message_rows import REUSED_MESSAGE_ID_OF as REUSED_MESSAGE_ID_OF
 from intake.core.message_rows import Accepted as Accepted
 from intake.core.message_rows import NewMessage as NewMessage
-from intake.core.message_rows import dedup_scope_for, store_rows
+from intake.core.message_rows import PlannedRows, dedup_scope_for, plan_rows, store_rows
 from intake.core.runtime import Runtime
 from intake.domain import Channel, Source
 from intake.errors import StorageError
@@ -77,11 +78,17 @@ Outcome = list[Accepted] | StorageError
 
 
 def store_emails(
-    runtime: Runtime, emails: Sequence[InboundEmail], book: AddressBook | None = None
+    runtime: Runtime,
+    emails: Sequence[InboundEmail],
+    book: AddressBook | None = None,
+    writing: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> list[Outcome]:
     """Store a batch durably: blobs in one sync round, every row in one transaction.
 
-    The transaction commits only after the sync round: a committed row's blob is durable.
+    The rows are decided (reads only) while the blobs sync; the rows are written only after the
+    sync round, so a committed row's blob is durable and the database's writer slot is held
+    just for the INSERT and the commit, inside ``writing()`` (the group committers of several
+    processes on one SQLite file take turns there, see :mod:`intake.core.group_commit`).
 
     Nothing is enqueued here (see :func:`enqueue_ingest`), so a caller can answer its senders as
     soon as this returns. A database failure fails the whole batch: no email of it is reported
@@ -98,8 +105,15 @@ def store_emails(
     for attempt in (1, 2):
         try:
             with runtime.db.session() as session:
-                outcomes = _store_batch(runtime, session, emails, message_ids, digests, book)
-                blobs_synced()  # raises StorageError: the transaction rolls back
+                routed, rows = _plan_batch(runtime, session, emails, message_ids, digests, book)
+                blobs_synced()  # raises StorageError: nothing is written
+                with writing():
+                    stored = iter(rows.insert(session))
+                    session.commit()
+            outcomes = [
+                routes if isinstance(routes, StorageError) else [next(stored) for _ in routes]
+                for routes in routed
+            ]
             break
         except StorageError as exc:
             return [exc] * len(emails)
@@ -114,7 +128,7 @@ def store_emails(
             if attempt == 2 or isinstance(exc, DataError):
                 if len(emails) == 1:
                     return [StorageError(f"database refused the message: {exc.__class__.__name__}")]
-                return [store_emails(runtime, [email], book)[0] for email in emails]
+                return [store_emails(runtime, [e], book, writing)[0] for e in emails]
         except SQLAlchemyError as exc:
             error = StorageError(f"database unavailable: {exc.__class__.__name__}")
             error.__cause__ = exc
@@ -127,14 +141,15 @@ def store_emails(
     return outcomes
 
 
-def _store_batch(
+def _plan_batch(
     runtime: Runtime,
     session: Session,
     emails: Sequence[InboundEmail],
     message_ids: Sequence[str],
     digests: Sequence[str],
     book: AddressBook | None,
-) -> list[Outcome]:
+) -> tuple[list[list[NewMessage] | StorageError], PlannedRows]:
+    """Each email's rows (or why it has none) and the batch's rows decided, not yet written."""
     table = None
     if any(email.route_by_recipient for email in emails):
         book = book or AddressBook(runtime.db, runtime.settings.accept_domains)
@@ -159,10 +174,7 @@ def _store_batch(
         if not isinstance(rows, StorageError)
         for item in rows
     ]
-    stored = iter(store_rows(session, runtime.blobs, items))
-    return [
-        rows if isinstance(rows, StorageError) else [next(stored) for _ in rows] for rows in routed
-    ]
+    return routed, plan_rows(session, runtime.blobs, items)
 
 
 def _route(

@@ -99,19 +99,41 @@ def store_rows(
     session: Session, blobs: Blobs, items: Sequence[tuple[NewMessage, bytes | None]]
 ) -> list[Accepted]:
     """Insert the rows of ``items`` (with ``raw`` for email) in the caller's transaction."""
+    return plan_rows(session, blobs, items).insert(session)
+
+
+@dataclass
+class PlannedRows:
+    """The rows of a batch, decided by reading only; :meth:`insert` writes them.
+
+    Apart so that a caller can do the reading before it takes the database's one writer slot
+    (SQLite), and hold that slot only for the INSERT and the commit.
+    """
+
+    inserts: list[dict[str, Any]]
+    decisions: list[_Decision]
+
+    def insert(self, session: Session) -> list[Accepted]:
+        _insert_rows(session, self.inserts, self.decisions)
+        return [
+            Accepted(
+                _id(d.claim),
+                duplicate=d.duplicate,
+                reused_message_id_of=_id(d.reused_of) if d.reused_of is not None else None,
+            )
+            for d in self.decisions
+        ]
+
+
+def plan_rows(
+    session: Session, blobs: Blobs, items: Sequence[tuple[NewMessage, bytes | None]]
+) -> PlannedRows:
+    """Decide the rows of ``items`` (duplicates, reused Message-IDs) without writing."""
     scope_keys = {(item.dedup_scope[: _LENGTHS["dedup_scope"]], _key(item)) for item, _ in items}
     claims = _stored_claims(session, scope_keys)
     inserts: list[dict[str, Any]] = []
     decisions = [_decide(session, blobs, claims, inserts, item, raw) for item, raw in items]
-    _insert_rows(session, inserts, decisions)
-    return [
-        Accepted(
-            _id(d.claim),
-            duplicate=d.duplicate,
-            reused_message_id_of=_id(d.reused_of) if d.reused_of is not None else None,
-        )
-        for d in decisions
-    ]
+    return PlannedRows(inserts, decisions)
 
 
 def _key(item: NewMessage) -> str:
