@@ -14,7 +14,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 
 from intake.core.db.models import Message, Ticket
 from intake.core.groups import visible_to
-from intake.core.search import search_hits, stored_contents
+from intake.core.search import SearchHits, best_hits, search_hits, stored_contents
 from intake.core.search_text import Snippet, snippet
 from intake.domain import Priority
 from intake.errors import RejectedError
@@ -190,6 +190,20 @@ def _load(session: Session, ids: list[int]) -> list[Ticket]:
     return [by_id[i] for i in ids if i in by_id]
 
 
+# A page of search results first reads this many times a page of the best hits (and falls back
+# to all of them when the filters leave fewer than a page of these).
+BEST_HITS_PER_ROW = 10
+
+
+def _search_rows(
+    session: Session, flt: QueueFilter, viewer: Viewer, hits: SearchHits, want: int
+) -> list[Any]:
+    query = filtered_tickets(flt, viewer).join(hits.hits, hits.ticket_id == Ticket.id)
+    query = query.where(hits.among_hits)
+    query = query.add_columns(hits.score).order_by(hits.score, Ticket.id).limit(want)
+    return list(session.execute(_with_relations(query)).all())
+
+
 def _search_page(
     session: Session, flt: QueueFilter, viewer: Viewer, cursor: list[Any] | None, limit: int
 ) -> QueuePage:
@@ -197,17 +211,26 @@ def _search_page(
     hits = search_hits(session, flt.q)
     if hits is None:
         return QueuePage([], None)
-    query = filtered_tickets(flt, viewer).join(hits.hits, hits.ticket_id == Ticket.id)
-    query = query.where(hits.among_hits)
+    after = None
     if cursor is not None:
         if len(cursor) != 3 or cursor[0] != "s" or not isinstance(cursor[2], int):
             raise RejectedError("cursor is not one this server gave out")
-        score, ticket_id = float(cursor[1]), cursor[2]
-        query = query.where(
-            or_(hits.score > score, and_(hits.score == score, Ticket.id > ticket_id))
-        )
-    query = query.add_columns(hits.score).order_by(hits.score, Ticket.id).limit(limit + 1)
-    found = session.execute(_with_relations(query)).all()
+        after = (float(cursor[1]), cursor[2])
+    want = limit + 1
+    found = _search_rows(
+        session, flt, viewer, best_hits(session, hits, after, want * BEST_HITS_PER_ROW), want
+    )
+    if len(found) < want:  # the filters left too few of the best hits: read them all
+        if after is not None:
+            score, ticket_id = after
+            hits = replace(
+                hits,
+                among_hits=and_(
+                    hits.among_hits,
+                    or_(hits.score > score, and_(hits.score == score, Ticket.id > ticket_id)),
+                ),
+            )
+        found = _search_rows(session, flt, viewer, hits, want)
     tickets = [row[0] for row in found[:limit]]
     next_cursor = None
     if len(found) > limit:

@@ -29,12 +29,14 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    and_,
     any_,
     bindparam,
     delete,
     event,
     inspect,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -357,13 +359,23 @@ class SearchHits:
 def search_hits(session: Session, query: str, *, ranked: bool = True) -> SearchHits | None:
     """The matches of ``query``, ranked; None when the query has no searchable term.
 
-    Unranked (score 0 for all, for counting), the database skips scoring every match.
+    Unranked (score 0 for all, for counting), the database skips scoring every match; on
+    PostgreSQL the hits are then a plain join (no ``among_hits``), so a count that stops at its
+    cap reads the hits only until it has that many tickets, not all of them first (13,693 hits
+    of "refund" at 1,000,000 tickets: 350 -> 110 ms).
     """
     parts = query_parts(query)
     if not parts:
         return None
-    if is_postgres(session):
-        score = "-ts_rank(document, CAST(:tsq AS tsquery))" if ranked else "0.0"
+    postgres = is_postgres(session)
+    if postgres:
+        # ts_rank is a float4: as a double it survives the cursor's JSON round trip exactly
+        # (its float4 text, read back as a double, differs, and the next page repeated rows).
+        score = (
+            "-CAST(ts_rank(document, CAST(:tsq AS tsquery)) AS double precision)"
+            if ranked
+            else "0.0"
+        )
         query_sql = text(
             f"SELECT ticket_id, {score} AS score"
             f" FROM {POSTGRES_TABLE} WHERE document @@ CAST(:tsq AS tsquery)"
@@ -374,12 +386,39 @@ def search_hits(session: Session, query: str, *, ranked: bool = True) -> SearchH
             f"SELECT rowid AS ticket_id, {score} AS score"
             f" FROM {SQLITE_TABLE} WHERE {SQLITE_TABLE} MATCH :fts"
         ).bindparams(fts=_fts5_query(parts))
-    hits = (
-        query_sql.columns(Column("ticket_id", Integer), Column("score", Float))
-        .cte("search_hits")
+    hits = query_sql.columns(Column("ticket_id", Integer), Column("score", Float)).cte(
+        "search_hits"
+    )
+    if postgres and not ranked:
+        return SearchHits(hits, true())
+    hits = hits.prefix_with("MATERIALIZED")
+    return SearchHits(hits, _among(hits) if postgres else true())
+
+
+def _among(hits: CTE) -> ColumnElement[bool]:
+    return Ticket.id == any_(literal_column(f"ARRAY(SELECT ticket_id FROM {hits.name})"))
+
+
+def best_hits(
+    session: Session, hits: SearchHits, after: tuple[float, int] | None, count: int
+) -> SearchHits:
+    """The first ``count`` of ``hits`` after ``after`` in rank order (score, then ticket id).
+
+    A page of results joins these instead of every hit: the ranking still scores every match,
+    but only these few tickets are then read and filtered (all 13,693 hits of "refund" at
+    1,000,000 tickets cost 13,693 ticket reads). When the filters leave fewer than a page of
+    them, the caller reads from all the hits.
+    """
+    query = select(hits.ticket_id, hits.score)
+    if after is not None:
+        score, ticket_id = after
+        query = query.where(
+            or_(hits.score > score, and_(hits.score == score, hits.ticket_id > ticket_id))
+        )
+    best = (
+        query.order_by(hits.score, hits.ticket_id)
+        .limit(count)
+        .cte("best_hits")
         .prefix_with("MATERIALIZED")
     )
-    among: ColumnElement[bool] = true()
-    if is_postgres(session):
-        among = Ticket.id == any_(literal_column(f"ARRAY(SELECT ticket_id FROM {hits.name})"))
-    return SearchHits(hits, among)
+    return SearchHits(best, _among(best) if is_postgres(session) else true())

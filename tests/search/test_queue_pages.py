@@ -95,6 +95,36 @@ def test_pages_follow_the_queue_order_and_bad_cursors_are_refused(
     assert "cursor" in json_of(refused)["message"]
 
 
+def test_search_pages_follow_the_rank_order_with_and_without_filters(
+    runtime: Runtime, api: FlaskClient
+) -> None:
+    """A search page reads the best few hits first and falls back to all of them when the
+    filters leave too few: either way the pages are the whole ranked list, each hit once."""
+    rng = random.Random(5)
+    with runtime.db.session() as session:
+        for n in range(45):
+            words = ["refund"] * rng.randrange(1, 6) + [f"filler{n % 7}"] * rng.randrange(0, 40)
+            rng.shuffle(words)
+            # Few open tickets, and those rank low: a filtered page must look past the best hits.
+            status = TicketStatus.OPEN if n % 9 == 0 else TicketStatus.NEW
+            add_ticket(session, f"ticket {n}", " ".join(words), status=status)
+        add_ticket(session, "unrelated", "nothing to see")
+    for args in ({}, {"status": "open"}):
+        whole = json_of(
+            api.get("/api/tickets", query_string={"q": "refund", "limit": "100", **args})
+        )
+        ranked = [t["id"] for t in whole["tickets"]]
+        assert len(ranked) == (45 if not args else 5)
+        paged: list[int] = []
+        cursor = ""
+        while cursor is not None:
+            query = {"q": "refund", "limit": "2", "cursor": cursor, **args}
+            answer = json_of(api.get("/api/tickets", query_string=query))
+            paged.extend(t["id"] for t in answer["tickets"])
+            cursor = answer["next_cursor"]
+        assert paged == ranked
+
+
 def _ids(client: FlaskClient, **args: str) -> list[int]:
     answer = json_of(client.get("/api/tickets", query_string={"limit": "100", **args}))
     return sorted(t["id"] for t in answer["tickets"])
