@@ -272,11 +272,11 @@ def capped_count(session: Session, flt: QueueFilter, viewer: Viewer) -> int:
         hits = search_hits(session, flt.q, ranked=False)
         if hits is None:
             return 0
-        query = filtered_tickets(flt, viewer).with_only_columns(Ticket.id)
+        query = filtered_tickets(flt, viewer, counting=True).with_only_columns(Ticket.id)
         query = query.join(hits.hits, hits.ticket_id == Ticket.id).where(hits.among_hits)
         limited = query.limit(COUNT_CAP + 1).subquery()
         return int(session.scalar(select(func.count()).select_from(limited)) or 0)
-    counted = filtered_tickets(flt, viewer).with_only_columns(Ticket.id)
+    counted = filtered_tickets(flt, viewer, counting=True).with_only_columns(Ticket.id)
     limited = counted.limit(COUNT_CAP + 1).subquery()
     return int(session.scalar(select(func.count()).select_from(limited)) or 0)
 
