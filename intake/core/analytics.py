@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, case, cast, func, select, type_coerce
+from sqlalchemy import ColumnElement, Float, String, case, cast, func, select, text, type_coerce
 from sqlalchemy.orm import Session
 
 from intake.core.db.base import utcnow
@@ -98,6 +98,18 @@ class TimeSeries:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def room_to_hash(session: Session) -> None:
+    """PostgreSQL: memory to group a period's tickets in one hash table.
+
+    The planner cannot estimate how many (day, ...) groups a period has and assumes one per
+    ticket; with the default 4 MB it then sorts every ticket on disk instead (the customer
+    figures of 100,000 tickets: 424 ms, most of it the sort). For this transaction only.
+    """
+    if is_postgres(session) and not session.info.get("analytics.work_mem"):
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
+        session.info["analytics.work_mem"] = True
 
 
 def day_of(session: Session, column: Any) -> ColumnElement[Any]:
@@ -200,6 +212,7 @@ def volume(session: Session, filters: Filters, period: Period) -> Volume:
 
 
 def _volume(session: Session, filters: Filters, period: Period) -> Volume:
+    room_to_hash(session)
     day = day_of(session, Ticket.created_at)
     dims = (Ticket.category, raw(Ticket.channel), raw(Ticket.sentiment), Ticket.complaint)
     rows = (

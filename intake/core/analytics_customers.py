@@ -23,6 +23,7 @@ from intake.core.analytics import (
     conditions,
     day_key,
     day_of,
+    room_to_hash,
     seconds_between,
     when,
 )
@@ -57,6 +58,7 @@ def customers(
     The contact history is stored on each ticket (``intake.core.contact_facts``): the only
     per-ticket work left is the customer's row, for the tier and the loyal rule's first contact.
     """
+    room_to_hash(session)
     # At most CONTACT_EARLIER_CAP earlier requests are counted: a higher threshold counts as it.
     needed = min(max(loyal_min_tickets - 1, 1), CONTACT_EARLIER_CAP)
     since_first = seconds_between(session, Ticket.created_at, Customer.first_contact_at)
