@@ -9,7 +9,7 @@ searching every ticket's history per request.
 They are kept right by a flush hook, whatever path links a ticket to its customer (new mail,
 voicemail, a ticket or customer merge): when a ticket gets a customer, changes customer, turns
 from automatic into a request or is deleted, the tickets of the customers concerned from that
-ticket's creation on are recounted in one set-based UPDATE each (for a new ticket: itself).
+ticket's creation on are recounted, in one set-based UPDATE per flush (for new tickets: them).
 Registered on import; ``intake.core.customers`` imports it, so every process that links
 customers has it. Bulk inserts that bypass the ORM call ``refresh_contacts`` themselves.
 """
@@ -17,7 +17,7 @@ customers has it. Bulk inserts that bypass the ORM call ``refresh_contacts`` the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -94,14 +94,16 @@ def refresh_all_contacts(connection: Connection) -> int:
 
 
 def refresh_contacts(
-    connection: Connection, customer_id: int | None = None, since: datetime | None = None
+    connection: Connection,
+    customer_ids: Collection[int] | None = None,
+    since: datetime | None = None,
 ) -> int:
-    """Recount the contact facts of one customer's requests created at or after ``since``.
+    """Recount the contact facts of these customers' requests created at or after ``since``.
 
-    Without ``customer_id``: every customer's (``refresh_all_contacts``).
+    Without ``customer_ids``: every customer's (``refresh_all_contacts``).
     Returns the number of tickets updated.
     """
-    if customer_id is None:
+    if customer_ids is None:
         return refresh_all_contacts(connection)
     postgres = connection.dialect.name == "postgresql"
     before_this = (
@@ -132,7 +134,7 @@ def refresh_contacts(
     gap = _epoch(postgres, _tickets.c.created_at) - _epoch(postgres, previous_at)
     where: list[ColumnElement[bool]] = [
         _tickets.c.automatic.is_(False),
-        _tickets.c.customer_id == customer_id,
+        _tickets.c.customer_id.in_(sorted(customer_ids)),
     ]
     if since is not None:
         where.append(_tickets.c.created_at >= since)
@@ -195,8 +197,9 @@ def _keep_contact_facts(session: Session, _context: Any) -> None:
     if not scopes:
         return
     connection = session.connection()
-    for customer_id, since in scopes.items():
-        refresh_contacts(connection, customer_id, since)
+    # One statement for the flush (a batch of new tickets is one UPDATE, not one per customer);
+    # from the earliest change on: recounting a later ticket again is harmless.
+    refresh_contacts(connection, scopes.keys(), min(scopes.values()))
     # The rows in this session still hold the values from before the UPDATE: reload on access.
     stale: list[Ticket] = session.info.setdefault("contact_facts.stale", [])
     stale.extend(
@@ -212,9 +215,3 @@ def _expire_contact_facts(session: Session, _context: Any) -> None:
     for row in stale or ():
         if inspect(row).persistent:
             session.expire(row, ["repeat_contact", "contact_earlier"])
-
-
-def refresh_customers(connection: Connection, customer_ids: Iterable[int]) -> None:
-    """Recount every request of these customers (after rows were written without the ORM)."""
-    for customer_id in sorted(set(customer_ids)):
-        refresh_contacts(connection, customer_id)

@@ -82,6 +82,25 @@ def test_facts_follow_new_tickets_merges_and_automatic_flips(runtime: Runtime) -
     assert facts["a3"] == (True, 4)
 
 
+def test_one_flush_of_many_tickets_counts_each_customer(runtime: Runtime) -> None:
+    """A batch of new tickets (the intake job's) is recounted in one statement, per customer."""
+    with runtime.db.session() as session:
+        ann = customer_for_email(session, "ann@example.com", "", NOW - 30 * DAY)
+        bob = customer_for_email(session, "bob@example.com", "", NOW - 30 * DAY)
+        _ticket(session, ann, NOW - 20 * DAY).subject = "ann old"
+        for subject, customer, at in (
+            ("ann new", ann, NOW - 19 * DAY),
+            ("bob first", bob, NOW - 2 * DAY),
+            ("bob again", bob, NOW - DAY),
+        ):
+            session.add(Ticket(subject=subject, created_at=at, updated_at=at, customer=customer))
+    facts = _facts(runtime)
+    assert facts["ann old"] == (False, 0)
+    assert facts["ann new"] == (True, 1)
+    assert facts["bob first"] == (False, 0)
+    assert facts["bob again"] == (True, 1)
+
+
 def test_the_migration_fills_the_facts_of_existing_tickets(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     upgrade(url, "0018")
