@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import Table, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from intake.core.blobs import Blobs
@@ -29,6 +29,7 @@ from intake.domain import Channel, MessageState, Source
 from intake.errors import NotFoundError
 from intake.mail.fingerprint import content_fingerprint
 
+_MESSAGES: Table = Message.__table__  # type: ignore[assignment]  # a Table, typed FromClause
 DEDUP_KEY_MAX = 600  # the column's length
 # ``Message.extra`` key on a message that reuses an earlier message's Message-ID with other
 # content: the id of that earlier message.
@@ -239,9 +240,13 @@ def _insert_rows(
             if reused_of is not None:
                 inserts[row]["extra"][REUSED_MESSAGE_ID_OF] = _id(reused_of)
         # RETURNING in parameter order makes SQLite run one INSERT per row; unordered, the rows
-        # go in one multi-row statement, and each id is matched back by its unique key.
+        # go in one multi-row statement, and each id is matched back by its unique key. On the
+        # table, not the ORM class: the ORM's bulk path costs a fifth more CPU a row (the values
+        # are complete dicts already, nothing of the ORM applies to them).
         returned = session.execute(
-            insert(Message).returning(Message.id, Message.dedup_scope, Message.dedup_key),
+            insert(_MESSAGES).returning(
+                _MESSAGES.c.id, _MESSAGES.c.dedup_scope, _MESSAGES.c.dedup_key
+            ),
             [inserts[row] for row in rows],
         )
         ids = {(scope, key): row_id for row_id, scope, key in returned}

@@ -114,11 +114,11 @@ def at_commit(runtime: Runtime, hook: Callable[[Session], None]) -> Iterator[Non
         session.info["new_messages"] = new_messages(session) + added
 
     def do_orm_execute(state: ORMExecuteState) -> None:  # batches insert with one statement
-        if state.is_insert and state.bind_mapper is not None:
-            if state.bind_mapper.class_ is Message:
-                rows = state.parameters
-                added = len(rows) if isinstance(rows, list) else 1
-                state.session.info["new_messages"] = new_messages(state.session) + added
+        # On the class or on its table (the store inserts into the table, without the ORM).
+        if state.is_insert and getattr(state.statement, "table", None) is Message.__table__:
+            rows = state.parameters
+            added = len(rows) if isinstance(rows, list) else 1
+            state.session.info["new_messages"] = new_messages(state.session) + added
 
     def before_commit(session: Session) -> None:
         if new_messages(session):
