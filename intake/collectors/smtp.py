@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import socket
 import ssl
 import time
@@ -212,6 +213,11 @@ def authenticator(limits: SmtpLimitSettings) -> Any:
     return check
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# RFC 5322 dot-atom local part at a domain of ASCII labels, in angle brackets, nothing else.
+_PLAIN_ANGLE_ADDRESS = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>")
+
+
 class IntakeSMTP(SMTP):
     """aiosmtpd's SMTP session with the gateway's limits on connections and bytes."""
 
@@ -278,6 +284,25 @@ class IntakeSMTP(SMTP):
         # we would accept, and aiosmtpd would otherwise read them all before answering.
         self.transport.write(reply.encode() + b"\r\n")
         self.transport.close()
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parse, with a shortcut for the everyday ``<local@domain> ...``.
+
+        aiosmtpd parses every MAIL and RCPT address with the email package's header parser
+        (about 0.1 ms each, a tenth of the SMTP process's CPU per message); an address that is
+        a plain dot-atom at a plain domain gets the same answer from one regular expression.
+        Anything else (quotes, comments, literals, non-ASCII) still goes to aiosmtpd.
+        """
+        match = _PLAIN_ANGLE_ADDRESS.match(arg)
+        if match is not None:
+            rest = arg[match.end() :].lstrip(" \t")
+            if not rest.startswith("("):  # a comment: aiosmtpd's parser skips it
+                address = match.group(1)
+                local_part = address.rpartition("@")[0]
+                if self.local_part_limit and len(local_part) > self.local_part_limit:
+                    return None, None
+                return address, rest
+        return super()._getaddr(arg)
 
     async def smtp_EHLO(self, hostname: str) -> None:
         # Each EHLO adds the SIZE and SMTPUTF8 allowance to MAIL's limit again; start afresh.

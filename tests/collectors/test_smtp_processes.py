@@ -1,5 +1,6 @@
 """Several SMTP processes on one port: SO_REUSEPORT listeners, and their group committers taking
-turns at the one SQLite file (``intake up`` runs ``INTAKE_SMTP_PROCESSES`` of them)."""
+turns at the one SQLite file (``intake up`` runs ``INTAKE_SMTP_PROCESSES`` of them); and the
+per-message CPU cuts that let them keep up (the address shortcut)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
+from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, select
 
 from intake.cli.supervisor import plan_children
-from intake.collectors.smtp import IntakeController
+from intake.collectors.smtp import IntakeController, IntakeSMTP
 from intake.core.accept import InboundEmail, Outcome
 from intake.core.address_book import AddressBook
 from intake.core.db.models import Message
@@ -99,7 +101,7 @@ def test_a_port_held_by_another_program_is_still_refused(
             controller = IntakeController(runtime, "127.0.0.1", port)
             with pytest.raises(OSError):
                 controller.start()
-            controller.intake_handler.committer.stop()
+            controller.loop.close()  # aiosmtpd leaves the loop of a failed start open
         finally:
             runtime.close()
 
@@ -146,3 +148,41 @@ def test_intake_up_plans_one_smtp_process_per_setting() -> None:
     one = load_settings({**env, "INTAKE_SMTP_PROCESSES": "1"})
     assert [c.name for c in plan_children(one, {}) if c.argv[-1] == "smtp"] == ["smtp"]
     assert load_settings({"INTAKE_DATA_DIR": "/tmp/intake-plan"}).smtp_processes >= 1
+
+
+@pytest.mark.parametrize("limit", [0, 64])
+def test_the_address_shortcut_answers_as_aiosmtpd_does(limit: int) -> None:
+    class Probe(IntakeSMTP):
+        """Only what _getaddr reads (no connection, nothing to clean up)."""
+
+        def __init__(self) -> None:
+            self.local_part_limit = limit
+
+        def __del__(self) -> None:
+            pass
+
+    session = Probe()
+    arguments = [
+        "<a@b.c>",
+        "<a@b.c> SIZE=100",
+        "<a@b.c>SIZE=1 BODY=8BITMIME",
+        "<first.last+tag@sub.example.com>  ",
+        "<a@b.c>\tSIZE=1",
+        "<a@b.c> (a comment) SIZE=1",
+        "<a@b.c> x <y>",
+        "<a..b@c.d>",
+        "<.a@b.c>",
+        '<"q"@b.c>',
+        "<a@[1.2.3.4]>",
+        "<a@b.c.>",
+        "<a@b..c>",
+        "<ä@b.c>",
+        "<a @b.c>",
+        " <a@b.c>",
+        "a@b.c",
+        "<>",
+        "",
+        f"<{'x' * 65}@b.c>",
+    ]
+    for argument in arguments:
+        assert IntakeSMTP._getaddr(session, argument) == SMTP._getaddr(session, argument), argument
