@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gc
 import itertools
 import json
 import os
@@ -348,6 +349,7 @@ def run_backend(
         with runtime.db.session() as session:
             token = create_token(session, AGENT)
         app = create_app(runtime, {"TESTING": True, "WTF_CSRF_ENABLED": False})
+        gc.freeze()  # as ``intake web`` does before serving
         ui = app.test_client()
         ui.post("/login", data={"email": AGENT, "password": "bench-password"})
         api = app.test_client()
