@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from intake.core.analytics import (
@@ -53,46 +53,68 @@ def customers(
     loyal_min_tickets: int = 5,
     loyal_min_days: int = 180,
 ) -> Customers:
-    """Repeat contacts per day and the type and tier mix, from one GROUP BY.
+    """Repeat contacts per day and the type and tier mix.
 
-    The contact history is stored on each ticket (``intake.core.contact_facts``): the only
-    per-ticket work left is the customer's row, for the tier and the loyal rule's first contact.
+    The contact history is stored on each ticket (``intake.core.contact_facts``), so the
+    per-day figures and the first contacts come from the period's index alone; only the
+    tickets that could be loyal read their customer's first contact, and only customers with
+    a tier are joined for the tier mix (PostgreSQL hashed every customer for each request).
     """
     room_to_hash(session)
+    where = conditions(filters, period)
     # At most CONTACT_EARLIER_CAP earlier requests are counted: a higher threshold counts as it.
     needed = min(max(loyal_min_tickets - 1, 1), CONTACT_EARLIER_CAP)
-    since_first = seconds_between(session, Ticket.created_at, Customer.first_contact_at)
-    kind = case(
-        (Ticket.contact_earlier == 0, CustomerType.POTENTIAL.value),
-        (
-            (Ticket.contact_earlier >= needed) & (since_first >= loyal_min_days * DAY_SECONDS),
-            CustomerType.LOYAL.value,
-        ),
-        else_=CustomerType.EXISTING.value,
-    ).label("kind")
-    day = day_of(session, Ticket.created_at).label("day")
-    tier = func.coalesce(Customer.tier, "none").label("tier")
-    rows = (
-        session.connection()  # Core rows: no ORM processing for the groups
-        .execute(
-            select(day, tier, kind, func.count(), func.sum(when(Ticket.repeat_contact.is_(True))))
-            .select_from(Ticket)
-            .outerjoin(Customer, Customer.id == Ticket.customer_id)
-            .where(*conditions(filters, period))
-            .group_by(day, tier, kind)
-        )
-        .all()
-    )
+    day = day_of(session, Ticket.created_at)
+    connection = session.connection()  # Core rows: no ORM processing
     tickets: dict[str, int] = {}
     repeats: dict[str, int] = {}
-    types: dict[str, int] = {k.value: 0 for k in CustomerType}
-    tiers: dict[str, int] = {}
-    for day_value, tier_name, type_name, count, repeated in rows:
+    total = first = 0
+    for day_value, count, repeated, first_contacts in connection.execute(
+        select(
+            day,
+            func.count(),
+            func.sum(when(Ticket.repeat_contact.is_(True))),
+            func.sum(when(Ticket.contact_earlier == 0)),
+        )
+        .where(*where)
+        .group_by(day)
+    ):
         key = day_key(day_value)
         tickets[key] = tickets.get(key, 0) + count
         repeats[key] = repeats.get(key, 0) + (repeated or 0)
-        types[type_name] = types.get(type_name, 0) + count
-        tiers[tier_name] = tiers.get(tier_name, 0) + count
+        total += count
+        first += first_contacts or 0
+    since_first = seconds_between(session, Ticket.created_at, Customer.first_contact_at)
+    loyal = (
+        connection.scalar(
+            select(func.count())
+            .select_from(Ticket)
+            .join(Customer, Customer.id == Ticket.customer_id)
+            .where(
+                *where,
+                Ticket.contact_earlier >= needed,
+                since_first >= loyal_min_days * DAY_SECONDS,
+            )
+        )
+        or 0
+    )
+    types = {
+        CustomerType.POTENTIAL.value: first,
+        CustomerType.EXISTING.value: total - first - loyal,
+        CustomerType.LOYAL.value: loyal,
+    }
+    tiers: dict[str, int] = {
+        str(name): count
+        for name, count in connection.execute(
+            select(Customer.tier, func.count())
+            .select_from(Ticket)
+            .join(Customer, (Customer.id == Ticket.customer_id) & Customer.tier.is_not(None))
+            .where(*where)
+            .group_by(Customer.tier)
+        )
+    }
+    if total > sum(tiers.values()):
+        tiers["none"] = total - sum(tiers.values())
     days = [d.isoformat() for d in period.day_list()]
     return Customers(
         TimeSeries(
