@@ -18,7 +18,8 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, select
 
 from intake.cli.supervisor import plan_children
-from intake.collectors.smtp import IntakeController, IntakeSMTP
+from intake.collectors.smtp import IntakeController
+from intake.collectors.smtp_session import IntakeSMTP
 from intake.core.accept import InboundEmail, Outcome
 from intake.core.address_book import AddressBook
 from intake.core.db.models import Message
