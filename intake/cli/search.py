@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from intake.cli.accounts import open_database
-from intake.core.search import reindex_all
+from intake.core.search_reindex import reindex_all
 from intake.core.settings import Settings
 
 

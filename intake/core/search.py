@@ -9,7 +9,8 @@ Neither table is a model: migration 0011 creates them and Alembic's comparison l
 
 The index is written by the transaction that writes the text: an ``after_flush`` listener
 rebuilds the documents of the tickets whose text changed in that flush, so a rollback takes the
-index change back with the text. ``intake search reindex`` rebuilds everything.
+index change back with the text. ``intake search reindex`` rebuilds everything
+(``intake.core.search_reindex``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -87,7 +87,7 @@ def is_postgres(session_or_connection: Session | Connection) -> bool:
 # --- documents ---------------------------------------------------------------------------------
 
 
-def _documents(connection: Connection, ticket_ids: Sequence[int]) -> dict[int, str]:
+def ticket_documents(connection: Connection, ticket_ids: Sequence[int]) -> dict[int, str]:
     """Each existing ticket's searchable text: subject, senders, bodies, transcripts."""
     parts: dict[int, list[str]] = {
         ticket_id: [subject or ""]
@@ -143,7 +143,7 @@ def _tsvector_literal(terms: Sequence[str]) -> str:
     )
 
 
-def _postgres_rows(documents: dict[int, str]) -> list[tuple[int, str, str]]:
+def postgres_rows(documents: dict[int, str]) -> list[tuple[int, str, str]]:
     """(ticket_id, content, document as a tsvector literal) for ``ticket_search``."""
     return [(i, doc, _tsvector_literal(document_terms(doc))) for i, doc in documents.items()]
 
@@ -153,12 +153,12 @@ def index_tickets(connection: Connection, ticket_ids: Iterable[int]) -> int:
     ids = sorted(set(ticket_ids))
     if not ids:
         return 0
-    documents = _documents(connection, ids)
+    documents = ticket_documents(connection, ids)
     if connection.dialect.name == "postgresql":
         connection.execute(delete(postgres_search).where(postgres_search.c.ticket_id.in_(ids)))
         rows = [
             {"id": i, "content": content, "document": document}
-            for i, content, document in _postgres_rows(documents)
+            for i, content, document in postgres_rows(documents)
         ]
         if rows:
             connection.execute(
@@ -188,49 +188,6 @@ def index_tickets(connection: Connection, ticket_ids: Iterable[int]) -> int:
                 rows,
             )
     return len(documents)
-
-
-def _copy_postgres(connection: Connection, ticket_ids: Sequence[int]) -> int:
-    """Write these tickets' documents into the (emptied) PostgreSQL table with one COPY: many
-    times faster than row-by-row INSERTs when the whole index is rebuilt."""
-    rows = _postgres_rows(_documents(connection, ticket_ids))
-    raw = connection.connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
-    with raw.cursor().copy(
-        f"COPY {POSTGRES_TABLE} (ticket_id, content, document) FROM STDIN"
-    ) as copy:
-        for row in rows:
-            copy.write_row(row)
-    return len(rows)
-
-
-def reindex_all(connection: Connection, batch: int = 2000) -> int:
-    """Rebuild every ticket's document, in batches; returns how many tickets were indexed."""
-    postgres = connection.dialect.name == "postgresql"
-    if postgres:
-        connection.execute(text(f"TRUNCATE {POSTGRES_TABLE}"))
-        # One GIN build at the end is many times faster than growing the index row by row.
-        connection.execute(text(f"DROP INDEX IF EXISTS {POSTGRES_INDEX}"))
-    else:
-        connection.execute(text(f"DELETE FROM {SQLITE_TABLE}"))
-    done = 0
-    last = 0
-    while True:
-        ids = list(
-            connection.scalars(
-                select(Ticket.id).where(Ticket.id > last).order_by(Ticket.id).limit(batch)
-            )
-        )
-        if not ids:
-            break
-        done += _copy_postgres(connection, ids) if postgres else index_tickets(connection, ids)
-        last = ids[-1]
-    if postgres:
-        connection.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-        connection.execute(text(POSTGRES_INDEX_DDL))
-    else:
-        connection.execute(text(f"INSERT INTO {SQLITE_TABLE}({SQLITE_TABLE}) VALUES ('optimize')"))
-    return done
 
 
 def stored_contents(session: Session, ticket_ids: Sequence[int]) -> dict[int, str]:

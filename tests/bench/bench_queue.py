@@ -48,7 +48,7 @@ from intake.core.db.engine import Database  # noqa: E402
 from intake.core.db.migrate import upgrade  # noqa: E402
 from intake.core.db.models import Customer, Mailbox, Message, Ticket  # noqa: E402
 from intake.core.runtime import Runtime, set_current  # noqa: E402
-from intake.core.search import reindex_all  # noqa: E402
+from intake.core.search_reindex import reindex_all  # noqa: E402
 from intake.core.settings import load_settings  # noqa: E402
 from intake.core.users import add_user, create_token  # noqa: E402
 from intake.domain import Priority, Role, TicketStatus  # noqa: E402

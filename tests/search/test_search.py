@@ -10,7 +10,8 @@ from sqlalchemy import select, text
 from intake.cli import main
 from intake.core.db.models import Message, Ticket, Transcript
 from intake.core.runtime import Runtime
-from intake.core.search import SQLITE_TABLE, is_postgres, reindex_all
+from intake.core.search import SQLITE_TABLE, is_postgres
+from intake.core.search_reindex import reindex_all
 from intake.core.search_text import document_terms, query_parts, snippet
 from intake.core.settings import load_settings
 from tests.search.tickets import add_ticket

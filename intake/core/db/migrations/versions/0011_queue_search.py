@@ -10,7 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from intake.core.search import POSTGRES_INDEX_DDL, POSTGRES_TABLE, SQLITE_TABLE, reindex_all
+from intake.core.search import POSTGRES_INDEX_DDL, POSTGRES_TABLE, SQLITE_TABLE
+from intake.core.search_reindex import reindex_all
 
 revision: str = "0011"
 down_revision: str | None = "0010"
