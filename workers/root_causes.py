@@ -31,7 +31,8 @@ from classify.terms import extract_terms
 from intake.core import runtime as runtime_module
 from intake.core.analytics_jobs import GROUPS_SETTING
 from intake.core.analytics_topics import refresh_snapshots
-from intake.core.db.admin_models import AppSetting, Category
+from intake.core.app_settings import app_setting, save_app_setting
+from intake.core.db.admin_models import Category
 from intake.core.db.analytics_models import (
     ComplaintGroup,
     ComplaintGroupMember,
@@ -285,19 +286,17 @@ def regroup(runtime: Runtime, now: datetime | None = None) -> int:
                     [{"group_id": group.id, "ticket_id": t} for t in members],
                 )
                 made += 1
-        setting = session.get(AppSetting, GROUPS_SETTING) or AppSetting(key=GROUPS_SETTING)
-        setting.value = {"computed_at": now.isoformat(), "groups": made}
-        session.add(setting)
+        save_app_setting(session, GROUPS_SETTING, {"computed_at": now.isoformat(), "groups": made})
     log.info("root causes: %d complaint groups", made)
     return made
 
 
 def groups_due(runtime: Runtime, now: datetime) -> bool:
     with runtime.db.session() as session:
-        setting = session.get(AppSetting, GROUPS_SETTING)
-        if setting is None or "computed_at" not in setting.value:
+        computed_at = app_setting(session, GROUPS_SETTING).get("computed_at")
+        if computed_at is None:
             return True
-        last = datetime.fromisoformat(setting.value["computed_at"])
+        last = datetime.fromisoformat(computed_at)
     return now - last >= GROUP_EVERY
 
 

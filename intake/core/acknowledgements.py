@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from classify.language import detect_language
-from intake.core.app_settings import app_setting
+from intake.core.app_settings import app_setting, save_app_setting
 from intake.core.automatic_mail import (
     MailTemplate,
     automatic_mail,
@@ -30,7 +30,6 @@ from intake.core.automatic_mail import (
     stored_templates,
 )
 from intake.core.canned import UNKNOWN_CUSTOMER
-from intake.core.db.admin_models import AppSetting
 from intake.core.db.base import utcnow
 from intake.core.db.models import Delivery, Message, Ticket
 from intake.core.outbox import queue_mail
@@ -96,11 +95,7 @@ def load_ack_settings(session: Session) -> AckSettings:
 def save_ack_settings(session: Session, settings: AckSettings) -> None:
     check_templates(settings.templates)
     value = {"domain_mail": settings.domain_mail, "templates": stored_templates(settings.templates)}
-    row = session.get(AppSetting, SETTING_KEY)
-    if row is None:
-        session.add(AppSetting(key=SETTING_KEY, value=value))
-    else:
-        row.value = value
+    save_app_setting(session, SETTING_KEY, value)
 
 
 def ack_language(ticket: Ticket, message: Message) -> str:

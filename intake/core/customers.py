@@ -14,13 +14,12 @@ from classify.customer import LoyaltyThresholds
 
 # Registers the flush hook that keeps each ticket's contact facts when it gets its customer.
 from intake.core import contact_facts  # noqa: F401
-from intake.core.app_settings import app_setting
-from intake.core.db.admin_models import AppSetting
+from intake.core.app_settings import app_setting, save_app_setting
 from intake.core.db.models import Customer, Ticket
 from intake.core.settings import Settings
 from intake.errors import RejectedError
 
-# AppSetting key of the admin's domain → tier map (e.g. every @bigcorp.example is "vip").
+# app_settings key of the admin's domain → tier map (e.g. every @bigcorp.example is "vip").
 TIER_DOMAINS = "tier_domains"
 
 
@@ -140,11 +139,7 @@ def parse_tier_domains(text: str) -> dict[str, str]:
 
 
 def save_tier_domains(session: Session, mapping: dict[str, str]) -> None:
-    row = session.get(AppSetting, TIER_DOMAINS)
-    if row is None:
-        row = AppSetting(key=TIER_DOMAINS)
-        session.add(row)
-    row.value = {"domains": mapping}
+    save_app_setting(session, TIER_DOMAINS, {"domains": mapping})
 
 
 def loyalty_thresholds(settings: Settings) -> LoyaltyThresholds:
